@@ -1,0 +1,1 @@
+"""The hub application: settings, database and search clients, auth, HTTP app, CLI."""

@@ -1,0 +1,54 @@
+"""Database clients: the SQLAlchemy engine for domain work and an asyncpg pool for the hot
+read path (compiled queries run as prepared statements and return JSON text untouched)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from hub.embedded_postgres import start_embedded_postgres_async, to_asyncpg_url, to_libpq_url
+from hub.settings import Settings
+
+
+@dataclass
+class Database:
+    """The hub's handles on PostgreSQL; one per process."""
+
+    url: str
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    pool: asyncpg.Pool | None = None
+
+    async def open_pool(self, size: int) -> asyncpg.Pool:
+        if self.pool is None:
+            self.pool = await asyncpg.create_pool(
+                to_libpq_url(self.url), min_size=1, max_size=size, statement_cache_size=1024
+            )
+        return self.pool
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
+        await self.engine.dispose()
+
+
+async def resolve_database_url(settings: Settings) -> str:
+    """The configured URL, or the embedded server's after starting (or joining) it."""
+    if settings.database_url is not None:
+        return to_asyncpg_url(settings.database_url.get_secret_value())
+    return await start_embedded_postgres_async(settings.data_dir)
+
+
+def make_database(url: str, pool_size: int = 10) -> Database:
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return Database(url=url, engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False))
+
+
+async def connect(settings: Settings) -> Database:
+    return make_database(await resolve_database_url(settings), settings.db_pool_size)
+
+
+__all__ = ["Database", "connect", "make_database", "resolve_database_url"]

@@ -1,0 +1,140 @@
+"""The hub's settings: ``HUB_``-prefixed environment variables or a TOML settings file.
+
+Built once by the CLI or the app factory and passed down; nothing else reads the environment.
+Defaults give the embedded setup (embedded PostgreSQL, embedded search, embedded issuer).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class SettingsError(Exception):
+    """Settings could not be loaded; the message names the variable and the problem."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the hub. Environment names are the field names with ``HUB_`` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(Path(".hub"), description="Where embedded services keep their data.")
+    database_url: SecretStr | None = Field(
+        None, description="PostgreSQL URL; unset starts the embedded PostgreSQL."
+    )
+    opensearch_url: str | None = Field(
+        None, description="OpenSearch URL; unset starts the embedded search server."
+    )
+    oidc_issuer: str | None = Field(
+        None, description="Issuer URL of the province's IdP; unset uses the embedded issuer."
+    )
+    oidc_audience: str = Field("hub", description="Audience the hub's access tokens must carry.")
+    oidc_agency_claim: str = Field("agency", description="Dotted claim path of the agency code.")
+    oidc_roles_claim: str = Field("roles", description="Dotted claim path of the roles list.")
+    oidc_client_id_claim: str = Field("client_id", description="Claim naming the client.")
+    oidc_clock_skew: int = Field(60, ge=0, le=600, description="Seconds of clock skew allowed.")
+    oidc_jwks_ttl: int = Field(600, ge=10, description="Seconds a fetched JWKS is trusted.")
+    keys_file: Path | None = Field(
+        None, description="Keys file; default $HUB_DATA_DIR/keys.json (mode 0600)."
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="URL where clients reach the hub (issuer name)."
+    )
+    token_ttl: int = Field(900, ge=60, le=86400, description="Embedded access token lifetime, s.")
+    max_page_size: int = Field(100, ge=1, le=10000, description="Largest page a list returns.")
+    max_query_depth: int = Field(8, ge=2, le=50, description="Deepest GraphQL selection served.")
+    max_query_nodes: int = Field(500, ge=10, description="Most fields one GraphQL query selects.")
+    plan_cache_size: int = Field(2048, ge=0, description="Compiled query plans kept per process.")
+    db_pool_size: int = Field(10, ge=1, le=200, description="Connections per hub process.")
+    log_level: str = Field("INFO", description="Python log level.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError(f"expected DEBUG, INFO, WARNING or ERROR, got {value!r}")
+        return upper
+
+    @field_validator("public_url", "oidc_issuer")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value.rstrip("/") if value else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("postgresql://", "postgres://", "postgresql+asyncpg://")
+        ):
+            raise ValueError("expected a postgresql:// URL")
+        return value
+
+    @property
+    def resolved_keys_file(self) -> Path:
+        return self.keys_file or self.data_dir / "keys.json"
+
+    @property
+    def uses_embedded_issuer(self) -> bool:
+        return self.oidc_issuer is None
+
+    @property
+    def token_issuer(self) -> str:
+        """The ``iss`` that tokens must carry: the IdP's or the embedded issuer's."""
+        return self.oidc_issuer or self.public_url
+
+
+def load_settings(settings_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from the environment (and a TOML file); raise SettingsError naming the
+    variable when a value is wrong."""
+    cls: type[Settings] = Settings
+    if settings_file is not None:
+        if not settings_file.is_file():
+            raise SettingsError(f"settings file {settings_file} does not exist")
+        cls = _with_toml(settings_file)
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _with_toml(path: Path) -> type[Settings]:
+    class FileSettings(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            # Environment wins over the file, as operators expect for one-off overrides.
+            return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, path))
+
+    return FileSettings
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        name = "HUB_" + "_".join(str(p) for p in error["loc"]).upper()
+        if error["type"] == "extra_forbidden":
+            parts.append(f"{name}: unknown setting")
+        else:
+            parts.append(f"{name}: {error['msg']}")
+    return "; ".join(parts)
+
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
