@@ -1,0 +1,460 @@
+"""Datasets of the catalogue and their lifecycle DRAFT → SUBMITTED → PUBLISHED → DEPRECATED.
+
+Invariants: codes are snake_case and unique; the key field exists and is required; one
+authoritative dataset per entity kind and identifier (001 Điều 4.4, 10.5: never collect twice)
+unless a dataset declares itself a reference to it; a published dataset only grows compatibly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog import policy
+from catalog.audit import EventDraft, append_event
+from catalog.errors import Conflict, InvalidInput, NotFound
+from catalog.fields import refuse_secret, validate_field_list
+from catalog.models import Agency, Dataset, DatasetField
+from catalog.naming import (
+    RESERVED_ROOT_FIELDS,
+    RESERVED_TYPE_NAMES,
+    SNAKE_CASE,
+    default_list,
+    default_single,
+    pascal,
+)
+from catalog.principal import Principal
+from catalog.specs import ENTITY_KINDS, SENSITIVITIES, DatasetSpec, FieldSpec
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetQuery:
+    sector: str | None = None
+    owner: str | None = None
+    status: str | None = None
+    text: str | None = None
+
+
+async def get_dataset(session: AsyncSession, code: str) -> Dataset | None:
+    return await session.get(Dataset, code)
+
+
+async def visible_dataset(session: AsyncSession, principal: Principal, code: str) -> Dataset:
+    """The dataset if the caller may know it exists; NotFound otherwise (no existence oracle)."""
+    dataset = await get_dataset(session, code)
+    if dataset is None or not policy.can_see_dataset(principal, dataset):
+        raise NotFound(f"dataset '{code}' does not exist")
+    return dataset
+
+
+async def list_visible_datasets(
+    session: AsyncSession,
+    principal: Principal,
+    query: DatasetQuery,
+    *,
+    after: str | None,
+    first: int,
+) -> tuple[list[Dataset], bool, int]:
+    """One page of datasets the caller may see, ordered by code; returns (page, more, total)."""
+    stmt = select(Dataset)
+    if query.sector:
+        stmt = stmt.where(Dataset.sector == query.sector)
+    if query.owner:
+        stmt = stmt.where(Dataset.owner_code == query.owner)
+    if query.status:
+        stmt = stmt.where(Dataset.status == query.status)
+    if query.text:
+        pattern = "%" + query.text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+        stmt = stmt.where(
+            or_(
+                Dataset.code.ilike(pattern),
+                Dataset.title.ilike(pattern),
+                Dataset.description.ilike(pattern),
+            )
+        )
+    stmt = stmt.where(_visibility_clause(principal))
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    if after is not None:
+        stmt = stmt.where(Dataset.code > after)
+    rows = list(await session.scalars(stmt.order_by(Dataset.code).limit(first + 1)))
+    return rows[:first], len(rows) > first, int(total or 0)
+
+
+def _visibility_clause(principal: Principal):  # type: ignore[no-untyped-def]
+    # Mirrors policy.can_see_dataset in SQL so pages and counts never include hidden entries.
+    if principal.is_anonymous:
+        return (Dataset.status == "PUBLISHED") & (Dataset.sensitivity == "PUBLIC")
+    if principal.is_steward:
+        return Dataset.status.is_not(None)
+    return Dataset.status.in_(policy.VISIBLE_TO_ALL) | (Dataset.owner_code == principal.agency)
+
+
+async def create_dataset(
+    session: AsyncSession,
+    principal: Principal,
+    spec: DatasetSpec,
+    owner_code: str | None = None,
+    request_id: str | None = None,
+) -> Dataset:
+    """Register a DRAFT dataset owned by ``owner_code`` (default: the caller's agency)."""
+    owner = owner_code or principal.agency
+    policy.require_authenticated(principal, "createDataset")
+    if owner is None:
+        raise InvalidInput("createDataset: the caller has no agency; name the owner agency")
+    policy.require_dataset_manager(principal, owner, "createDataset")
+    if await session.get(Agency, owner) is None:
+        raise NotFound(f"agency '{owner}' does not exist")
+    spec = _with_default_names(spec)
+    await validate_dataset(session, spec)
+    if await session.get(Dataset, spec.code) is not None:
+        raise Conflict(f"dataset '{spec.code}' already exists; choose another code")
+    dataset = Dataset(
+        code=spec.code,
+        owner_code=owner,
+        status="DRAFT",
+        version=1,
+        **_dataset_columns(spec),
+        fields=_field_rows(spec.fields),
+    )
+    session.add(dataset)
+    await session.flush()
+    await append_event(
+        session, principal, EventDraft("catalog.create", dataset=spec.code), request_id
+    )
+    return dataset
+
+
+async def submit_dataset(
+    session: AsyncSession, principal: Principal, code: str, request_id: str | None = None
+) -> Dataset:
+    dataset = await visible_dataset(session, principal, code)
+    policy.require_owner(principal, dataset.owner_code, "submitDataset")
+    return await _move(session, principal, dataset, "DRAFT", "SUBMITTED", request_id)
+
+
+async def publish_dataset(
+    session: AsyncSession, principal: Principal, code: str, request_id: str | None = None
+) -> Dataset:
+    dataset = await visible_dataset(session, principal, code)
+    policy.require_steward(principal, "publishDataset")
+    # A reference target must itself be shareable before this one goes live.
+    for field in dataset.fields:
+        if field.references:
+            target = await session.get(Dataset, field.references)
+            if target is None or target.status not in ("PUBLISHED", "DEPRECATED"):
+                raise Conflict(
+                    f"publishDataset: field '{field.name}' references dataset "
+                    f"'{field.references}', which is not published yet; publish it first"
+                )
+    return await _move(session, principal, dataset, "SUBMITTED", "PUBLISHED", request_id)
+
+
+async def deprecate_dataset(
+    session: AsyncSession,
+    principal: Principal,
+    code: str,
+    reason: str,
+    request_id: str | None = None,
+) -> Dataset:
+    dataset = await visible_dataset(session, principal, code)
+    policy.require_dataset_manager(principal, dataset.owner_code, "deprecateDataset")
+    if not reason.strip():
+        raise InvalidInput("deprecateDataset: a reason is required")
+    dataset.deprecation_reason = reason.strip()
+    return await _move(
+        session, principal, dataset, "PUBLISHED", "DEPRECATED", request_id, {"reason": reason}
+    )
+
+
+async def revise_dataset(
+    session: AsyncSession,
+    principal: Principal,
+    spec: DatasetSpec,
+    *,
+    new_version: bool = False,
+    request_id: str | None = None,
+) -> Dataset:
+    """Change a dataset's definition.
+
+    DRAFT or SUBMITTED: replaced, back to DRAFT. PUBLISHED: compatible changes (new optional
+    fields, wording) apply at once; a breaking change needs ``new_version`` and starts the next
+    version as a DRAFT, which is submitted and published again.
+    """
+    dataset = await visible_dataset(session, principal, spec.code)
+    policy.require_dataset_manager(principal, dataset.owner_code, "reviseDataset")
+    spec = _with_default_names(spec)
+    await validate_dataset(session, spec, revising=dataset)
+    if dataset.status == "DEPRECATED":
+        raise Conflict(f"reviseDataset: dataset '{spec.code}' is deprecated")
+    breaking = _breaking_changes(dataset, spec)
+    detail: dict[str, object] = {"from_version": dataset.version}
+    if dataset.status == "PUBLISHED" and breaking:
+        if not new_version:
+            raise Conflict(
+                f"reviseDataset: dataset '{spec.code}' is published and "
+                f"{'; '.join(breaking)}; a breaking change needs newVersion: true"
+            )
+        dataset.version += 1
+        dataset.status = "DRAFT"
+        detail["breaking"] = breaking
+    elif dataset.status == "SUBMITTED":
+        dataset.status = "DRAFT"
+    for column, value in _dataset_columns(spec).items():
+        setattr(dataset, column, value)
+    _sync_fields(dataset, spec.fields)
+    await session.flush()
+    detail["to_version"] = dataset.version
+    await append_event(
+        session,
+        principal,
+        EventDraft("catalog.revise", dataset=spec.code, detail=detail),
+        request_id,
+    )
+    return dataset
+
+
+async def validate_dataset(
+    session: AsyncSession, spec: DatasetSpec, revising: Dataset | None = None
+) -> None:
+    code = spec.code
+    if not SNAKE_CASE.fullmatch(code) or len(code) > 63:
+        raise InvalidInput(f"dataset code must be snake_case (a-z, 0-9, _), got {code!r}")
+    place = f"dataset '{code}'"
+    refuse_secret(spec.sensitivity, place)
+    if spec.sensitivity not in SENSITIVITIES:
+        raise InvalidInput(
+            f"{place}: sensitivity must be one of {', '.join(SENSITIVITIES)}, "
+            f"got {spec.sensitivity!r}"
+        )
+    if spec.entity_kind not in ENTITY_KINDS:
+        raise InvalidInput(
+            f"{place}: entityKind must be one of {', '.join(ENTITY_KINDS)}, "
+            f"got {spec.entity_kind!r}"
+        )
+    for label, value in (("title", spec.title), ("sector", spec.sector)):
+        if not value or not value.strip():
+            raise InvalidInput(f"{place}: {label} must not be empty")
+    validate_field_list(spec.fields, code)
+    by_name = {f.name: f for f in spec.fields}
+    key = by_name.get(spec.key_field)
+    if key is None:
+        raise InvalidInput(f"{place}: key field '{spec.key_field}' is not one of its fields")
+    if not key.required:
+        raise InvalidInput(f"{place}: key field '{spec.key_field}' must be required")
+    if key.type not in ("string", "int", "reference", "enum"):
+        raise InvalidInput(f"{place}: key field '{spec.key_field}' cannot be of type {key.type}")
+    _check_graphql_names(spec)
+    for field in spec.fields:
+        if field.references:
+            await _check_reference(session, spec, field)
+    await _check_single_authority(session, spec, key, revising)
+
+
+def _with_default_names(spec: DatasetSpec) -> DatasetSpec:
+    return replace(
+        spec,
+        graphql_single=spec.graphql_single or default_single(spec.code),
+        graphql_list=spec.graphql_list or default_list(spec.code),
+    )
+
+
+def _check_graphql_names(spec: DatasetSpec) -> None:
+    for name in (spec.graphql_single, spec.graphql_list):
+        if name in RESERVED_ROOT_FIELDS:
+            raise InvalidInput(
+                f"dataset '{spec.code}': GraphQL name '{name}' is taken by the hub's own API"
+            )
+    if pascal(spec.code) in RESERVED_TYPE_NAMES:
+        raise InvalidInput(
+            f"dataset '{spec.code}': GraphQL type '{pascal(spec.code)}' is taken by the hub's API"
+        )
+
+
+async def _check_reference(session: AsyncSession, spec: DatasetSpec, field: FieldSpec) -> None:
+    target_code, _, target_field = (field.references or "").partition(".")
+    place = f"field '{field.name}' of dataset '{spec.code}'"
+    if target_code == spec.code:
+        target_key, target_fields = spec.key_field, {f.name for f in spec.fields}
+    else:
+        target = await session.get(Dataset, target_code)
+        if target is None:
+            raise InvalidInput(f"{place}: references dataset '{target_code}', which does not exist")
+        target_key, target_fields = target.key_field, {f.name for f in target.fields}
+    if target_field and target_field not in target_fields:
+        raise InvalidInput(
+            f"{place}: references field '{target_field}' of dataset '{target_code}', "
+            "which does not exist"
+        )
+    if target_field and target_field != target_key:
+        raise InvalidInput(
+            f"{place}: a reference must point at the key field of '{target_code}' "
+            f"('{target_key}'), not '{target_field}'"
+        )
+
+
+def identifier_of(key: FieldSpec | DatasetField) -> str:
+    """What a dataset's key identifies: its PII kind (tax_code, citizen_id…) or its name."""
+    return key.pii_kind or key.name
+
+
+async def _check_single_authority(
+    session: AsyncSession, spec: DatasetSpec, key: FieldSpec, revising: Dataset | None
+) -> None:
+    if spec.entity_kind == "other":
+        return
+    rows = await session.scalars(
+        select(Dataset).where(
+            Dataset.entity_kind == spec.entity_kind,
+            Dataset.status != "DEPRECATED",
+            Dataset.code != spec.code,
+            Dataset.reference_of.is_(None),
+        )
+    )
+    for other in rows:
+        other_key = next((f for f in other.fields if f.name == other.key_field), None)
+        if other_key is None or identifier_of(other_key) != identifier_of(key):
+            continue
+        if spec.reference_of == other.code:
+            continue
+        raise Conflict(
+            f"dataset '{spec.code}' would hold {spec.entity_kind} entities keyed by "
+            f"{identifier_of(key)}, which dataset '{other.code}' of agency '{other.owner_code}' "
+            f"already holds authoritatively; declare referenceOf: \"{other.code}\" to build on "
+            "it instead of collecting the data again (001 Điều 4.4, 10.5)"
+        )
+    if spec.reference_of is not None:
+        target = await session.get(Dataset, spec.reference_of)
+        if target is None:
+            raise InvalidInput(
+                f"dataset '{spec.code}': referenceOf names '{spec.reference_of}', which does not exist"
+            )
+
+
+def _breaking_changes(dataset: Dataset, spec: DatasetSpec) -> list[str]:
+    new = {f.name: f for f in spec.fields}
+    problems = []
+    if spec.key_field != dataset.key_field:
+        problems.append(f"the key field changes from '{dataset.key_field}'")
+    for old in dataset.fields:
+        now = new.get(old.name)
+        if now is None:
+            problems.append(f"field '{old.name}' is removed")
+            continue
+        for attr in ("type", "sensitivity", "encrypted", "references"):
+            if getattr(now, attr) != getattr(old, attr):
+                problems.append(f"field '{old.name}' changes {attr}")
+        if now.required and not old.required:
+            problems.append(f"field '{old.name}' becomes required")
+        if tuple(old.enum_values or ()) != tuple(now.enum_values or ())[: len(old.enum_values or ())]:
+            problems.append(f"field '{old.name}' loses or reorders enum values")
+    old_names = {f.name for f in dataset.fields}
+    for name, field in new.items():
+        if name not in old_names and field.required:
+            problems.append(f"new field '{name}' is required")
+    return problems
+
+
+async def _move(
+    session: AsyncSession,
+    principal: Principal,
+    dataset: Dataset,
+    expected: str,
+    target: str,
+    request_id: str | None,
+    detail: dict[str, object] | None = None,
+) -> Dataset:
+    if dataset.status != expected:
+        raise Conflict(
+            f"dataset '{dataset.code}' is {dataset.status}; only a {expected} dataset can become "
+            f"{target}"
+        )
+    dataset.status = target
+    await session.flush()
+    await append_event(
+        session,
+        principal,
+        EventDraft(f"catalog.{target.lower()}", dataset=dataset.code, detail=detail),
+        request_id,
+    )
+    return dataset
+
+
+def _dataset_columns(spec: DatasetSpec) -> dict[str, object]:
+    return {
+        "title": spec.title.strip(),
+        "description": spec.description,
+        "sector": spec.sector.strip(),
+        "sensitivity": spec.sensitivity,
+        "entity_kind": spec.entity_kind,
+        "key_field": spec.key_field,
+        "reference_of": spec.reference_of,
+        "update_frequency": spec.update_frequency,
+        "licence": spec.licence,
+        "legal_basis": spec.legal_basis,
+        "steward": spec.steward,
+        "graphql_single": spec.graphql_single,
+        "graphql_list": spec.graphql_list,
+    }
+
+
+def _sync_fields(dataset: Dataset, specs: Sequence[FieldSpec]) -> None:
+    # Updated in place: replacing the collection would insert the new rows before deleting
+    # the old ones and collide on the (dataset, name) key.
+    wanted = {row.name: row for row in _field_rows(specs)}
+    for existing in list(dataset.fields):
+        if existing.name not in wanted:
+            dataset.fields.remove(existing)
+    current = {f.name: f for f in dataset.fields}
+    for name, row in wanted.items():
+        if name in current:
+            for column in _FIELD_COLUMNS:
+                setattr(current[name], column, getattr(row, column))
+        else:
+            dataset.fields.append(row)
+
+
+_FIELD_COLUMNS = (
+    "position", "type", "required", "description", "sensitivity", "pii_kind", "searchable",
+    "filterable", "encrypted", "references", "enum_values",
+)
+
+
+def _field_rows(fields: Sequence[FieldSpec]) -> list[DatasetField]:
+    return [
+        DatasetField(
+            name=f.name,
+            position=i,
+            type=f.type,
+            required=f.required,
+            description=f.description,
+            sensitivity=f.sensitivity,
+            pii_kind=f.pii_kind,
+            searchable=f.searchable,
+            filterable=f.filterable,
+            encrypted=f.encrypted,
+            references=(f.references or "").partition(".")[0] or None,
+            enum_values=list(f.enum_values) if f.enum_values else None,
+        )
+        for i, f in enumerate(fields)
+    ]
+
+
+__all__ = [
+    "MAX_PAGE",
+    "DatasetQuery",
+    "create_dataset",
+    "deprecate_dataset",
+    "get_dataset",
+    "identifier_of",
+    "list_visible_datasets",
+    "publish_dataset",
+    "revise_dataset",
+    "submit_dataset",
+    "validate_dataset",
+    "visible_dataset",
+]

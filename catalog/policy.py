@@ -1,0 +1,73 @@
+"""The one place that decides who may see and do what (DESIGN.md §5).
+
+Chokepoints, in the order requests meet them:
+- ``can_see_dataset``: catalogue entries (anonymous: PUBLISHED PUBLIC only).
+- ``require_dataset_manager`` / ``require_steward``: catalogue changes.
+- ``decide_read``: record data; see ``catalog.access`` for the grant arithmetic.
+
+Invariant: default deny. Nothing outside this module compares roles or agencies.
+"""
+
+from __future__ import annotations
+
+from catalog.errors import Forbidden, Unauthenticated
+from catalog.models import Dataset
+from catalog.principal import Principal
+
+VISIBLE_TO_ALL = frozenset({"PUBLISHED", "DEPRECATED"})
+
+
+def can_see_dataset(principal: Principal, dataset: Dataset) -> bool:
+    """May the caller know this catalogue entry exists?"""
+    if principal.is_anonymous:
+        return dataset.status == "PUBLISHED" and dataset.sensitivity == "PUBLIC"
+    if dataset.status in VISIBLE_TO_ALL:
+        return True
+    return principal.is_steward or principal.agency == dataset.owner_code
+
+
+def is_owner_of(principal: Principal, agency_code: str) -> bool:
+    return principal.has_role("owner") and principal.agency == agency_code
+
+
+def require_authenticated(principal: Principal, action: str) -> None:
+    if principal.is_anonymous:
+        raise Unauthenticated(f"{action} needs a signed-in caller; send a bearer token")
+
+
+def require_dataset_manager(principal: Principal, owner_code: str, action: str) -> None:
+    """Owners act on their own agency's datasets; stewards on any."""
+    require_authenticated(principal, action)
+    if principal.is_steward or is_owner_of(principal, owner_code):
+        return
+    raise Forbidden(
+        f"{action}: needs the 'owner' role of agency '{owner_code}' or the 'steward' role; "
+        f"caller has agency '{principal.agency}' and roles {sorted(principal.roles)}"
+    )
+
+
+def require_owner(principal: Principal, owner_code: str, action: str) -> None:
+    """Only the owning agency's ``owner`` role (000 Điều 20.2: its head decides)."""
+    require_authenticated(principal, action)
+    if is_owner_of(principal, owner_code):
+        return
+    raise Forbidden(
+        f"{action}: only the 'owner' role of agency '{owner_code}' may do this; "
+        f"caller has agency '{principal.agency}' and roles {sorted(principal.roles)}"
+    )
+
+
+def require_steward(principal: Principal, action: str) -> None:
+    require_authenticated(principal, action)
+    if not principal.is_steward:
+        raise Forbidden(f"{action}: needs the 'steward' role (Sở TT&TT data steward)")
+
+
+__all__ = [
+    "can_see_dataset",
+    "is_owner_of",
+    "require_authenticated",
+    "require_dataset_manager",
+    "require_owner",
+    "require_steward",
+]

@@ -1,0 +1,99 @@
+"""Shared fixtures: one real PostgreSQL per test session, a migrated template database, and a
+fresh copy of it for each test that writes, so commits and advisory locks behave as in
+production. ``HUB_TEST_DATABASE_URL`` points the suite at another server."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from hub.db import Database, make_database
+from hub.embedded_postgres import to_asyncpg_url, to_libpq_url
+from hub.keys import KeyStore
+from hub.migrate import upgrade
+from hub.settings import Settings
+
+_copies = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a maintenance database on the test server (embedded unless configured)."""
+    configured = os.environ.get("HUB_TEST_DATABASE_URL")
+    if configured:
+        yield to_asyncpg_url(configured)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import pgserver
+
+        server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="stop")
+    yield to_asyncpg_url(server.get_uri("postgres"))
+    server.cleanup()
+
+
+def _with_database(url: str, name: str) -> str:
+    head, _, tail = url.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{tail}" if tail else "")
+
+
+@pytest.fixture(scope="session")
+async def template_database(pg_server_url: str) -> AsyncIterator[str]:
+    """Name of a database migrated to head, used as the template of every test database."""
+    name = f"hub_tpl_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(to_libpq_url(pg_server_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        database = make_database(_with_database(pg_server_url, name), pool_size=2)
+        await upgrade(database.engine)
+        await database.close()
+        yield name
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def database_url(pg_server_url: str, template_database: str) -> AsyncIterator[str]:
+    """A fresh migrated database for one test, dropped afterwards."""
+    name = f"hub_t{os.getpid()}_{next(_copies)}"
+    admin = await asyncpg.connect(to_libpq_url(pg_server_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+        yield _with_database(pg_server_url, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = make_database(database_url, pool_size=4)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings for a hub on the test database, with its own keys file and embedded issuer."""
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "hub",
+        keys_file=tmp_path / "keys.json",
+        public_url="http://hub.test",
+    )
+
+
+@pytest.fixture
+def keys(settings: Settings) -> KeyStore:
+    return KeyStore.load_or_create(settings.resolved_keys_file)
