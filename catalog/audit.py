@@ -133,7 +133,9 @@ async def chain_pending(session: AsyncSession, limit: int = _BATCH) -> int:
         prev = digest
     if updates:
         await session.execute(
-            text("UPDATE audit_events SET chain_pos = :p, prev_hash = :ph, hash = :h WHERE seq = :s"),
+            text(
+                "UPDATE audit_events SET chain_pos = :p, prev_hash = :ph, hash = :h WHERE seq = :s"
+            ),
             updates,
         )
     return len(updates)

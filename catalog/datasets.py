@@ -69,7 +69,9 @@ async def list_visible_datasets(
     if query.status:
         stmt = stmt.where(Dataset.status == query.status)
     if query.text:
-        pattern = "%" + query.text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+        pattern = (
+            "%" + query.text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+        )
         stmt = stmt.where(
             or_(
                 Dataset.code.ilike(pattern),
@@ -324,7 +326,7 @@ async def _check_single_authority(
         raise Conflict(
             f"dataset '{spec.code}' would hold {spec.entity_kind} entities keyed by "
             f"{identifier_of(key)}, which dataset '{other.code}' of agency '{other.owner_code}' "
-            f"already holds authoritatively; declare referenceOf: \"{other.code}\" to build on "
+            f'already holds authoritatively; declare referenceOf: "{other.code}" to build on '
             "it instead of collecting the data again (001 Điều 4.4, 10.5)"
         )
     if spec.reference_of is not None:
@@ -350,7 +352,10 @@ def _breaking_changes(dataset: Dataset, spec: DatasetSpec) -> list[str]:
                 problems.append(f"field '{old.name}' changes {attr}")
         if now.required and not old.required:
             problems.append(f"field '{old.name}' becomes required")
-        if tuple(old.enum_values or ()) != tuple(now.enum_values or ())[: len(old.enum_values or ())]:
+        if (
+            tuple(old.enum_values or ())
+            != tuple(now.enum_values or ())[: len(old.enum_values or ())]
+        ):
             problems.append(f"field '{old.name}' loses or reorders enum values")
     old_names = {f.name for f in dataset.fields}
     for name, field in new.items():
@@ -419,8 +424,17 @@ def _sync_fields(dataset: Dataset, specs: Sequence[FieldSpec]) -> None:
 
 
 _FIELD_COLUMNS = (
-    "position", "type", "required", "description", "sensitivity", "pii_kind", "searchable",
-    "filterable", "encrypted", "references", "enum_values",
+    "position",
+    "type",
+    "required",
+    "description",
+    "sensitivity",
+    "pii_kind",
+    "searchable",
+    "filterable",
+    "encrypted",
+    "references",
+    "enum_values",
 )
 
 

@@ -10,8 +10,9 @@ from catalog.naming import SNAKE_CASE
 from catalog.specs import FIELD_TYPES, PII_KINDS, SENSITIVITIES, FieldSpec
 
 SECRET_MARKS = frozenset({"SECRET", "MAT", "TOI_MAT", "TUYET_MAT"})
-_FILTERABLE_TYPES = frozenset({"string", "int", "decimal", "bool", "date", "datetime", "enum",
-                               "reference"})
+_FILTERABLE_TYPES = frozenset(
+    {"string", "int", "decimal", "bool", "date", "datetime", "enum", "reference"}
+)
 
 
 def refuse_secret(sensitivity: str, place: str) -> None:

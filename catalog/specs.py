@@ -9,8 +9,17 @@ FIELD_TYPES = ("string", "int", "decimal", "bool", "date", "datetime", "enum", "
 SENSITIVITIES = ("PUBLIC", "INTERNAL", "RESTRICTED")
 ENTITY_KINDS = ("business", "person", "land_parcel", "document", "other")
 PII_KINDS = (
-    "citizen_id", "tax_code", "phone", "email", "address", "health", "name", "birth_date",
-    "card_no", "parcel_id", "document_number",
+    "citizen_id",
+    "tax_code",
+    "phone",
+    "email",
+    "address",
+    "health",
+    "name",
+    "birth_date",
+    "card_no",
+    "parcel_id",
+    "document_number",
 )
 LEVELS = ("province", "department", "district", "commune")
 STATUSES = ("DRAFT", "SUBMITTED", "PUBLISHED", "DEPRECATED")

@@ -6,7 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from hub.embedded_postgres import start_embedded_postgres_async, to_asyncpg_url, to_libpq_url
 from hub.settings import Settings
@@ -43,8 +48,12 @@ async def resolve_database_url(settings: Settings) -> str:
 
 
 def make_database(url: str, pool_size: int = 10) -> Database:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
-    return Database(url=url, engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False))
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+    return Database(
+        url=url, engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False)
+    )
 
 
 async def connect(settings: Settings) -> Database:

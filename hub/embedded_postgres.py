@@ -17,6 +17,9 @@ DATABASE_NAME = "hub"
 
 log = logging.getLogger(__name__)
 
+# platformdirs (via pgserver) warns on every start when XDG_RUNTIME_DIR is unset; harmless.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
 
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or join) the embedded server under ``data_dir/pg``; return an asyncpg URL."""

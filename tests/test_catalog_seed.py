@@ -13,7 +13,11 @@ async def test_seed_loads_agencies_and_five_published_core_datasets(database: Da
     async with database.sessions.begin() as session:
         report = await seed_baseline(session)
     assert sorted(report.datasets_created) == [
-        "business", "citizen", "health_insurance", "land_parcel", "legal_document",
+        "business",
+        "citizen",
+        "health_insurance",
+        "land_parcel",
+        "legal_document",
     ]
     async with database.sessions() as session:
         statuses = dict((await session.execute(select(Dataset.code, Dataset.status))).all())

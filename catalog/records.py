@@ -1,0 +1,263 @@
+"""The record store: one current record per dataset and key, every change an immutable
+version with its content hash, source and time (002 Điều 9, 11, 12.8).
+
+Writes go through ``write_records`` (the sync engine, demo loading) or ``correct_record``
+(an owner's correction, with a reason). Encrypted fields are sealed here, before any SQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog import policy
+from catalog.audit import EventDraft, append_event
+from catalog.crypto import FieldKeys, aad_for, is_envelope
+from catalog.errors import InvalidInput, NotFound
+from catalog.models import Dataset, Record, RecordVersion
+from catalog.principal import Principal
+from catalog.values import normalise_record
+
+BATCH = 1000
+
+
+@dataclass
+class WriteResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    keys_written: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """A record ready to store: its key as stored, data with sealed fields, blind indexes."""
+
+    key: str
+    data: dict[str, Any]
+    blind: dict[str, str] | None
+    hash: str
+
+
+def content_hash(values: Mapping[str, Any]) -> str:
+    canonical = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def stored_key(dataset: Dataset, key_value: Any, keys: FieldKeys) -> str:
+    """The ``records.key`` of a key value: the blind index when the key field is encrypted."""
+    key_field = next(f for f in dataset.fields if f.name == dataset.key_field)
+    text_key = str(key_value)
+    return keys.blind(text_key) if key_field.encrypted else text_key
+
+
+def seal(dataset: Dataset, values: Mapping[str, Any], keys: FieldKeys) -> Sealed:
+    data = dict(values)
+    blind: dict[str, str] = {}
+    for f in dataset.fields:
+        if f.encrypted and f.name in data:
+            plain = str(data[f.name])
+            blind[f.name] = keys.blind(plain)
+            data[f.name] = keys.encrypt(plain, aad_for(dataset.code, f.name))
+    return Sealed(
+        key=stored_key(dataset, values[dataset.key_field], keys),
+        data=data,
+        blind=blind or None,
+        hash=content_hash(values),
+    )
+
+
+def unseal(dataset: Dataset, data: Mapping[str, Any], keys: FieldKeys) -> dict[str, Any]:
+    out = dict(data)
+    for name, value in data.items():
+        if is_envelope(value):
+            out[name] = keys.decrypt(value, aad_for(dataset.code, name))
+    return out
+
+
+async def write_records(
+    session: AsyncSession,
+    dataset: Dataset,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    source: str,
+    keys: FieldKeys,
+) -> WriteResult:
+    """Validate, dedupe by key (last wins), and store what changed, in the caller's
+    transaction. Raises InvalidInput on the first invalid row (callers quarantine first)."""
+    latest: dict[str, Sealed] = {}
+    for row in rows:
+        sealed = seal(dataset, normalise_record(dataset, row), keys)
+        latest[sealed.key] = sealed
+    result = WriteResult()
+    items = list(latest.values())
+    for start in range(0, len(items), BATCH):
+        await _write_batch(session, dataset, items[start : start + BATCH], source, result)
+    return result
+
+
+async def _write_batch(
+    session: AsyncSession,
+    dataset: Dataset,
+    batch: Sequence[Sealed],
+    source: str,
+    result: WriteResult,
+) -> None:
+    existing = {
+        row.key: (row.hash, row.version, row.deleted)
+        for row in await session.execute(
+            select(Record.key, Record.hash, Record.version, Record.deleted).where(
+                Record.dataset_code == dataset.code,
+                Record.key.in_([s.key for s in batch]),
+            )
+        )
+    }
+    upserts, versions = [], []
+    for sealed in batch:
+        before = existing.get(sealed.key)
+        if before is not None and before[0] == sealed.hash and not before[2]:
+            result.unchanged += 1
+            continue
+        version = 1 if before is None else before[1] + 1
+        if before is None:
+            result.inserted += 1
+        else:
+            result.updated += 1
+        row = {
+            "dataset_code": dataset.code,
+            "key": sealed.key,
+            "version": version,
+            "data": sealed.data,
+            "blind": sealed.blind,
+            "hash": sealed.hash,
+            "deleted": False,
+        }
+        upserts.append(row)
+        versions.append(
+            {
+                **{k: row[k] for k in ("dataset_code", "key", "version", "data", "hash")},
+                "source": source,
+                "supersedes": before[1] if before else None,
+            }
+        )
+        result.keys_written.append((sealed.key, version))
+    if not upserts:
+        return
+    stmt = insert(Record)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Record.dataset_code, Record.key],
+            set_={
+                "version": stmt.excluded.version,
+                "data": stmt.excluded.data,
+                "blind": stmt.excluded.blind,
+                "hash": stmt.excluded.hash,
+                "deleted": False,
+                "updated_at": text("now()"),
+            },
+        ),
+        upserts,
+    )
+    await session.execute(insert(RecordVersion), versions)
+
+
+async def correct_record(
+    session: AsyncSession,
+    principal: Principal,
+    dataset: Dataset,
+    key: str,
+    changes: Mapping[str, Any],
+    reason: str,
+    keys: FieldKeys,
+    request_id: str | None = None,
+) -> RecordVersion:
+    """An owner's correction: a new version with a reason, never an edit in place."""
+    policy.require_owner(principal, dataset.owner_code, "correctRecord")
+    if not reason.strip():
+        raise InvalidInput("correctRecord: a reason is required")
+    if not isinstance(changes, Mapping) or not changes:
+        raise InvalidInput("correctRecord: 'values' must be a non-empty object of field → value")
+    if dataset.key_field in changes:
+        raise InvalidInput(
+            f"correctRecord: the key field '{dataset.key_field}' cannot change; "
+            "a different key is a different record"
+        )
+    skey = stored_key(dataset, key, keys)
+    current = await session.scalar(
+        select(Record)
+        .where(Record.dataset_code == dataset.code, Record.key == skey, Record.deleted.is_(False))
+        .with_for_update()
+    )
+    if current is None:
+        raise NotFound(f"record '{key}' of dataset '{dataset.code}' does not exist")
+    merged = {**unseal(dataset, current.data, keys), **changes}
+    sealed = seal(dataset, normalise_record(dataset, merged), keys)
+    if sealed.hash == current.hash:
+        raise InvalidInput("correctRecord: the values are unchanged; nothing to correct")
+    version = RecordVersion(
+        dataset_code=dataset.code,
+        key=skey,
+        version=current.version + 1,
+        data=sealed.data,
+        hash=sealed.hash,
+        source=f"correction by {principal.subject}",
+        reason=reason.strip(),
+        supersedes=current.version,
+    )
+    session.add(version)
+    current.version += 1
+    current.data = sealed.data
+    current.blind = sealed.blind
+    current.hash = sealed.hash
+    current.updated_at = text("now()")  # type: ignore[assignment]
+    await session.flush()
+    await append_event(
+        session,
+        principal,
+        EventDraft(
+            "record.correct",
+            dataset=dataset.code,
+            keys=[skey],
+            fields=sorted(changes),
+            detail={
+                "version": version.version,
+                "supersedes": version.supersedes,
+                "reason": reason.strip(),
+            },
+        ),
+        request_id,
+    )
+    await session.refresh(version)
+    return version
+
+
+async def versions_of(
+    session: AsyncSession, dataset: Dataset, skey: str, limit: int = 200
+) -> list[RecordVersion]:
+    rows = await session.scalars(
+        select(RecordVersion)
+        .where(RecordVersion.dataset_code == dataset.code, RecordVersion.key == skey)
+        .order_by(RecordVersion.version.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+__all__ = [
+    "Sealed",
+    "WriteResult",
+    "content_hash",
+    "correct_record",
+    "seal",
+    "stored_key",
+    "unseal",
+    "versions_of",
+    "write_records",
+]

@@ -1,0 +1,72 @@
+"""The Starlette application: ``/graphql``, health, metrics and the embedded issuer."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from hub.auth.issuer import issuer_routes
+from hub.graphql_http import graphql_endpoint
+from hub.runtime import Hub, open_hub
+from hub.services import Services
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None or services.executor is None:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    try:
+        await services.ping_database()
+    except Exception:
+        return JSONResponse({"status": "database unreachable"}, status_code=503)
+    return JSONResponse({"status": "ready", "catalogVersion": services.snapshot.catalog_version})
+
+
+async def metrics(_request: Request) -> Response:
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
+    """The hub app. With ``hub`` given (tests, ``hub serve``) it uses that connection;
+    otherwise it opens one at start-up."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        opened = hub or await open_hub(settings)
+        services = Services(opened)
+        await services.start()
+        app.state.hub = opened
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.stop()
+            if hub is None:
+                await opened.db.close()
+
+    routes = [
+        Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        *issuer_routes(),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,105 @@
+"""``hub serve``: run the hub (embedded services by default), optionally with demo data."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import socket
+
+import click
+import uvicorn
+
+from hub.cli import HubContext, pass_hub, run
+from hub.settings import Settings
+
+
+@click.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on; 127.0.0.1 keeps the hub on this machine, 0.0.0.0 "
+    "opens it to the network.",
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="TCP port to listen on.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Hub processes; each listens with SO_REUSEPORT so the kernel spreads connections evenly.",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Load the baseline catalogue, demo sector data and demo clients first.",
+)
+@pass_hub
+def serve(ctx: HubContext, host: str, port: int, workers: int, demo: bool) -> None:
+    """Run the hub: GraphQL at /graphql (default http://127.0.0.1:8000)."""
+    settings = ctx.settings
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    lines = run(_prepare(settings, demo))
+    url = f"http://{host}:{port}"
+    click.echo(f"GraphQL: {url}/graphql   health: {url}/healthz")
+    for line in lines:
+        click.echo(line)
+    if workers == 1:
+        _serve_worker(settings, host, port)
+        return
+    processes = [
+        multiprocessing.get_context("spawn").Process(
+            target=_serve_worker, args=(settings, host, port), daemon=False
+        )
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        for process in processes:
+            process.terminate()
+
+
+async def _prepare(settings: Settings, demo: bool) -> list[str]:
+    from hub.runtime import hub_session
+
+    async with hub_session(settings, migrate=True) as hub:
+        if not demo:
+            return []
+        from hub.demo.load import load_demo
+
+        return await load_demo(hub)
+
+
+def _serve_worker(settings: Settings, host: str, port: int) -> None:
+    from hub.app import create_app
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    config = uvicorn.Config(
+        create_app(settings),
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+        loop="asyncio",
+    )
+    server = uvicorn.Server(config)
+    asyncio.run(server.serve(sockets=[sock]))
+
+
+COMMANDS = [serve]

@@ -1,0 +1,1 @@
+"""Deterministic, realistic Vietnamese demo records for the baseline datasets."""

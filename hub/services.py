@@ -1,0 +1,186 @@
+"""What a serving hub process holds: the catalogue snapshot, the executable schema built from
+it, the token verifier, and the background tasks (change listener, audit chainer)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+
+from catalog.access import Access
+from catalog.audit import chain_pending
+from catalog.crypto import FieldKeys
+from catalog.policy import can_see_dataset
+from hub.auth.tokens import TokenVerifier
+from hub.embedded_postgres import to_libpq_url
+from hub.runtime import Hub
+from hub.snapshot import Snapshot, load_snapshot, read_versions
+from schema.build import build_schema
+from schema.context import Context
+from schema.executor import Executor
+from schema.records.sqlgen import Params, any_of, row_filter_sql
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "hub_changes"
+
+
+class Services:
+    def __init__(self, hub: Hub, verifier: TokenVerifier | None = None) -> None:
+        self.hub = hub
+        self.settings = hub.settings
+        self.sessions = hub.db.sessions
+        self.verifier = verifier or TokenVerifier(hub.settings, hub.keys)
+        self.field_keys = FieldKeys(
+            keys=dict(hub.keys.field_keys),
+            active_kid=hub.keys.active_field_kid,
+            blind_key=hub.keys.blind_key,
+        )
+        self.snapshot = Snapshot()
+        self.executor: Executor | None = None
+        self.pool: asyncpg.Pool | None = None
+        self._dirty = True
+        self._refresh_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listener: asyncpg.Connection | None = None
+
+    async def start(self) -> None:
+        self.pool = await self.hub.db.open_pool(self.settings.db_pool_size)
+        await self.refresh(force=True)
+        self._tasks.append(asyncio.create_task(self._listen(), name="hub-listen"))
+        self._tasks.append(asyncio.create_task(self._chain_forever(), name="hub-audit-chain"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+        await self.verifier.aclose()
+
+    # -- freshness ---------------------------------------------------------------------------
+
+    async def ensure_fresh(self) -> None:
+        """Cheap when nothing changed: one counter read, so revocations bite at once."""
+        async with self.sessions() as session:
+            versions = await read_versions(session)
+        if versions != (self.snapshot.catalog_version, self.snapshot.policy_version):
+            await self.refresh()
+
+    async def refresh(self, force: bool = False) -> None:
+        async with self._refresh_lock:
+            async with self.sessions() as session:
+                versions = await read_versions(session)
+                current = (self.snapshot.catalog_version, self.snapshot.policy_version)
+                if not force and versions == current:
+                    return
+                snapshot = await load_snapshot(session, None if force else self.snapshot)
+            rebuild = force or snapshot.catalog_version != self.snapshot.catalog_version
+            self.snapshot = snapshot
+            if rebuild or self.executor is None:
+                self.executor = self._build_executor(snapshot)
+            self._dirty = False
+
+    def _build_executor(self, snapshot: Snapshot) -> Executor:
+        from schema.records.generated import GeneratedSchema
+
+        generated = GeneratedSchema.from_snapshot(snapshot.published())
+        schema = build_schema(generated.queries, generated.mutations)
+        return Executor(
+            schema,
+            max_depth=self.settings.max_query_depth,
+            max_nodes=self.settings.max_query_nodes,
+            cache_size=self.settings.plan_cache_size,
+            fast_path=generated.fast_path(self),
+            planner=generated.planner,
+        )
+
+    async def catalogue_changed(self) -> None:
+        await self.refresh()
+
+    # -- access ------------------------------------------------------------------------------
+
+    async def access_for(self, ctx: Context, code: str) -> Access | None:
+        dataset = self.snapshot.datasets.get(code)
+        if dataset is None or not can_see_dataset(ctx.principal, dataset):
+            return None
+        return self.snapshot.access(ctx.principal, code)
+
+    async def count_records(self, ctx: Context, code: str) -> int | None:
+        access = await self.access_for(ctx, code)
+        dataset = self.snapshot.datasets.get(code)
+        if access is None or dataset is None or not access.allowed:
+            return None
+        params = Params()
+        dataset_param = params.literal(code)
+        where = [f"r.dataset_code = {dataset_param}", "NOT r.deleted"]
+        if not access.sees_all_rows:
+            fields = {f.name: f for f in dataset.fields}
+            where.append(
+                any_of(
+                    [
+                        row_filter_sql("r", rule.row_filter, fields, params, self.field_keys.blind)
+                        for rule in access.rules
+                        if rule.row_filter is not None
+                    ]
+                )
+            )
+        assert self.pool is not None
+        sql = "SELECT count(*) FROM records r WHERE " + " AND ".join(where)
+        return int(await self.pool.fetchval(sql, *params.values({})))
+
+    # -- background --------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        url = to_libpq_url(self.hub.db.url)
+        while True:
+            try:
+                self._listener = await asyncpg.connect(url)
+                await self._listener.add_listener(CHANNEL, self._on_notify)
+                while not self._listener.is_closed():
+                    await asyncio.sleep(5)
+                    if self._dirty:
+                        await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("change listener lost its connection; retrying", exc_info=True)
+                await asyncio.sleep(2)
+
+    def _on_notify(self, *_args: Any) -> None:
+        self._dirty = True
+        asyncio.get_running_loop().create_task(self.refresh())
+
+    async def _chain_forever(self) -> None:
+        while True:
+            try:
+                await self.chain_audit()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("audit chainer failed; retrying", exc_info=True)
+            await asyncio.sleep(1.0)
+
+    async def chain_audit(self) -> int:
+        total = 0
+        while True:
+            async with self.sessions.begin() as session:
+                done = await chain_pending(session)
+            total += done
+            if done == 0:
+                return total
+
+    async def ping_database(self) -> bool:
+        async with self.sessions() as session:
+            return bool(await session.scalar(text("SELECT 1")))
+
+
+__all__ = ["Services"]

@@ -1,0 +1,69 @@
+"""An in-process copy of the catalogue and the grants, refreshed when PostgreSQL says they
+changed (NOTIFY ``hub_changes``) and checked against ``hub_state`` counters, so every hub
+process sees a publish, a revocation or an expiry on its next request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.access import Access, GrantView, decide_read, grant_view
+from catalog.models import Dataset, Grant
+from catalog.principal import Principal
+
+
+@dataclass
+class Snapshot:
+    catalog_version: int = -1
+    policy_version: int = -1
+    datasets: dict[str, Dataset] = field(default_factory=dict)
+    grants_by_dataset: dict[str, list[GrantView]] = field(default_factory=dict)
+
+    def published(self) -> list[Dataset]:
+        return [d for d in self.datasets.values() if d.status == "PUBLISHED"]
+
+    def access(self, principal: Principal, code: str) -> Access | None:
+        dataset = self.datasets.get(code)
+        if dataset is None:
+            return None
+        return decide_read(
+            principal, dataset, self.grants_by_dataset.get(code, ()), datetime.now(UTC)
+        )
+
+
+async def read_versions(session: AsyncSession) -> tuple[int, int]:
+    row = (
+        await session.execute(
+            text("SELECT catalog_version, policy_version FROM hub_state WHERE id = 1")
+        )
+    ).one()
+    return int(row.catalog_version), int(row.policy_version)
+
+
+async def load_snapshot(session: AsyncSession, previous: Snapshot | None = None) -> Snapshot:
+    """Read counters first, then data: a change racing the load bumps the counters again and
+    the next check reloads."""
+    catalog_version, policy_version = await read_versions(session)
+    if previous is not None and previous.catalog_version == catalog_version:
+        datasets = previous.datasets
+    else:
+        rows = await session.scalars(select(Dataset).order_by(Dataset.code))
+        datasets = {d.code: d for d in rows}
+        session.expunge_all()
+    grants: dict[str, list[GrantView]] = {}
+    rows_g = await session.scalars(
+        select(Grant).where(Grant.status == "APPROVED").order_by(Grant.created_at)
+    )
+    for row in rows_g:
+        dataset = datasets.get(row.dataset_code)
+        if dataset is None:
+            continue
+        filterable = {f.name: f.type for f in dataset.fields if f.filterable}
+        grants.setdefault(row.dataset_code, []).append(grant_view(row, filterable))
+    return Snapshot(catalog_version, policy_version, datasets, grants)
+
+
+__all__ = ["Snapshot", "load_snapshot", "read_versions"]

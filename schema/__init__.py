@@ -1,0 +1,1 @@
+"""The GraphQL schema: static catalogue types and the types generated from the catalogue."""

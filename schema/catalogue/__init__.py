@@ -1,0 +1,1 @@
+"""Catalogue part of the schema: agencies, datasets, fields, the caller."""

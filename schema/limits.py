@@ -1,0 +1,74 @@
+"""Static limits on a GraphQL document, checked once per cached document: depth and size."""
+
+from __future__ import annotations
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
+
+from catalog.errors import QueryTooComplex
+
+
+def check_limits(document: DocumentNode, max_depth: int, max_nodes: int) -> None:
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            counter = [0]
+            depth = _depth(definition.selection_set, fragments, counter, 0, max_nodes, set())
+            if depth > max_depth:
+                raise QueryTooComplex(
+                    f"query is {depth} levels deep; the hub serves at most {max_depth}"
+                )
+
+
+def _depth(
+    selection_set: SelectionSetNode | None,
+    fragments: dict[str, FragmentDefinitionNode],
+    counter: list[int],
+    level: int,
+    max_nodes: int,
+    visiting: set[str],
+) -> int:
+    if selection_set is None:
+        return level
+    deepest = level
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            counter[0] += 1
+            if counter[0] > max_nodes:
+                raise QueryTooComplex(f"query selects more than {max_nodes} fields")
+            inner = selection.selection_set
+            deepest = max(
+                deepest,
+                _depth(inner, fragments, counter, level + 1, max_nodes, visiting)
+                if inner
+                else level + 1,
+            )
+        elif isinstance(selection, InlineFragmentNode):
+            deepest = max(
+                deepest,
+                _depth(selection.selection_set, fragments, counter, level, max_nodes, visiting),
+            )
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = fragments.get(name)
+            if fragment is None or name in visiting:
+                continue  # validation reports unknown or cyclic fragments
+            deepest = max(
+                deepest,
+                _depth(
+                    fragment.selection_set, fragments, counter, level, max_nodes, visiting | {name}
+                ),
+            )
+    return deepest
+
+
+__all__ = ["check_limits"]

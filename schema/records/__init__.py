@@ -1,0 +1,1 @@
+"""Record part of the schema: generated dataset types, generic record queries, the compiler."""

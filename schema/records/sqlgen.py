@@ -1,0 +1,150 @@
+"""SQL fragments over the record store (``records``: one JSONB ``data`` per dataset and key).
+
+Every value reaches SQL as a bind parameter: ``Params`` hands out ``$n`` placeholders whose
+values are resolved per request (from variables, literals or blind-index hashing), so a plan
+compiled once serves every request of the same shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from catalog.models import DatasetField
+from catalog.rowfilter import Condition, RowFilter
+
+NUMERIC_TYPES = frozenset({"int", "decimal"})
+Resolver = Callable[[Mapping[str, Any]], Any]
+
+
+@dataclass
+class Params:
+    """Bind parameters of one statement: literals now, or resolvers run per request."""
+
+    slots: list[Resolver] = field(default_factory=list)
+
+    def literal(self, value: Any) -> str:
+        self.slots.append(lambda _variables, v=value: v)
+        return f"${len(self.slots)}"
+
+    def dynamic(self, resolve: Resolver) -> str:
+        self.slots.append(resolve)
+        return f"${len(self.slots)}"
+
+    def values(self, variables: Mapping[str, Any]) -> list[Any]:
+        return [slot(variables) for slot in self.slots]
+
+
+def quote_literal_name(name: str) -> str:
+    """Field names are catalogue-validated snake_case; still, never splice anything else."""
+    if not name.replace("_", "").isalnum() or not name.isascii():
+        raise ValueError(f"unsafe field name {name!r}")
+    return "'" + name + "'"
+
+
+def text_value(alias: str, field_name: str) -> str:
+    return f"({alias}.data->>{quote_literal_name(field_name)})"
+
+
+def json_value(alias: str, field_name: str) -> str:
+    return f"({alias}.data->{quote_literal_name(field_name)})"
+
+
+def blind_value(alias: str, field_name: str) -> str:
+    return f"({alias}.blind->>{quote_literal_name(field_name)})"
+
+
+def typed_value(alias: str, field: DatasetField) -> str:
+    """The expression filters and orderings compare: numeric for numbers, text otherwise
+    (dates and UTC datetimes are stored in ISO form, so text order is time order)."""
+    if field.encrypted:
+        return blind_value(alias, field.name)
+    if field.type in NUMERIC_TYPES:
+        return f"({text_value(alias, field.name)})::numeric"
+    if field.type == "bool":
+        return f"({text_value(alias, field.name)})::boolean"
+    return text_value(alias, field.name)
+
+
+def sql_param_value(field: DatasetField, value: Any, blind: Callable[[str], str]) -> Any:
+    """A Python value as bound for ``typed_value``'s expression."""
+    if field.encrypted:
+        return blind(str(value))
+    if field.type in NUMERIC_TYPES:
+        from decimal import Decimal, InvalidOperation
+
+        try:
+            return Decimal(str(value))
+        except InvalidOperation:
+            from catalog.errors import InvalidInput
+
+            raise InvalidInput(f"field '{field.name}': expected a number, got {value!r}") from None
+    if field.type == "bool":
+        return bool(value)
+    return str(value)
+
+
+def condition_sql(
+    alias: str,
+    field: DatasetField,
+    op: str,
+    param: str,
+) -> str:
+    expr = typed_value(alias, field)
+    if op == "eq":
+        return f"{expr} = {param}"
+    if op == "in":
+        return f"{expr} = ANY({param})"
+    if op == "contains":
+        return f"{text_value(alias, field.name)} ILIKE '%' || {param} || '%'"
+    symbol = {"gte": ">=", "lte": "<=", "gt": ">", "lt": "<"}[op]
+    return f"{expr} {symbol} {param}"
+
+
+def row_filter_sql(
+    alias: str,
+    row_filter: RowFilter,
+    fields: Mapping[str, DatasetField],
+    params: Params,
+    blind: Callable[[str], str],
+) -> str:
+    parts = [
+        condition_sql(alias, fields[c.field], c.op, params.literal(_bound(c, fields, blind)))
+        for c in row_filter.conditions
+    ]
+    return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
+
+
+def _bound(c: Condition, fields: Mapping[str, DatasetField], blind: Callable[[str], str]) -> Any:
+    field = fields[c.field]
+    if c.op == "in":
+        return [sql_param_value(field, v, blind) for v in c.value]
+    if c.op == "contains":
+        return _like_escape(str(c.value))
+    return sql_param_value(field, c.value, blind)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+
+
+def any_of(filters: Sequence[str]) -> str:
+    if not filters:
+        return "FALSE"
+    if len(filters) == 1:
+        return filters[0]
+    return "(" + " OR ".join(filters) + ")"
+
+
+__all__ = [
+    "Params",
+    "any_of",
+    "blind_value",
+    "condition_sql",
+    "json_value",
+    "row_filter_sql",
+    "sql_param_value",
+    "text_value",
+    "typed_value",
+]
