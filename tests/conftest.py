@@ -8,16 +8,24 @@ import itertools
 import os
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import httpx
 import pytest
+from starlette.applications import Starlette
 
+from catalog.models import ApiClient
+from catalog.seed import seed_baseline
+from hub.app import create_app
+from hub.auth.issuer import issue_token
 from hub.db import Database, make_database
 from hub.embedded_postgres import to_asyncpg_url, to_libpq_url
 from hub.keys import KeyStore
 from hub.migrate import upgrade
+from hub.runtime import Hub
 from hub.settings import Settings
 
 _copies = itertools.count()
@@ -97,3 +105,75 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def keys(settings: Settings) -> KeyStore:
     return KeyStore.load_or_create(settings.resolved_keys_file)
+
+
+# -- the running app ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hub(settings: Settings, database: Database, keys: KeyStore) -> Hub:
+    return Hub(settings=settings, db=database, keys=keys)
+
+
+@pytest.fixture
+async def seeded(database: Database) -> None:
+    """The baseline catalogue (agencies and the five core datasets, published)."""
+    async with database.sessions.begin() as session:
+        await seed_baseline(session)
+
+
+@pytest.fixture
+async def app(hub: Hub, seeded: None) -> AsyncIterator[Starlette]:
+    """The real hub app on the test database, lifespan running (listener, chainer)."""
+    application = create_app(hub.settings, hub)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
+        yield http
+
+
+@pytest.fixture
+def token(hub: Hub) -> Callable[..., str]:
+    """``token("SKHDT", "owner")`` → a bearer token from the embedded issuer."""
+
+    def make(agency: str, *roles: str, subject: str | None = None) -> str:
+        client = ApiClient(
+            client_id=subject or f"test-{agency.lower()}-{'-'.join(roles) or 'none'}",
+            name="test",
+            agency_code=agency,
+            roles=list(roles),
+        )
+        value, _ = issue_token(hub.settings, hub.keys, client)
+        return value
+
+    return make
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """``await gql(QUERY, token=..., purpose=..., **variables)`` → the decoded response body."""
+
+    async def call(
+        query: str,
+        token: str | None = None,
+        purpose: str | None = None,
+        **variables: Any,
+    ) -> dict[str, Any]:
+        headers = {}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if purpose:
+            headers["X-Purpose"] = purpose
+        response = await client.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    return call

@@ -20,15 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from joserfc import errors as jose
 from joserfc import jwt
-from joserfc.errors import (
-    BadSignatureError,
-    ClaimError,
-    ExpiredTokenError,
-    InvalidPayloadError,
-    JoseError,
-    MissingClaimError,
-)
 from joserfc.jwk import JWKRegistry, Key
 from joserfc.jws import JWSRegistry
 
@@ -41,17 +34,9 @@ log = logging.getLogger(__name__)
 
 #: Signature algorithms accepted, each with the key type it needs.
 ACCEPTED_ALGORITHMS: dict[str, str] = {
-    "RS256": "RSA",
-    "RS384": "RSA",
-    "RS512": "RSA",
-    "PS256": "RSA",
-    "PS384": "RSA",
-    "PS512": "RSA",
-    "ES256": "EC",
-    "ES384": "EC",
-    "ES512": "EC",
-    "EdDSA": "OKP",
-    "Ed25519": "OKP",
+    **dict.fromkeys(("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"), "RSA"),
+    **dict.fromkeys(("ES256", "ES384", "ES512"), "EC"),
+    **dict.fromkeys(("EdDSA", "Ed25519"), "OKP"),
 }
 #: Shortest pause between two JWKS fetches triggered by unknown key ids (seconds).
 REFETCH_INTERVAL = 10.0
@@ -196,7 +181,7 @@ class TokenVerifier:
                 continue
             try:
                 keys.append(JWKRegistry.import_key(entry))
-            except (JoseError, ValueError, TypeError) as exc:
+            except (jose.JoseError, ValueError, TypeError) as exc:
                 log.warning("ignoring a key of %s: %s", url, exc)
         if not keys:
             raise _FetchError(f"{url} lists no usable signing key")
@@ -225,11 +210,11 @@ class TokenVerifier:
         for key in candidates:
             try:
                 return jwt.decode(token, key, algorithms=[alg], registry=self._registry).claims
-            except BadSignatureError:
+            except jose.BadSignatureError:
                 continue
-            except InvalidPayloadError:
+            except jose.InvalidPayloadError:
                 raise Unauthenticated("token payload is not a JSON object") from None
-            except (JoseError, ValueError) as exc:
+            except (jose.JoseError, ValueError) as exc:
                 raise Unauthenticated(f"token is malformed ({exc})") from None
         raise Unauthenticated("signature does not verify")
 
@@ -244,12 +229,12 @@ class TokenVerifier:
         )
         try:
             registry.validate(claims)
-        except ExpiredTokenError:
+        except jose.ExpiredTokenError:
             raise Unauthenticated("token expired") from None
-        except MissingClaimError as exc:
+        except jose.MissingClaimError as exc:
             names = ", ".join(f"'{n}'" for n in exc.claim.split(","))
             raise Unauthenticated(f"token lacks the {names} claim") from None
-        except ClaimError as exc:
+        except jose.ClaimError as exc:
             raise Unauthenticated(
                 _claim_message(exc.claim, claims, self._issuer, audience)
             ) from None

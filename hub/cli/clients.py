@@ -68,13 +68,15 @@ def list_(ctx: HubContext, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
-    table = Table("name", "agency", "roles", "created")
+    table = Table()
     # The id is what operators copy into other commands: never cut it short.
     table.add_column("id", no_wrap=True, min_width=20)
+    for heading in ("name", "agency", "roles", "created"):
+        table.add_column(heading)
     for row in rows:
         created = row["created"][:16].replace("T", " ")
         table.add_row(
-            row["name"], row["agency"], ", ".join(row["roles"]), created, row["client_id"]
+            row["client_id"], row["name"], row["agency"], ", ".join(row["roles"]), created
         )
     Console().print(table)
 

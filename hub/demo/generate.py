@@ -120,17 +120,23 @@ def _tax_codes(rng: random.Random, count: int) -> list[str]:
     """``count`` distinct valid 10-digit Bắc Ninh tax codes."""
     if count > _MAX_HEAD_OFFICES:
         raise ValueError(f"at most {_MAX_HEAD_OFFICES} distinct head-office tax codes")
-    hi, lo = _TAX_HI, _TAX_LO
-    # 1/11 of the serials have no valid check digit; draw a margin and top up if short.
-    serials = rng.sample(range(10_000_000), min(10_000_000, count + count // 8 + 16))
+    r = rng.random
+    hi, lo, base = _TAX_HI, _TAX_LO, _TAX_PREFIX_SUM
+    seen: set[int] = set()
     codes: list[str] = []
-    for serial in serials:
-        check = 10 - (_TAX_PREFIX_SUM + hi[serial // 10000] + lo[serial % 10000]) % 11
-        if check != 10:
-            codes.append(f"{PROVINCE_TAX_PREFIX}{serial:07d}{check}")
-            if len(codes) == count:
-                break
-    return codes
+    while len(codes) < count:
+        # 1/11 of the serials have no valid check digit: draw a margin, top up if short.
+        need = count - len(codes)
+        drawn = [int(r() * 10_000_000) for _ in range(need + need // 8 + 16)]
+        fresh = [serial for serial in dict.fromkeys(drawn) if serial not in seen]
+        seen.update(fresh)
+        checks = [10 - (base + hi[serial // 10000] + lo[serial % 10000]) % 11 for serial in fresh]
+        codes.extend(
+            f"{PROVINCE_TAX_PREFIX}{serial:07d}{check}"
+            for serial, check in zip(fresh, checks, strict=True)
+            if check != 10
+        )
+    return codes[:count]
 
 
 # --------------------------------------------------------------------------------------------
@@ -632,11 +638,13 @@ def _person_name(r: Callable[[], float], male: bool, born: int = 1980) -> str:
     middle = middles[int(r() * n_middles)]
     if born >= 2000 and middle in _OLD_STYLE_MIDDLE and r() < 0.7:
         middle = middles[int(r() * n_middles)]
-    return f"{_FAMILY_NAMES[int(r() * _N_FAMILY)]} {middle} {givens[int(r() * n_givens)]}"
+    family, given = divmod(int(r() * _N_FAMILY * n_givens), n_givens)
+    return f"{_FAMILY_NAMES[family]} {middle} {givens[given]}"
 
 
 def _phone(r: Callable[[], float]) -> str:
-    return f"{_MOBILE_PREFIXES[int(r() * _N_MOBILE)]}{int(r() * 10_000_000):07d}"
+    prefix, number = divmod(int(r() * _N_MOBILE * 10_000_000), 10_000_000)
+    return f"{_MOBILE_PREFIXES[prefix]}{number:07d}"
 
 
 _ISO_FIRST = date(1990, 1, 1).toordinal()
@@ -658,9 +666,11 @@ def _timestamp(r: Callable[[], float], start: int, end: int) -> str:
     """An office-hours datetime between two date ordinals (within the last ~2.5 years of
     ``end``, which must not pass :data:`REFERENCE_DATE`), Vietnam time."""
     first = max(start, end - 900)
-    day = _ISO_DAYS[first - _ISO_FIRST + int(r() * (end - first + 1))]
-    minute = _CLOCK_MINUTES[int(r() * 660)]
-    return f"{day}T{minute}:{_CLOCK_SECONDS[int(r() * 60)]}+07:00"
+    day, second = divmod(int(r() * (end - first + 1) * 39_600), 39_600)  # 07:00 .. 18:00
+    return (
+        f"{_ISO_DAYS[first - _ISO_FIRST + day]}T{_CLOCK_MINUTES[second // 60]}:"
+        f"{_CLOCK_SECONDS[second % 60]}+07:00"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -797,6 +807,7 @@ _BUSINESS_STATUSES = (
     ("DANG_HOAT_DONG",) * 80 + ("TAM_NGUNG",) * 9 + ("GIAI_THE",) * 9 + ("PHA_SAN",) * 2
 )
 _FIRST_REGISTRATION = date(1996, 1, 1).toordinal()
+_CAPITAL_STEPS = 1024
 
 
 def _capital(low: float, high: float, r: float) -> str:
@@ -804,6 +815,13 @@ def _capital(low: float, high: float, r: float) -> str:
     value = 10 ** (low + (high - low) * r)
     unit = 100_000_000 if value >= 1_000_000_000 else 10_000_000
     return str(max(1, round(value / unit)) * unit)
+
+
+# Quantiles of each form's capital distribution, so a row costs one table lookup.
+_CAPITALS = {
+    form: tuple(_capital(low, high, (i + 0.5) / _CAPITAL_STEPS) for i in range(_CAPITAL_STEPS))
+    for form, (low, high) in _CAPITAL_RANGE.items()
+}
 
 
 def businesses(count: int, seed: int = 1) -> list[Row]:
@@ -827,7 +845,7 @@ def businesses(count: int, seed: int = 1) -> list[Row]:
     n_forms, n_statuses = len(forms), len(statuses)
     firsts, seconds = _BRAND_FIRST, _BRAND_SECOND
     n_first, n_second, n_lines = len(firsts), len(seconds), len(_LINES_VI)
-    prefixes, suffixes_en, capital_range = _FORM_PREFIX, _FORM_SUFFIX_EN, _CAPITAL_RANGE
+    prefixes, suffixes_en, capitals = _FORM_PREFIX, _FORM_SUFFIX_EN, _CAPITALS
     days, days_first = _ISO_DAYS, _ISO_FIRST
     timestamp, person, phone = _timestamp, _person_name, _phone
 
@@ -840,12 +858,11 @@ def businesses(count: int, seed: int = 1) -> list[Row]:
             branches_left -= 1
             append(_branch(r, heads, branches_of, today_ordinal))
             continue
-        form = forms[int(r() * n_forms)]
-        i1 = int(r() * n_first)
-        i2 = int(r() * n_second)
+        form_index, line = divmod(int(r() * n_forms * n_lines), n_lines)
+        form = forms[form_index]
+        i1, i2 = divmod(int(r() * n_first * n_second), n_second)
         if firsts[i1] == seconds[i2]:
             i2 = (i2 + 1) % n_second
-        line = int(r() * n_lines)
         if form == "TU_NHAN":
             name = f"{prefixes[form]} {firsts[i1]} {seconds[i2]}"
         else:
@@ -864,7 +881,6 @@ def businesses(count: int, seed: int = 1) -> list[Row]:
             place = places[int(r() * n_places)]
             address = _place_address(r, place)
         vsic = _LINES_VSIC[line]
-        low, high = capital_range[form]
         registered = _FIRST_REGISTRATION + int(span * r() ** 0.6)
         row: Row = {
             "tax_code": next(codes),
@@ -874,7 +890,7 @@ def businesses(count: int, seed: int = 1) -> list[Row]:
             "address": f"{address}, Việt Nam",
             "district": place.district,
             "industry_code": vsic[int(r() * len(vsic))],
-            "charter_capital": _capital(low, high, r()),
+            "charter_capital": capitals[form][int(r() * _CAPITAL_STEPS)],
             "registered_on": days[registered - days_first],
             "status": statuses[int(r() * n_statuses)],
             "legal_representative": person(r, r() < 0.72),
