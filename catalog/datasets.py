@@ -7,6 +7,7 @@ unless a dataset declares itself a reference to it; a published dataset only gro
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -17,6 +18,7 @@ from catalog import policy
 from catalog.audit import EventDraft, append_event
 from catalog.errors import Conflict, InvalidInput, NotFound
 from catalog.fields import refuse_secret, validate_field_list
+from catalog.indexes import ensure_indexes
 from catalog.models import Agency, Dataset, DatasetField
 from catalog.naming import (
     RESERVED_ROOT_FIELDS,
@@ -69,9 +71,9 @@ async def list_visible_datasets(
     if query.status:
         stmt = stmt.where(Dataset.status == query.status)
     if query.text:
-        pattern = (
-            "%" + query.text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
-        )
+        # 002 Điều 5.2: titles are stored NFC, so a decomposed (NFD) query must match them too.
+        text = unicodedata.normalize("NFC", query.text)
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
         stmt = stmt.where(
             or_(
                 Dataset.code.ilike(pattern),
@@ -146,14 +148,17 @@ async def publish_dataset(
     policy.require_steward(principal, "publishDataset")
     # A reference target must itself be shareable before this one goes live.
     for field in dataset.fields:
-        if field.references:
+        # A self-reference (a tree of items) goes live with the dataset itself.
+        if field.references and field.references != dataset.code:
             target = await session.get(Dataset, field.references)
             if target is None or target.status not in ("PUBLISHED", "DEPRECATED"):
                 raise Conflict(
                     f"publishDataset: field '{field.name}' references dataset "
                     f"'{field.references}', which is not published yet; publish it first"
                 )
-    return await _move(session, principal, dataset, "SUBMITTED", "PUBLISHED", request_id)
+    published = await _move(session, principal, dataset, "SUBMITTED", "PUBLISHED", request_id)
+    await ensure_indexes(session, published)
+    return published
 
 
 async def deprecate_dataset(
@@ -211,6 +216,8 @@ async def revise_dataset(
     _sync_fields(dataset, spec.fields)
     await session.flush()
     detail["to_version"] = dataset.version
+    if dataset.status == "PUBLISHED":
+        await ensure_indexes(session, dataset)
     await append_event(
         session,
         principal,
@@ -224,8 +231,10 @@ async def validate_dataset(
     session: AsyncSession, spec: DatasetSpec, revising: Dataset | None = None
 ) -> None:
     code = spec.code
-    if not SNAKE_CASE.fullmatch(code) or len(code) > 63:
+    if not SNAKE_CASE.fullmatch(code):
         raise InvalidInput(f"dataset code must be snake_case (a-z, 0-9, _), got {code!r}")
+    if len(code) > 63:
+        raise InvalidInput(f"dataset code must be at most 63 characters, got {len(code)}: {code!r}")
     place = f"dataset '{code}'"
     refuse_secret(spec.sensitivity, place)
     if spec.sensitivity not in SENSITIVITIES:
@@ -250,7 +259,7 @@ async def validate_dataset(
         raise InvalidInput(f"{place}: key field '{spec.key_field}' must be required")
     if key.type not in ("string", "int", "reference", "enum"):
         raise InvalidInput(f"{place}: key field '{spec.key_field}' cannot be of type {key.type}")
-    _check_graphql_names(spec)
+    await _check_graphql_names(session, spec)
     for field in spec.fields:
         if field.references:
             await _check_reference(session, spec, field)
@@ -265,16 +274,52 @@ def _with_default_names(spec: DatasetSpec) -> DatasetSpec:
     )
 
 
-def _check_graphql_names(spec: DatasetSpec) -> None:
+# Input and enum types of the contract; RESERVED_TYPE_NAMES holds only its object types.
+_CONTRACT_INPUT_TYPES = frozenset(
+    {
+        "DatasetFilter",
+        "DatasetInput",
+        "FieldInput",
+        "GrantRequestInput",
+        "SearchFilter",
+        "Sensitivity",
+        "DatasetStatus",
+        "GrantStatus",
+        "SyncStatus",
+    }
+)
+# Types generated per dataset (DESIGN.md §10): LandParcel, LandParcelFilter, its connection…
+_GENERATED_TYPE_SUFFIXES = ("", "Filter", "OrderBy", "Edge", "Connection")
+
+
+async def _check_graphql_names(session: AsyncSession, spec: DatasetSpec) -> None:
+    # One clash makes the whole live schema unbuildable, so it is refused at registration.
     for name in (spec.graphql_single, spec.graphql_list):
         if name in RESERVED_ROOT_FIELDS:
             raise InvalidInput(
                 f"dataset '{spec.code}': GraphQL name '{name}' is taken by the hub's own API"
             )
-    if pascal(spec.code) in RESERVED_TYPE_NAMES:
+    my_types = {pascal(spec.code) + suffix for suffix in _GENERATED_TYPE_SUFFIXES}
+    taken = my_types & (RESERVED_TYPE_NAMES | _CONTRACT_INPUT_TYPES)
+    if taken:
         raise InvalidInput(
-            f"dataset '{spec.code}': GraphQL type '{pascal(spec.code)}' is taken by the hub's API"
+            f"dataset '{spec.code}': GraphQL type '{sorted(taken)[0]}' is taken by the hub's API"
         )
+    mine = {n for n in (spec.graphql_single, spec.graphql_list) if n}
+    others = await session.execute(
+        select(Dataset.code, Dataset.graphql_single, Dataset.graphql_list).where(
+            Dataset.code != spec.code
+        )
+    )
+    for other_code, single, plural in others:
+        clash: set[str] = mine & {single, plural}
+        if not clash:
+            clash = my_types & {pascal(other_code) + s for s in _GENERATED_TYPE_SUFFIXES}
+        if clash:
+            raise InvalidInput(
+                f"dataset '{spec.code}': GraphQL name '{sorted(clash)[0]}' is already used by "
+                f"dataset '{other_code}'; choose another code"
+            )
 
 
 async def _check_reference(session: AsyncSession, spec: DatasetSpec, field: FieldSpec) -> None:
@@ -307,6 +352,14 @@ def identifier_of(key: FieldSpec | DatasetField) -> str:
 async def _check_single_authority(
     session: AsyncSession, spec: DatasetSpec, key: FieldSpec, revising: Dataset | None
 ) -> None:
+    # Checked for every entity kind: an unknown referenceOf would otherwise reach the foreign
+    # key and fail as an internal error.
+    if spec.reference_of is not None and (
+        spec.reference_of == spec.code or await session.get(Dataset, spec.reference_of) is None
+    ):
+        raise InvalidInput(
+            f"dataset '{spec.code}': referenceOf names '{spec.reference_of}', which does not exist"
+        )
     if spec.entity_kind == "other":
         return
     rows = await session.scalars(
@@ -329,12 +382,6 @@ async def _check_single_authority(
             f'already holds authoritatively; declare referenceOf: "{other.code}" to build on '
             "it instead of collecting the data again (001 Điều 4.4, 10.5)"
         )
-    if spec.reference_of is not None:
-        target = await session.get(Dataset, spec.reference_of)
-        if target is None:
-            raise InvalidInput(
-                f"dataset '{spec.code}': referenceOf names '{spec.reference_of}', which does not exist"
-            )
 
 
 def _breaking_changes(dataset: Dataset, spec: DatasetSpec) -> list[str]:
@@ -347,9 +394,12 @@ def _breaking_changes(dataset: Dataset, spec: DatasetSpec) -> list[str]:
         if now is None:
             problems.append(f"field '{old.name}' is removed")
             continue
-        for attr in ("type", "sensitivity", "encrypted", "references"):
+        for attr in ("type", "sensitivity", "encrypted"):
             if getattr(now, attr) != getattr(old, attr):
                 problems.append(f"field '{old.name}' changes {attr}")
+        # Stored as the dataset code; the input may say "business.tax_code".
+        if _target(now.references) != old.references:
+            problems.append(f"field '{old.name}' changes references")
         if now.required and not old.required:
             problems.append(f"field '{old.name}' becomes required")
         if (
@@ -389,18 +439,27 @@ async def _move(
     return dataset
 
 
+def _target(references: str | None) -> str | None:
+    return (references or "").partition(".")[0] or None
+
+
+def _nfc(text: str | None) -> str | None:
+    # 002 Điều 5.2 (TCVN 6909:2001): Vietnamese text is stored NFC.
+    return unicodedata.normalize("NFC", text) if text is not None else None
+
+
 def _dataset_columns(spec: DatasetSpec) -> dict[str, object]:
     return {
-        "title": spec.title.strip(),
-        "description": spec.description,
+        "title": _nfc(spec.title.strip()),
+        "description": _nfc(spec.description),
         "sector": spec.sector.strip(),
         "sensitivity": spec.sensitivity,
         "entity_kind": spec.entity_kind,
         "key_field": spec.key_field,
         "reference_of": spec.reference_of,
-        "update_frequency": spec.update_frequency,
+        "update_frequency": _nfc(spec.update_frequency),
         "licence": spec.licence,
-        "legal_basis": spec.legal_basis,
+        "legal_basis": _nfc(spec.legal_basis),
         "steward": spec.steward,
         "graphql_single": spec.graphql_single,
         "graphql_list": spec.graphql_list,
@@ -445,13 +504,13 @@ def _field_rows(fields: Sequence[FieldSpec]) -> list[DatasetField]:
             position=i,
             type=f.type,
             required=f.required,
-            description=f.description,
+            description=_nfc(f.description),
             sensitivity=f.sensitivity,
             pii_kind=f.pii_kind,
             searchable=f.searchable,
             filterable=f.filterable,
             encrypted=f.encrypted,
-            references=(f.references or "").partition(".")[0] or None,
+            references=_target(f.references),
             enum_values=list(f.enum_values) if f.enum_values else None,
         )
         for i, f in enumerate(fields)

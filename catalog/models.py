@@ -170,6 +170,7 @@ class RecordVersion(Base):
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    blind: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     hash: Mapped[str] = mapped_column(String(64))
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     source: Mapped[str | None] = mapped_column(Text)

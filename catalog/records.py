@@ -206,6 +206,7 @@ async def correct_record(
         key=skey,
         version=current.version + 1,
         data=sealed.data,
+        blind=sealed.blind,
         hash=sealed.hash,
         source=f"correction by {principal.subject}",
         reason=reason.strip(),

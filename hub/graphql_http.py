@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 from graphql import OperationType
@@ -66,7 +67,8 @@ async def graphql_endpoint(request: Request) -> Response:
                 405,
                 {"Allow": "POST"},
             )
-    purpose = request.headers.get("x-purpose")
+    # Headers are Latin-1: a Vietnamese purpose arrives percent-encoded (UTF-8).
+    purpose = unquote(request.headers.get("x-purpose") or "")
     context = Context(
         principal=principal,
         sessions=services.sessions,

@@ -21,7 +21,8 @@ from hub.runtime import Hub
 from hub.snapshot import Snapshot, load_snapshot, read_versions
 from schema.build import build_schema
 from schema.context import Context
-from schema.executor import Executor
+from schema.executor import Executor, PreparedDocument
+from schema.records.generated import GeneratedSchema
 from schema.records.sqlgen import Params, any_of, row_filter_sql
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class Services:
         )
         self.snapshot = Snapshot()
         self.executor: Executor | None = None
+        self.generated: GeneratedSchema | None = None
         self.pool: asyncpg.Pool | None = None
         self._dirty = True
         self._refresh_lock = asyncio.Lock()
@@ -90,17 +92,27 @@ class Services:
             self._dirty = False
 
     def _build_executor(self, snapshot: Snapshot) -> Executor:
-        from schema.records.generated import GeneratedSchema
+        generated = GeneratedSchema.build(
+            build_schema(), snapshot.published(), self, self.settings.max_page_size
+        )
+        self.generated = generated
+        runner = generated.runner
+        assert runner is not None
 
-        generated = GeneratedSchema.from_snapshot(snapshot.published())
-        schema = build_schema(generated.queries, generated.mutations)
+        async def fast_path(
+            prepared: PreparedDocument, operation: str | None, variables: dict[str, Any],
+            ctx: Context,
+        ) -> bytes | None:
+            return await runner.run_document(prepared.plan, operation, variables, ctx)
+
         return Executor(
-            schema,
+            generated.schema,
             max_depth=self.settings.max_query_depth,
             max_nodes=self.settings.max_query_nodes,
             cache_size=self.settings.plan_cache_size,
-            fast_path=generated.fast_path(self),
+            fast_path=fast_path,
             planner=generated.planner,
+            before_execute=self.ensure_fresh,
         )
 
     async def catalogue_changed(self) -> None:

@@ -6,6 +6,7 @@ Defaults give the embedded setup (embedded PostgreSQL, embedded search, embedded
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,9 @@ def load_settings(settings_file: Path | None = None, **overrides: Any) -> Settin
         return cls(**overrides)
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        # Only the settings file is read here; a malformed one must not end in a traceback.
+        raise SettingsError(f"settings file {settings_file}: not valid TOML ({exc})") from None
 
 
 def _with_toml(path: Path) -> type[Settings]:

@@ -11,6 +11,7 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import httpx
@@ -168,7 +169,7 @@ def gql(client: httpx.AsyncClient) -> Callable[..., Awaitable[dict[str, Any]]]:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if purpose:
-            headers["X-Purpose"] = purpose
+            headers["X-Purpose"] = quote(purpose)
         response = await client.post(
             "/graphql", json={"query": query, "variables": variables}, headers=headers
         )

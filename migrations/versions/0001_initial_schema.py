@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("key", sa.Text(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("data", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("blind", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.Column(
             "changed_at",

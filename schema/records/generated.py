@@ -1,23 +1,145 @@
-"""Types generated from the published catalogue (DESIGN.md §10)."""
+"""The executable schema with the types generated from the published catalogue.
+
+Hot path: a query whose root fields are all generated record fields runs through the
+``Runner`` as one compiled SQL statement. Anything else (mixed with catalogue fields, or asking
+for ``history``) runs through graphql-core, where each generated root field still compiles
+its own subtree into one statement; nested generated fields then just read the JSON.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
+import strawberry
+from graphql import (
+    DocumentNode,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLScalarType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
+
 from catalog.models import Dataset
+from schema.context import Context
+from schema.records.history import resolve_history
+from schema.records.plan import DocumentPlan, plan_document, plan_fields
+from schema.records.runner import Runner
+from schema.records.selection import NotCompilable
+from schema.records.types import StaticTypes, build_dataset_types, root_fields
+
+# Used only when the static schema does not already define them.
+_FALLBACK_SCALARS = {
+    "Date": GraphQLScalarType("Date", description="A calendar date, YYYY-MM-DD."),
+    "JSON": GraphQLScalarType("JSON", description="Any JSON value."),
+}
 
 
 @dataclass
 class GeneratedSchema:
-    queries: list[type[Any]] = field(default_factory=list)
-    mutations: list[type[Any]] = field(default_factory=list)
-    planner: Any = None
+    schema: GraphQLSchema
+    key_fields: dict[str, str]
+    runner: Runner | None = None
 
     @classmethod
-    def from_snapshot(cls, datasets: Sequence[Dataset]) -> GeneratedSchema:
-        return cls()
+    def build(
+        cls, base: strawberry.Schema, datasets: Sequence[Dataset], services: Any, max_page: int
+    ) -> GeneratedSchema:
+        core = base._schema
+        type_map = core.type_map
+        static = StaticTypes(
+            page_info=_object(type_map["PageInfo"]),
+            date_time=_scalar(type_map["DateTime"]),
+            date=_scalar(type_map.get("Date") or _FALLBACK_SCALARS["Date"]),
+            json=_scalar(type_map.get("JSON") or _FALLBACK_SCALARS["JSON"]),
+            record_version=_object(type_map["RecordVersion"])
+            if "RecordVersion" in type_map
+            else None,
+        )
+        types = build_dataset_types(datasets, static, _resolve_value, resolve_history)
+        roots = root_fields(types, static, _resolve_root)
+        assert core.query_type is not None
+        base_query = core.query_type
+        query = GraphQLObjectType(
+            "Query",
+            lambda: {**base_query.fields, **roots},
+            description=base_query.description,
+        )
+        extra: list[Any] = []
+        for t in types.values():
+            extra.extend([t.object_type, t.connection])
+        schema = GraphQLSchema(
+            query=query,
+            mutation=core.mutation_type,
+            types=[t for t in core.type_map.values() if t is not base_query] + extra,
+            directives=core.directives,
+        )
+        # Strawberry's Info reaches its own schema object through this attribute.
+        schema._strawberry_schema = base  # type: ignore[attr-defined]
+        generated = cls(schema, {d.code: d.key_field for d in datasets})
+        generated.runner = Runner(schema, services, max_page)
+        return generated
 
-    def fast_path(self, services: Any) -> Any:
+    def planner(self, document: DocumentNode, schema: GraphQLSchema) -> DocumentPlan | None:
+        return plan_document(document, schema, self.key_fields)
+
+
+def _object(t: Any) -> GraphQLObjectType:
+    assert isinstance(t, GraphQLObjectType)
+    return t
+
+
+def _scalar(t: Any) -> GraphQLScalarType:
+    assert isinstance(t, GraphQLScalarType)
+    return t
+
+
+def _resolve_value(source: Any, info: GraphQLResolveInfo, **_args: Any) -> Any:
+    """Nested generated fields read the compiled JSON by response key (aliases included)."""
+    if source is None:
         return None
+    return source.get(info.path.key)
+
+
+async def _resolve_root(_source: Any, info: GraphQLResolveInfo, **_args: Any) -> Any:
+    """A generated root field under normal execution: compile just this field's subtree."""
+    ctx: Context = info.context
+    services = ctx.services
+    generated: GeneratedSchema = services.generated
+    assert info.schema.query_type is not None
+    operation = OperationDefinitionNode(
+        operation=info.operation.operation,
+        selection_set=SelectionSetNode(selections=tuple(info.field_nodes)),
+        variable_definitions=(),
+    )
+    try:
+        plan = plan_fields(
+            [operation.selection_set],
+            info.schema.query_type,
+            info.fragments,
+            operation,
+            generated.key_fields,
+            allow_history=True,
+        )
+    except NotCompilable as exc:
+        raise NotImplementedError(f"cannot serve this selection ({exc})") from None
+    assert plan is not None and generated.runner is not None
+    outcome = await generated.runner.run(plan, info.variable_values, ctx, has_history=True)
+    if outcome is None or outcome.data is None:
+        return None
+    ctx.extra_errors.extend(_rebase(outcome.errors, info))
+    data = orjson.loads(outcome.data)
+    return data.get(info.path.key)
+
+
+def _rebase(errors: list[dict[str, Any]], info: GraphQLResolveInfo) -> list[dict[str, Any]]:
+    """Errors of a subtree compiled alone carry paths from its root key; prefix the rest."""
+    prefix = info.path.as_list()[:-1]
+    return [{**e, "path": [*prefix, *e["path"]]} if "path" in e else e for e in errors]
+
+
+__all__ = ["GeneratedSchema"]

@@ -15,7 +15,7 @@ from catalog.models import DatasetField
 from catalog.rowfilter import Condition, RowFilter
 
 NUMERIC_TYPES = frozenset({"int", "decimal"})
-Resolver = Callable[[Mapping[str, Any]], Any]
+Resolver = Callable[[Any], Any]
 
 
 @dataclass
@@ -25,15 +25,16 @@ class Params:
     slots: list[Resolver] = field(default_factory=list)
 
     def literal(self, value: Any) -> str:
-        self.slots.append(lambda _variables, v=value: v)
+        self.slots.append(lambda _binding, v=value: v)
         return f"${len(self.slots)}"
 
     def dynamic(self, resolve: Resolver) -> str:
         self.slots.append(resolve)
         return f"${len(self.slots)}"
 
-    def values(self, variables: Mapping[str, Any]) -> list[Any]:
-        return [slot(variables) for slot in self.slots]
+    def values(self, binding: Any) -> list[Any]:
+        """Parameter values for one request; ``binding`` is what dynamic slots read."""
+        return [slot(binding) for slot in self.slots]
 
 
 def quote_literal_name(name: str) -> str:

@@ -1,0 +1,605 @@
+"""Compiles a typed record query, with the caller's access rules, into one SQL statement that
+builds the response JSON inside PostgreSQL (as Hasura and PostGraphile do).
+
+Shape of the statement::
+
+    WITH result AS (
+      SELECT <policy counter> = $n AS fresh, json_build_object(...)::text AS data, <reads>
+      FROM (SELECT 1) one LEFT JOIN LATERAL (<root field>) q0 ON true ...
+    ), audit AS (INSERT INTO audit_events ... FROM result WHERE fresh),
+       seen AS (INSERT INTO record_reads ... FROM result WHERE fresh)
+    SELECT fresh, data FROM result
+
+Every object also yields its *reads* (dataset, stored key, version of every record served),
+so the audit and the corrections ledger are written by the same statement, in the same
+transaction as the read, with no extra round trip. Allowed fields and row filters are inside
+the SQL: a field the caller may not read is never selected; a record outside its row filters
+is never produced. Fields cut by policy leave a ``__deny`` marker that the post-processing step
+turns into GraphQL errors; encrypted values come out wrapped for decryption in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from graphql import (
+    FragmentDefinitionNode,
+    GraphQLField,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    SelectionSetNode,
+)
+
+from catalog.access import Access
+from catalog.crypto import FieldKeys
+from catalog.models import Dataset, DatasetField
+from catalog.records import stored_key
+from catalog.values import normalise_value
+from schema.records.bind import Bound, Cursor
+from schema.records.selection import NotCompilable, Selected, collect
+from schema.records.sqlgen import (
+    Params,
+    any_of,
+    condition_sql,
+    json_value,
+    row_filter_sql,
+    sql_param_value,
+    text_value,
+    typed_value,
+)
+from schema.records.types import FieldRole, RootRole
+
+RS = "chr(30)"  # separates reads
+US = "chr(31)"  # separates dataset, key and version within a read
+MAX_PAIRS = 50  # json_build_object takes at most 100 arguments
+
+
+@dataclass
+class CompiledQuery:
+    sql: str
+    params: Params
+    needs_post: bool
+    datasets: dict[str, dict[str, list[str]]]  # code → {"fields": served, "refused": cut}
+
+
+@dataclass
+class _Object:
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # (response key, SQL json expr)
+    reads: list[str] = field(default_factory=list)
+    joins: list[str] = field(default_factory=list)
+    deny: list[str] = field(default_factory=list)  # SQL text expressions, NULL when allowed
+
+
+@dataclass
+class CompileContext:
+    schema: GraphQLSchema
+    datasets: Mapping[str, Dataset]
+    access: Mapping[str, Access]
+    fragments: Mapping[str, FragmentDefinitionNode]
+    keys: FieldKeys
+    has_purpose: bool
+    arg_index: Mapping[int, int]  # id(FieldNode) → position in Bound.args
+    shapes: Sequence[Mapping[str, Any]]  # per argument site: what the SQL depends on
+    with_refs: bool = False  # normal execution: objects carry "__ref" for Python resolvers
+
+
+class Compiler:
+    def __init__(self, cc: CompileContext) -> None:
+        self.cc = cc
+        self.params = Params()
+        self._aliases = 0
+        self.needs_post = False
+        self.usage: dict[str, dict[str, set[str]]] = {}
+
+    # -- entry ------------------------------------------------------------------------------
+
+    def compile_root(
+        self, roots: Sequence[Selected], query_type: GraphQLObjectType
+    ) -> CompiledQuery:
+        policy = self.params.dynamic(lambda b: b.policy_version)
+        pairs: list[tuple[str, str]] = []
+        joins: list[str] = []
+        reads: list[str] = []
+        for sel in roots:
+            if sel.name == "__typename":
+                pairs.append((sel.key, _lit(query_type.name)))
+                continue
+            gfield = query_type.fields[sel.name]
+            role = (gfield.extensions or {}).get("hub")
+            if not isinstance(role, RootRole):
+                raise NotCompilable(sel.name)
+            alias = self._alias("q")
+            if role.kind == "single":
+                body = self._single(role.dataset, sel, gfield)
+            else:
+                body = self._connection(role.dataset, sel, gfield, lambda _alias: [])
+            joins.append(f"LEFT JOIN LATERAL ({body}) {alias} ON true")
+            pairs.append((sel.key, f"{alias}.obj"))
+            reads.append(f"{alias}.reads")
+        data = _build_object(pairs)
+        reads_sql = f"concat_ws({RS}, {', '.join(reads)})" if reads else "NULL::text"
+        result = (
+            f"SELECT (SELECT policy_version FROM hub_state WHERE id = 1) = {policy} AS fresh, "
+            f"{data}::text AS data, {reads_sql} AS reads "
+            f"FROM (SELECT 1) one {' '.join(joins)}"
+        )
+        usage = {
+            code: {"fields": sorted(u["fields"]), "refused": sorted(u["refused"])}
+            for code, u in self.usage.items()
+        }
+        sql = f"WITH result AS ({result}){self._audit_ctes()} SELECT fresh, data FROM result"
+        return CompiledQuery(sql, self.params, self.needs_post, usage)
+
+    def _audit_ctes(self) -> str:
+        p = self.params
+        subject = p.dynamic(lambda b: b.principal.subject)
+        agency = p.dynamic(lambda b: b.principal.agency)
+        client = p.dynamic(lambda b: b.principal.client_id)
+        purpose = p.dynamic(lambda b: b.purpose)
+        request = p.dynamic(lambda b: b.request_id)
+        usage = p.literal(
+            orjson.dumps(
+                {
+                    c: {"fields": sorted(u["fields"]), "refused": sorted(u["refused"])}
+                    for c, u in self.usage.items()
+                }
+            ).decode()
+        )
+        items = f"unnest(string_to_array(result.reads, {RS})) x"
+        return (
+            ", audit AS (INSERT INTO audit_events "
+            "(subject, agency, client_id, action, dataset, keys, fields, purpose, request_id, "
+            "detail) "
+            f"SELECT {subject}::text, {agency}::text, {client}::text, 'record.read', m.key, "
+            "k.keys, ARRAY(SELECT jsonb_array_elements_text(m.value->'fields')), "
+            f"{purpose}::text, {request}::text, "
+            "jsonb_build_object('count', coalesce(k.n, 0), 'refused', m.value->'refused') "
+            f"FROM result CROSS JOIN jsonb_each({usage}::jsonb) m "
+            "LEFT JOIN LATERAL (SELECT (array_agg(DISTINCT split_part(x, "
+            f"{US}, 2)))[1:1000] AS keys, count(DISTINCT x) AS n FROM {items} "
+            f"WHERE split_part(x, {US}, 1) = m.key) k ON true WHERE result.fresh), "
+            "seen AS (INSERT INTO record_reads (agency, dataset_code, key, version) "
+            f"SELECT DISTINCT {agency}::text, split_part(x, {US}, 1), split_part(x, {US}, 2), "
+            f"split_part(x, {US}, 3)::int FROM result, {items} "
+            f"WHERE result.fresh AND {agency}::text IS NOT NULL ON CONFLICT DO NOTHING)"
+        )
+
+    # -- root fields --------------------------------------------------------------------------
+
+    def _single(self, code: str, sel: Selected, gfield: GraphQLField) -> str:
+        dataset = self.cc.datasets[code]
+        access = self.cc.access[code]
+        object_type = _named(gfield.type)
+        self._use(code)
+        arg_pos = self.cc.arg_index[id(sel.node)]
+        keys = self.cc.keys
+        key_param = self.params.dynamic(lambda b: stored_key(dataset, b.args[arg_pos].key, keys))
+        ds = self.params.literal(code)
+        alias = self._alias("r")
+        if not access.allowed:
+            return "SELECT NULL::json AS obj, NULL::text AS reads WHERE false"
+        obj = self._object(dataset, access, alias, sel.sub_selections(), object_type)
+        as_of = self.cc_bound_as_of(arg_pos)
+        if as_of:
+            source = (
+                f"(SELECT v.dataset_code, v.key, v.version, v.data, v.blind, v.deleted "
+                f"FROM record_versions v WHERE v.dataset_code = {ds} AND v.key = {key_param} "
+                f"AND v.changed_at <= {as_of} ORDER BY v.version DESC LIMIT 1) {alias}"
+            )
+        else:
+            source = f"records {alias}"
+        where = [
+            f"{alias}.dataset_code = {ds}",
+            f"{alias}.key = {key_param}",
+            f"NOT {alias}.deleted",
+            *self._visibility(dataset, access, alias),
+        ]
+        return (
+            f"SELECT {_build_object(obj.pairs, obj.deny)} AS obj, {_reads(obj)} AS reads "
+            f"FROM {source} {' '.join(obj.joins)} WHERE {' AND '.join(where)}"
+        )
+
+    def cc_bound_as_of(self, arg_pos: int) -> str | None:
+        shape = self._shape_of(arg_pos)
+        if not shape.get("as_of"):
+            return None
+        return self.params.dynamic(lambda b: b.args[arg_pos].as_of)
+
+    def _shape_of(self, arg_pos: int) -> Mapping[str, Any]:
+        return self.cc.shapes[arg_pos]
+
+    # -- connections ----------------------------------------------------------------------------
+
+    def _connection(
+        self,
+        code: str,
+        sel: Selected,
+        gfield: GraphQLField,
+        extra_where: Callable[[str], list[str]],
+    ) -> str:
+        dataset = self.cc.datasets[code]
+        access = self.cc.access[code]
+        connection_type = _named(gfield.type)
+        self._use(code)
+        arg_pos = self.cc.arg_index[id(sel.node)]
+        shape = self._shape_of(arg_pos)
+        alias = self._alias("c")
+        ds = self.params.literal(code)
+        limit = self.params.dynamic(lambda b: b.args[arg_pos].first)
+        where = [f"{alias}.dataset_code = {ds}", f"NOT {alias}.deleted", *extra_where(alias)]
+        if not access.allowed:
+            where.append("false")
+        else:
+            where.extend(self._visibility(dataset, access, alias))
+        where.extend(self._filters(dataset, alias, arg_pos, shape))
+        count_where = list(where)
+        sort_field, direction = shape.get("order") or (dataset.key_field, "ASC")
+        sort = self._sort_expr(dataset, alias, sort_field)
+        tag = f"{sort_field}:{direction}"
+        order = (
+            f"{sort} {direction}"
+            if sort == f"{alias}.key"
+            else (f"{sort} {direction}, {alias}.key {direction}")
+        )
+        if shape.get("after"):
+            after_value = self.params.dynamic(lambda b: _sql_scalar(b.args[arg_pos].after.value))
+            after_key = self.params.dynamic(lambda b: b.args[arg_pos].after.key)
+            symbol = ">" if direction == "ASC" else "<"
+            if sort == f"{alias}.key":
+                where.append(f"{alias}.key {symbol} {after_key}")
+            else:
+                where.append(f"({sort}, {alias}.key) {symbol} ({after_value}, {after_key})")
+        cursor = (
+            "translate(encode(convert_to(json_build_array("
+            f"{_lit(tag)}::text, {sort}, {alias}.key)::text, 'UTF8'), 'base64'), E'\\n', '')"
+        )
+        columns = [f"{cursor} AS cur"]
+        inner_joins: list[str] = []
+        reads_parts: list[str] = []
+        outer_pairs: list[tuple[str, str]] = []
+        node_count = 0
+        for part in collect(sel.sub_selections(), self.cc.fragments, connection_type.name):
+            if part.name == "__typename":
+                outer_pairs.append((part.key, _lit(connection_type.name)))
+            elif part.name == "totalCount":
+                outer_pairs.append(
+                    (
+                        part.key,
+                        f"(SELECT count(*) FROM records {alias} WHERE {' AND '.join(count_where)})",
+                    )
+                )
+            elif part.name == "pageInfo":
+                page_type = _named(connection_type.fields["pageInfo"].type)
+                info_pairs = []
+                for item in collect(part.sub_selections(), self.cc.fragments, page_type.name):
+                    if item.name == "hasNextPage":
+                        info_pairs.append((item.key, f"count(*) > {limit}"))
+                    elif item.name == "endCursor":
+                        info_pairs.append(
+                            (
+                                item.key,
+                                f"(array_agg(p.cur ORDER BY p.n DESC) FILTER (WHERE p.n <= {limit}))[1]",
+                            )
+                        )
+                    elif item.name == "__typename":
+                        info_pairs.append((item.key, _lit(page_type.name)))
+                outer_pairs.append((part.key, _build_object(info_pairs)))
+            elif part.name == "edges":
+                edge_type = _named(connection_type.fields["edges"].type)
+                edge_pairs = []
+                for item in collect(part.sub_selections(), self.cc.fragments, edge_type.name):
+                    if item.name == "cursor":
+                        edge_pairs.append((item.key, "p.cur"))
+                    elif item.name == "__typename":
+                        edge_pairs.append((item.key, _lit(edge_type.name)))
+                    elif item.name == "node":
+                        node_type = _named(edge_type.fields["node"].type)
+                        obj = self._object(dataset, access, alias, item.sub_selections(), node_type)
+                        column = f"o{node_count}"
+                        node_count += 1
+                        columns.append(f"{_build_object(obj.pairs, obj.deny)} AS {column}")
+                        inner_joins.extend(obj.joins)
+                        reads_parts.append(_reads(obj))
+                        edge_pairs.append((item.key, f"p.{column}"))
+                outer_pairs.append(
+                    (
+                        part.key,
+                        f"COALESCE(json_agg({_build_object(edge_pairs)} ORDER BY p.n) "
+                        f"FILTER (WHERE p.n <= {limit}), '[]'::json)",
+                    )
+                )
+        reads_col = f"concat_ws({RS}, {', '.join(reads_parts)})" if reads_parts else "NULL::text"
+        columns.append(f"{reads_col} AS reads")
+        columns.append(f"row_number() OVER (ORDER BY {order}) AS n")
+        inner = (
+            f"SELECT {', '.join(columns)} FROM records {alias} {' '.join(inner_joins)} "
+            f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT {limit} + 1"
+        )
+        return (
+            f"SELECT {_build_object(outer_pairs)} AS obj, "
+            f"string_agg(p.reads, {RS}) FILTER (WHERE p.n <= {limit}) AS reads "
+            f"FROM ({inner}) p"
+        )
+
+    def _sort_expr(self, dataset: Dataset, alias: str, field_name: str) -> str:
+        if field_name == dataset.key_field:
+            return f"{alias}.key"
+        return typed_value(alias, _field(dataset, field_name))
+
+    def _filters(
+        self, dataset: Dataset, alias: str, arg_pos: int, shape: Mapping[str, Any]
+    ) -> list[str]:
+        out = []
+        keys = self.cc.keys
+        for name, op in shape.get("filter", ()):
+            f = _field(dataset, name)
+
+            def resolve(b: Bound, f: DatasetField = f, name: str = name, op: str = op) -> Any:
+                raw = b.args[arg_pos].filter[name][op]
+                if op == "in":
+                    return [_filter_value(dataset, f, v, keys) for v in raw]
+                if op == "contains":
+                    return str(raw).replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+                return _filter_value(dataset, f, raw, keys)
+
+            out.append(condition_sql(alias, f, op, self.params.dynamic(resolve)))
+        return out
+
+    # -- objects --------------------------------------------------------------------------------
+
+    def _object(
+        self,
+        dataset: Dataset,
+        access: Access,
+        alias: str,
+        selection_sets: list[SelectionSetNode],
+        object_type: GraphQLObjectType,
+    ) -> _Object:
+        obj = _Object(
+            reads=[f"{alias}.dataset_code || {US} || {alias}.key || {US} || {alias}.version"]
+        )
+        if self.cc.with_refs:
+            obj.pairs.append(("__ref", f"{alias}.dataset_code || {US} || {alias}.key"))
+        for sel in collect(selection_sets, self.cc.fragments, object_type.name):
+            if sel.name == "__typename":
+                obj.pairs.append((sel.key, _lit(object_type.name)))
+                continue
+            gfield = object_type.fields[sel.name]
+            role = (gfield.extensions or {}).get("hub")
+            if not isinstance(role, FieldRole):
+                raise NotCompilable(sel.name)
+            if role.kind == "history":
+                if not self.cc.with_refs:
+                    raise NotCompilable(sel.name)
+                continue
+            if role.kind == "value":
+                assert role.field is not None
+                self._value(obj, dataset, access, alias, sel.key, _field(dataset, role.field))
+            elif role.kind == "reference":
+                self._reference(obj, dataset, access, alias, sel, gfield, role)
+            elif role.kind == "reverse":
+                self._reverse(obj, dataset, alias, sel, gfield, role)
+        return obj
+
+    def _value(
+        self,
+        obj: _Object,
+        dataset: Dataset,
+        access: Access,
+        alias: str,
+        key: str,
+        f: DatasetField,
+    ) -> None:
+        condition = self._readable(obj, dataset, access, alias, key, f)
+        if condition is False:
+            obj.pairs.append((key, "NULL::json"))
+            return
+        value = json_value(alias, f.name)
+        if f.encrypted:
+            self.needs_post = True
+            value = f"json_build_object('$dec', {_lit(dataset.code + '.' + f.name)}, 'v', {value})"
+        if condition is not True:
+            value = f"CASE WHEN {condition} THEN {value} END"
+        obj.pairs.append((key, value))
+
+    def _readable(
+        self,
+        obj: _Object,
+        dataset: Dataset,
+        access: Access,
+        alias: str,
+        key: str,
+        f: DatasetField,
+    ) -> str | bool:
+        """True, False, or an SQL condition on the row; records denial markers."""
+        usage = self.usage.setdefault(dataset.code, {"fields": set(), "refused": set()})
+        place = f"{dataset.code}.{f.name}"
+        filters = access.filters_for_field(f.name)
+        if filters is not None and not filters:
+            obj.deny.append(_lit(f"F|{key}|{place}"))
+            usage["refused"].add(f.name)
+            self.needs_post = True
+            return False
+        if f.name in access.restricted and access.purpose_required and not self.cc.has_purpose:
+            obj.deny.append(_lit(f"P|{key}|{place}"))
+            usage["refused"].add(f.name)
+            self.needs_post = True
+            return False
+        if filters is None:
+            usage["fields"].add(f.name)
+            return True
+        fields = {x.name: x for x in dataset.fields}
+        condition = any_of(
+            [row_filter_sql(alias, rf, fields, self.params, self.cc.keys.blind) for rf in filters]
+        )
+        obj.deny.append(f"CASE WHEN NOT {condition} THEN {_lit(f'F|{key}|{place}')} END")
+        usage["fields"].add(f.name)
+        self.needs_post = True
+        return condition
+
+    def _reference(
+        self,
+        obj: _Object,
+        dataset: Dataset,
+        access: Access,
+        alias: str,
+        sel: Selected,
+        gfield: GraphQLField,
+        role: FieldRole,
+    ) -> None:
+        assert role.field is not None and role.target is not None
+        source = _field(dataset, role.field)
+        condition = self._readable(obj, dataset, access, alias, sel.key, source)
+        target = self.cc.datasets[role.target]
+        target_access = self.cc.access[role.target]
+        self._use(target.code)
+        if condition is False or not target_access.allowed:
+            if condition is not False:
+                obj.deny.append(_lit(f"F|{sel.key}|{target.code}"))
+                self.needs_post = True
+            obj.pairs.append((sel.key, "NULL::json"))
+            return
+        t_alias = self._alias("t")
+        inner = self._object(
+            target, target_access, t_alias, sel.sub_selections(), _named(gfield.type)
+        )
+        reference = _reference_expr(alias, source)
+        where = [
+            f"{t_alias}.dataset_code = {self.params.literal(target.code)}",
+            f"{t_alias}.key = {reference}",
+            f"NOT {t_alias}.deleted",
+            *self._visibility(target, target_access, t_alias),
+        ]
+        j_alias = self._alias("j")
+        on = "true" if condition is True else condition
+        obj.joins.append(
+            f"LEFT JOIN LATERAL (SELECT {_build_object(inner.pairs, inner.deny)} AS obj, "
+            f"{_reads(inner)} AS reads FROM records {t_alias} {' '.join(inner.joins)} "
+            f"WHERE {' AND '.join(where)}) {j_alias} ON {on}"
+        )
+        obj.pairs.append((sel.key, f"{j_alias}.obj"))
+        obj.reads.append(f"{j_alias}.reads")
+
+    def _reverse(
+        self,
+        obj: _Object,
+        dataset: Dataset,
+        alias: str,
+        sel: Selected,
+        gfield: GraphQLField,
+        role: FieldRole,
+    ) -> None:
+        assert role.field is not None and role.target is not None
+        child = self.cc.datasets[role.target]
+        child_access = self.cc.access[role.target]
+        child_field = _field(child, role.field)
+
+        # The child's reference field must be readable on the rows listed, or the list would
+        # reveal what a direct query hides.
+        def link(c_alias: str) -> list[str]:
+            probe = _Object()
+            condition = self._readable(probe, child, child_access, c_alias, sel.key, child_field)
+            extra = [f"{_reference_expr(c_alias, child_field)} = {alias}.key"]
+            if condition is False:
+                extra.append("false")
+                obj.deny.extend(probe.deny)
+            elif condition is not True:
+                extra.append(condition)
+            return extra
+
+        body = self._connection(child.code, sel, gfield, link)
+        j_alias = self._alias("l")
+        obj.joins.append(f"LEFT JOIN LATERAL ({body}) {j_alias} ON true")
+        obj.pairs.append((sel.key, f"{j_alias}.obj"))
+        obj.reads.append(f"{j_alias}.reads")
+
+    def _visibility(self, dataset: Dataset, access: Access, alias: str) -> list[str]:
+        if access.sees_all_rows:
+            return []
+        fields = {f.name: f for f in dataset.fields}
+        return [
+            any_of(
+                [
+                    row_filter_sql(alias, r.row_filter, fields, self.params, self.cc.keys.blind)
+                    for r in access.rules
+                    if r.row_filter is not None
+                ]
+            )
+        ]
+
+    def _use(self, code: str) -> None:
+        self.usage.setdefault(code, {"fields": set(), "refused": set()})
+
+    def _alias(self, prefix: str) -> str:
+        self._aliases += 1
+        return f"{prefix}{self._aliases}"
+
+
+def _sql_scalar(value: Any) -> Any:
+    """A cursor's sort value as asyncpg binds it: numbers exactly, text as text."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        from decimal import Decimal
+
+        return Decimal(str(value))
+    return str(value)
+
+
+def _filter_value(dataset: Dataset, f: DatasetField, raw: Any, keys: FieldKeys) -> Any:
+    stored = raw if f.encrypted else normalise_value(f, raw, dataset.code)
+    return sql_param_value(f, stored, keys.blind)
+
+
+def _reference_expr(alias: str, f: DatasetField) -> str:
+    if f.encrypted:
+        return f"({alias}.blind->>'{f.name}')"
+    return text_value(alias, f.name)
+
+
+def _field(dataset: Dataset, name: str) -> DatasetField:
+    for f in dataset.fields:
+        if f.name == name:
+            return f
+    raise NotCompilable(f"{dataset.code}.{name}")
+
+
+def _named(gtype: Any) -> GraphQLObjectType:
+    while isinstance(gtype, GraphQLNonNull) or hasattr(gtype, "of_type"):
+        gtype = gtype.of_type
+    assert isinstance(gtype, GraphQLObjectType)
+    return gtype
+
+
+def _lit(text: str) -> str:
+    """A constant of our own making (type names, field paths) as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _reads(obj: _Object) -> str:
+    return f"concat_ws({RS}, {', '.join(obj.reads)})"
+
+
+def _build_object(pairs: Sequence[tuple[str, str]], deny: Sequence[str] = ()) -> str:
+    items = list(pairs)
+    if deny:
+        items.append(("__deny", f"array_remove(ARRAY[{', '.join(deny)}]::text[], NULL)"))
+    if not items:
+        return "json_build_object()"
+    chunks = [items[i : i + MAX_PAIRS] for i in range(0, len(items), MAX_PAIRS)]
+    built = [
+        "json_build_object(" + ", ".join(f"{_lit(k)}, {v}" for k, v in chunk) + ")"
+        for chunk in chunks
+    ]
+    if len(built) == 1:
+        return built[0]
+    return "(" + " || ".join(f"{b}::jsonb" for b in built) + ")::json"
+
+
+Factory = Callable[[CompileContext], Compiler]
+
+__all__ = ["CompileContext", "CompiledQuery", "Compiler", "Cursor", "NotCompilable"]

@@ -1,0 +1,252 @@
+"""The generic record queries of the contract: ``records``, ``record``, ``recordHistory`` and
+``correctRecord``, over any dataset, with ``values`` keyed by the catalogue's snake_case names.
+
+Fetch (row filters in SQL), ask the caller's ``Access`` through ``View.shape``, shape, and
+note what was served in the request's ledger; an unknown dataset, one the caller may not see
+and a record outside its row filters all read as nothing (no existence oracle).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from catalog import models
+from catalog.errors import NotFound
+from catalog.records import correct_record, stored_key
+from catalog.values import VIETNAM
+from schema.catalogue.types import Dataset, PageInfo
+from schema.context import Context
+from schema.pagination import decode_cursor, encode_cursor, page_size
+from schema.records import store
+from schema.records.reading import Shaped, View, ledger, view_of
+
+CtxInfo = Info[Context, None]
+_BLIND = re.compile(r"^[0-9a-f]{64}$")
+
+
+@strawberry.type
+class Record:
+    key: str
+    version: int
+    updated_at: datetime
+    values: JSON = strawberry.field(description="Only the fields the caller may read.")
+    dataset_row: strawberry.Private[models.Dataset]
+
+    @strawberry.field
+    def dataset(self) -> Dataset:
+        return Dataset.of(self.dataset_row)
+
+
+@strawberry.type
+class RecordEdge:
+    node: Record
+    cursor: str
+
+
+@strawberry.type
+class RecordConnection:
+    edges: list[RecordEdge]
+    page_info: PageInfo
+    counter: strawberry.Private[Callable[[], Awaitable[int]] | None]
+
+    @strawberry.field(description="Records matching the filter that the caller may see.")
+    async def total_count(self) -> int | None:
+        return await self.counter() if self.counter is not None else None
+
+
+@strawberry.type
+class RecordVersion:
+    version: int
+    hash: str
+    changed_at: datetime
+    source: str | None
+    reason: str | None
+    values: JSON = strawberry.field(description="Only the fields readable in this version.")
+
+
+@strawberry.type
+class RecordQuery:
+    @strawberry.field(description="Records of a dataset, in key order; filter as grant rowFilter.")
+    async def records(
+        self,
+        info: CtxInfo,
+        dataset: str,
+        filter: JSON | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> RecordConnection:
+        ctx = info.context
+        size = page_size(first, ctx.max_page_size)
+        after_key = _key_cursor(after)
+        view = await view_of(ctx, dataset)
+        if view is None:
+            return RecordConnection(
+                edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), counter=None
+            )
+        user_filter = store.parse_user_filter(view, filter)
+        pool = ctx.services.pool
+        async with ledger(ctx).open() as reads:
+            rows = await store.fetch_page(pool, view, user_filter, after_key, size + 1)
+            page = rows[:size]
+            edges = []
+            for row in page:
+                shaped = view.shape(row["key"], row["data"])
+                if shaped is None:  # the SQL row filters already exclude it; belt and braces
+                    continue
+                reads.served(view, row["key"], row["version"], shaped)
+                edges.append(
+                    RecordEdge(
+                        node=_record(view, shaped, row["version"], row["updated_at"]),
+                        cursor=encode_cursor(row["key"]),
+                    )
+                )
+
+        async def counter() -> int:
+            return await store.count(pool, view, user_filter)
+
+        end = encode_cursor(page[-1]["key"]) if page else None
+        return RecordConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=end),
+            counter=counter,
+        )
+
+    @strawberry.field(description="One record by key; asOf: the version current at that time.")
+    async def record(
+        self, info: CtxInfo, dataset: str, key: str, as_of: datetime | None = None
+    ) -> Record | None:
+        ctx = info.context
+        view = await view_of(ctx, dataset)
+        if view is None:
+            return None
+        pool = ctx.services.pool
+        async with ledger(ctx).open() as reads:
+            current = await store.fetch_current(
+                pool, view, _stored_keys(view, key), live_only=as_of is None
+            )
+            if current is None or view.shape(current["key"], current["data"]) is None:
+                return None
+            row = current
+            if as_of is not None:
+                row = await store.fetch_as_of(pool, view, current["key"], _aware(as_of))
+                if row is None or row["deleted"]:
+                    return None
+            shaped = view.shape(row["key"], row["data"])
+            if shaped is None:
+                return None
+            reads.served(view, row["key"], row["version"], shaped)
+            return _record(view, shaped, row["version"], row["updated_at"])
+
+    @strawberry.field(
+        description="Versions newest first, each cut to what it lets the caller read."
+    )
+    async def record_history(self, info: CtxInfo, dataset: str, key: str) -> list[RecordVersion]:
+        ctx = info.context
+        view = await view_of(ctx, dataset)
+        if view is None:
+            return []
+        pool = ctx.services.pool
+        async with ledger(ctx).open() as reads:
+            current = await store.fetch_current(
+                pool, view, _stored_keys(view, key), live_only=False
+            )
+            if current is None or view.shape(current["key"], current["data"]) is None:
+                return []
+            out = []
+            for row in await store.fetch_history(pool, view, current["key"]):
+                shaped = view.shape(current["key"], row["data"])
+                if shaped is not None:
+                    reads.served(view, current["key"], row["version"], shaped)
+                out.append(
+                    RecordVersion(
+                        version=row["version"],
+                        hash=row["hash"],
+                        changed_at=row["changed_at"],
+                        source=row["source"],
+                        reason=row["reason"],
+                        values=shaped.values if shaped is not None else {},
+                    )
+                )
+            return out
+
+
+@strawberry.type
+class RecordMutation:
+    @strawberry.mutation(description="Owner only: a new version with a reason, never an edit.")
+    async def correct_record(
+        self, info: CtxInfo, dataset: str, key: str, values: JSON, reason: str
+    ) -> RecordVersion:
+        ctx = info.context
+        view = await view_of(ctx, dataset)
+        row = ctx.services.snapshot.datasets.get(dataset)
+        if row is None or await ctx.services.access_for(ctx, dataset) is None:
+            raise NotFound(f"dataset '{dataset}' does not exist")
+        async with ctx.sessions.begin() as session:
+            version = await correct_record(
+                session,
+                ctx.principal,
+                row,
+                _plain(key),
+                values,
+                reason,
+                ctx.services.field_keys,
+                ctx.request_id,
+            )
+        shaped = view.shape(version.key, version.data) if view is not None else None
+        return RecordVersion(
+            version=version.version,
+            hash=version.hash,
+            changed_at=version.changed_at,
+            source=version.source,
+            reason=version.reason,
+            values=shaped.values if shaped is not None else {},
+        )
+
+
+def _record(view: View, shaped: Shaped, version: int, updated_at: datetime) -> Record:
+    return Record(
+        key=shaped.key,
+        version=version,
+        updated_at=updated_at,
+        values=shaped.values,
+        dataset_row=view.dataset,
+    )
+
+
+def _plain(key: str) -> str:
+    return unicodedata.normalize("NFC", key).strip()
+
+
+def _stored_keys(view: View, key: str) -> list[str]:
+    """The stored key of ``key``; where the key field is encrypted, a caller that may not read
+    it holds the blind index shown in its place, so that is accepted too."""
+    plain = _plain(key)
+    keys = [stored_key(view.dataset, plain, view.ctx.services.field_keys)]
+    if keys[0] != plain and _BLIND.fullmatch(plain):
+        keys.append(plain)
+    return keys
+
+
+def _key_cursor(after: str | None) -> str | None:
+    if after is None:
+        return None
+    decoded: Any = decode_cursor(after)
+    if not isinstance(decoded, str):
+        decode_cursor("!")  # raises the one "not a cursor this hub issued" error
+    return str(decoded)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A moment without an offset is Vietnam time, as the province's systems write it."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=VIETNAM)
+
+
+__all__ = ["Record", "RecordConnection", "RecordEdge", "RecordMutation", "RecordQuery"]

@@ -1,0 +1,173 @@
+"""Planning, once per cached document: which operations the compiler can serve, which fields
+carry arguments it binds per request, and which datasets they touch."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FragmentDefinitionNode,
+    GraphQLInputObjectType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+)
+
+from schema.records.bind import ArgSite
+from schema.records.compiler import CompiledQuery, _named
+from schema.records.selection import NotCompilable, Selected, collect
+from schema.records.types import FieldRole, RootRole
+
+PLANS_PER_DOCUMENT = 64
+
+
+@dataclass
+class OperationPlan:
+    operation: OperationDefinitionNode
+    roots: list[Selected]
+    sites: list[ArgSite]
+    arg_index: dict[int, int]
+    datasets: frozenset[str]
+    fragments: Mapping[str, FragmentDefinitionNode]
+    compiled: OrderedDict[Any, CompiledQuery] = field(default_factory=OrderedDict)
+
+    def remember(self, key: Any, query: CompiledQuery) -> None:
+        self.compiled[key] = query
+        if len(self.compiled) > PLANS_PER_DOCUMENT:
+            self.compiled.popitem(last=False)
+
+
+@dataclass
+class DocumentPlan:
+    operations: dict[str | None, OperationPlan]
+
+    def for_operation(self, name: str | None) -> OperationPlan | None:
+        if name is None and len(self.operations) == 1:
+            return next(iter(self.operations.values()))
+        return self.operations.get(name)
+
+
+def plan_document(
+    document: DocumentNode, schema: GraphQLSchema, key_fields: Mapping[str, str]
+) -> DocumentPlan | None:
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    operations: dict[str | None, OperationPlan] = {}
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        if definition.operation is not OperationType.QUERY or schema.query_type is None:
+            continue
+        try:
+            plan = plan_fields(
+                [definition.selection_set], schema.query_type, fragments, definition, key_fields
+            )
+        except NotCompilable:
+            continue
+        if plan is not None:
+            operations[definition.name.value if definition.name else None] = plan
+    return DocumentPlan(operations) if operations else None
+
+
+def plan_fields(
+    selection_sets: list[SelectionSetNode],
+    query_type: GraphQLObjectType,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    operation: OperationDefinitionNode,
+    key_fields: Mapping[str, str],
+    allow_history: bool = False,
+) -> OperationPlan | None:
+    """None when a root field is not a generated record field."""
+    roots = collect(selection_sets, fragments, query_type.name)
+    walker = _Walker(fragments, key_fields, allow_history)
+    for sel in roots:
+        if sel.name == "__typename":
+            continue
+        gfield = query_type.fields[sel.name]
+        role = (gfield.extensions or {}).get("hub")
+        if not isinstance(role, RootRole):
+            return None
+        walker.site(sel, gfield, role.kind, role.dataset)
+        target = _named(gfield.type)
+        if role.kind == "single":
+            walker.object(sel.sub_selections(), target)
+        else:
+            walker.connection(sel, target)
+    if not walker.sites:
+        return None
+    return OperationPlan(
+        operation=operation,
+        roots=roots,
+        sites=walker.sites,
+        arg_index={id(site.node): i for i, site in enumerate(walker.sites)},
+        datasets=frozenset(walker.datasets),
+        fragments=fragments,
+    )
+
+
+class _Walker:
+    def __init__(
+        self,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        key_fields: Mapping[str, str],
+        allow_history: bool,
+    ) -> None:
+        self.fragments = fragments
+        self.key_fields = key_fields
+        self.allow_history = allow_history
+        self.sites: list[ArgSite] = []
+        self.datasets: set[str] = set()
+
+    def site(self, sel: Selected, gfield: Any, kind: str, code: str) -> None:
+        self.datasets.add(code)
+        key_field = self.key_fields[code]
+        names: tuple[tuple[str, str], ...] = ()
+        filter_arg = gfield.args.get("filter")
+        if filter_arg is not None:
+            filter_type = filter_arg.type
+            assert isinstance(filter_type, GraphQLInputObjectType)
+            names = tuple(
+                (name, (f.extensions or {}).get("hub", name))
+                for name, f in filter_type.fields.items()
+            )
+        self.sites.append(ArgSite(sel.node, gfield, kind, code, key_field, names))
+
+    def connection(self, sel: Selected, connection_type: GraphQLObjectType) -> None:
+        for part in collect(sel.sub_selections(), self.fragments, connection_type.name):
+            if part.name == "edges":
+                edge = _named(connection_type.fields["edges"].type)
+                for item in collect(part.sub_selections(), self.fragments, edge.name):
+                    if item.name == "node":
+                        self.object(item.sub_selections(), _named(edge.fields["node"].type))
+
+    def object(
+        self, selection_sets: list[SelectionSetNode], object_type: GraphQLObjectType
+    ) -> None:
+        for sel in collect(selection_sets, self.fragments, object_type.name):
+            if sel.name == "__typename":
+                continue
+            gfield = object_type.fields[sel.name]
+            role = (gfield.extensions or {}).get("hub")
+            if not isinstance(role, FieldRole):
+                raise NotCompilable(sel.name)
+            if role.kind == "history":
+                if not self.allow_history:
+                    raise NotCompilable("history")
+            elif role.kind == "reference":
+                assert role.target is not None
+                self.datasets.add(role.target)
+                self.object(sel.sub_selections(), _named(gfield.type))
+            elif role.kind == "reverse":
+                assert role.target is not None
+                self.site(sel, gfield, "list", role.target)
+                self.connection(sel, _named(gfield.type))
+
+
+__all__ = ["DocumentPlan", "OperationPlan", "plan_document", "plan_fields"]

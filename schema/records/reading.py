@@ -1,0 +1,182 @@
+"""One caller's view of record data, and the ledger of what one request served.
+
+``View.shape`` is the only way the generic resolvers turn stored data into values: decrypt,
+drop the record when no access rule sees it (no existence oracle), keep the fields its
+matching rules name, and withhold RESTRICTED fields when a non-owner states no purpose.
+``ReadLedger`` collects every record served by the resolvers of one request and, when the
+last of them finishes, writes one audit event per dataset (``catalog.reads``) and adds the
+purpose errors; every resolver involved waits for that write, so no data leaves unaudited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from catalog.access import Access
+from catalog.models import Dataset
+from catalog.reads import ReadItem, record_reads
+from catalog.records import unseal
+from schema.context import Context
+
+
+@dataclass(frozen=True, slots=True)
+class Shaped:
+    """A record as the caller may see it."""
+
+    key: str  # plaintext key where readable, else the stored key (blind index)
+    values: dict[str, Any]
+    served: frozenset[str]
+    withheld: frozenset[str]  # readable with a purpose, none given
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """The caller's access to one dataset in one request."""
+
+    ctx: Context
+    dataset: Dataset
+    access: Access
+
+    @property
+    def code(self) -> str:
+        return self.dataset.code
+
+    @property
+    def needs_purpose(self) -> bool:
+        return self.access.purpose_required and self.ctx.purpose is None
+
+    def withheld_of(self, fields: frozenset[str]) -> frozenset[str]:
+        """Those of ``fields`` a missing purpose withholds."""
+        return fields & self.access.restricted if self.needs_purpose else frozenset()
+
+    def shape(self, stored_key: str, data: Any) -> Shaped | None:
+        """None when no rule of the caller sees this record."""
+        raw = orjson.loads(data) if isinstance(data, str | bytes) else data
+        values = unseal(self.dataset, raw, self.ctx.services.field_keys)
+        if not self.access.sees(values):
+            return None
+        allowed = self.access.fields_for(values)
+        withheld = self.withheld_of(allowed)
+        served = allowed - withheld
+        shown = {name: value for name, value in values.items() if name in served}
+        key_field = self.dataset.key_field
+        key = str(shown[key_field]) if key_field in shown else stored_key
+        return Shaped(key, shown, frozenset(served), withheld)
+
+
+class ReadLedger:
+    """What the record resolvers of one request served; see the module docstring."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.reads: list[ReadItem] = []
+        self.fields: dict[str, set[str]] = defaultdict(set)
+        self.refused: dict[str, set[str]] = defaultdict(set)
+        self._active = 0
+        self._waiters: list[asyncio.Future[None]] = []
+        self._errors_sent: set[str] = set()
+
+    def served(
+        self,
+        view: View,
+        stored_key: str,
+        version: int,
+        shaped: Shaped,
+        fields: frozenset[str] | None = None,
+    ) -> None:
+        """Note one record served; ``fields``: those it showed, when fewer than it may read."""
+        self.reads.append((view.code, stored_key, int(version)))
+        self.fields[view.code] |= shaped.served if fields is None else fields
+        self.withheld(view, shaped.withheld)
+
+    def withheld(self, view: View, fields: frozenset[str]) -> None:
+        if fields:
+            self.refused[view.code] |= fields
+
+    @contextlib.asynccontextmanager
+    async def open(self) -> AsyncIterator[ReadLedger]:
+        """Around one resolver: the last to leave writes the audit, the others wait for it."""
+        self._active += 1
+        try:
+            yield self
+        finally:
+            self._active -= 1
+            await self._settle()
+
+    async def _settle(self) -> None:
+        if self._active:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+            return
+        waiters, self._waiters = self._waiters, []
+        try:
+            await self._flush()
+        except BaseException as exc:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            raise
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _flush(self) -> None:
+        reads, fields, refused = self.reads, dict(self.fields), dict(self.refused)
+        self.reads, self.fields, self.refused = [], defaultdict(set), defaultdict(set)
+        if not reads and not refused:
+            return
+        ctx = self.ctx
+        async with ctx.sessions.begin() as session:
+            await record_reads(
+                session,
+                ctx.principal,
+                reads,
+                {code: sorted(names) for code, names in fields.items()},
+                ctx.purpose,
+                ctx.request_id,
+                {code: sorted(names) for code, names in refused.items()},
+            )
+        for code, names in sorted(refused.items()):
+            if code not in self._errors_sent:
+                self._errors_sent.add(code)
+                ctx.extra_errors.append(purpose_error(code, names))
+
+
+def purpose_error(dataset: str, fields: set[str] | frozenset[str]) -> dict[str, Any]:
+    return {
+        "message": f"reading RESTRICTED fields ({', '.join(sorted(fields))}) of dataset "
+        f"'{dataset}' needs a purpose: send the X-Purpose header",
+        "extensions": {"code": "BAD_USER_INPUT"},
+    }
+
+
+def ledger(ctx: Context) -> ReadLedger:
+    found: ReadLedger = ctx.loader("record_read_ledger", ReadLedger)
+    return found
+
+
+async def view_of(ctx: Context, code: str, *, refresh: bool = True) -> View | None:
+    """The caller's view of dataset ``code``; None when it is unknown, hidden from the caller
+    or holds nothing the caller may read (one answer for all three: no existence oracle).
+
+    ``refresh`` first checks the policy counters, so a revocation, even one made by another
+    hub process, bites on the very next request."""
+    services = ctx.services
+    if refresh:
+        await services.ensure_fresh()
+    access: Access | None = await services.access_for(ctx, code)
+    dataset = services.snapshot.datasets.get(code)
+    if access is None or dataset is None or not access.allowed:
+        return None
+    return View(ctx, dataset, access)
+
+
+__all__ = ["ReadLedger", "Shaped", "View", "ledger", "purpose_error", "view_of"]

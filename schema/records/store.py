@@ -1,0 +1,190 @@
+"""SQL of the generic record queries, over the asyncpg pool; every value a ``$n`` parameter.
+
+The caller's row filters are ANDed into every statement (``visibility``), so a page, a count or
+a lookup never even fetches a record the caller may not see; ``View.shape`` checks again in
+Python. A client's own filter may only name fields the caller may read, on the rows where it
+may read them, so filtering cannot reveal a value the caller cannot read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from catalog.errors import Forbidden, InvalidInput
+from catalog.models import DatasetField
+from catalog.rowfilter import Condition, RowFilter, parse_row_filter
+from catalog.values import normalise_value
+from schema.records.reading import View
+from schema.records.sqlgen import Params, any_of, row_filter_sql
+
+RECORD_COLUMNS = "r.key, r.version, r.data, r.updated_at"
+TEXT_TYPES = frozenset({"string", "reference", "enum"})
+HISTORY_LIMIT = 200
+
+
+def fields_of(view: View) -> dict[str, DatasetField]:
+    return {f.name: f for f in view.dataset.fields}
+
+
+def parse_user_filter(view: View, raw: object) -> RowFilter | None:
+    """A client's ``filter`` argument, validated and normalised to stored forms.
+
+    Raises InvalidInput naming the field (unknown, not filterable, wrong value type, missing
+    purpose) and Forbidden for a field the caller may not read at all."""
+    place = f"records.filter of dataset '{view.code}'"
+    fields = fields_of(view)
+    filterable = {f.name: f.type for f in fields.values() if f.filterable}
+    parsed = parse_row_filter(raw, filterable, place)
+    if parsed is None:
+        return None
+    conditions = []
+    for c in parsed.conditions:
+        field = fields[c.field]
+        if view.access.filters_for_field(c.field) == ():
+            raise Forbidden(f"{place}: field '{c.field}' is not readable by the caller")
+        if view.withheld_of(frozenset({c.field})):
+            raise InvalidInput(
+                f"{place}: filtering on RESTRICTED field '{c.field}' needs a purpose: "
+                "send the X-Purpose header"
+            )
+        if field.encrypted and c.op not in ("eq", "in"):
+            raise InvalidInput(
+                f"{place}: field '{c.field}' is encrypted; only eq and in apply, not {c.op}"
+            )
+        conditions.append(Condition(c.field, c.op, _normalised(view, field, c)))
+    return RowFilter(tuple(conditions))
+
+
+def where_clauses(view: View, user_filter: RowFilter | None, params: Params) -> list[str]:
+    """The dataset, live records, the caller's row filters and the client's filter."""
+    fields = fields_of(view)
+    blind = view.ctx.services.field_keys.blind
+    where = [f"r.dataset_code = {params.literal(view.code)}", "NOT r.deleted"]
+    where.extend(visibility(view, params))
+    if user_filter is not None:
+        where.append(row_filter_sql("r", user_filter, fields, params, blind))
+        for name in sorted({c.field for c in user_filter.conditions}):
+            where.extend(readable_where(view, name, params))
+    return where
+
+
+def visibility(view: View, params: Params) -> list[str]:
+    access = view.access
+    if access.sees_all_rows:
+        return []
+    fields = fields_of(view)
+    blind = view.ctx.services.field_keys.blind
+    return [
+        any_of(
+            [
+                row_filter_sql("r", rule.row_filter, fields, params, blind)
+                for rule in access.rules
+                if rule.row_filter is not None
+            ]
+        )
+    ]
+
+
+def readable_where(view: View, name: str, params: Params) -> list[str]:
+    """Rows on which field ``name`` is readable: nothing to add when it is on all of them."""
+    filters = view.access.filters_for_field(name)
+    if filters is None:
+        return []
+    fields = fields_of(view)
+    blind = view.ctx.services.field_keys.blind
+    return [any_of([row_filter_sql("r", f, fields, params, blind) for f in filters])]
+
+
+async def fetch_page(
+    pool: asyncpg.Pool,
+    view: View,
+    user_filter: RowFilter | None,
+    after_key: str | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    params = Params()
+    where = where_clauses(view, user_filter, params)
+    if after_key is not None:
+        where.append(f"r.key > {params.literal(after_key)}")
+    sql = (
+        f"SELECT {RECORD_COLUMNS} FROM records r WHERE {' AND '.join(where)} "
+        f"ORDER BY r.key LIMIT {params.literal(limit)}"
+    )
+    return list(await pool.fetch(sql, *params.values(None)))
+
+
+async def count(pool: asyncpg.Pool, view: View, user_filter: RowFilter | None) -> int:
+    params = Params()
+    where = where_clauses(view, user_filter, params)
+    sql = f"SELECT count(*) FROM records r WHERE {' AND '.join(where)}"
+    return int(await pool.fetchval(sql, *params.values(None)))
+
+
+async def fetch_current(
+    pool: asyncpg.Pool, view: View, stored_keys: list[str], *, live_only: bool = True
+) -> asyncpg.Record | None:
+    """The current record under any of ``stored_keys`` that the caller's row filters admit."""
+    params = Params()
+    where = [
+        f"r.dataset_code = {params.literal(view.code)}",
+        f"r.key = ANY({params.literal(stored_keys)}::text[])",
+        *visibility(view, params),
+    ]
+    if live_only:
+        where.append("NOT r.deleted")
+    sql = f"SELECT {RECORD_COLUMNS} FROM records r WHERE {' AND '.join(where)} LIMIT 1"
+    row: asyncpg.Record | None = await pool.fetchrow(sql, *params.values(None))
+    return row
+
+
+async def fetch_as_of(
+    pool: asyncpg.Pool, view: View, stored_key: str, as_of: datetime
+) -> asyncpg.Record | None:
+    """The version current at ``as_of``: the highest changed at or before it."""
+    return await pool.fetchrow(  # type: ignore[no-any-return]
+        "SELECT v.key, v.version, v.data, v.changed_at AS updated_at, v.deleted "
+        "FROM record_versions v WHERE v.dataset_code = $1 AND v.key = $2 AND v.changed_at <= $3 "
+        "ORDER BY v.version DESC LIMIT 1",
+        view.code,
+        stored_key,
+        as_of,
+    )
+
+
+async def fetch_history(pool: asyncpg.Pool, view: View, stored_key: str) -> list[asyncpg.Record]:
+    return list(
+        await pool.fetch(
+            "SELECT v.version, v.hash, v.changed_at, v.source, v.reason, v.data, v.deleted "
+            "FROM record_versions v WHERE v.dataset_code = $1 AND v.key = $2 "
+            "ORDER BY v.version DESC LIMIT $3",
+            view.code,
+            stored_key,
+            HISTORY_LIMIT,
+        )
+    )
+
+
+def _normalised(view: View, field: DatasetField, c: Condition) -> Any:
+    def one(value: Any) -> Any:
+        if c.op == "contains" or (field.type in TEXT_TYPES and c.op not in ("eq", "in")):
+            return str(value)
+        return normalise_value(field, value, view.code)
+
+    if c.op == "in":
+        return tuple(one(v) for v in c.value)
+    return one(c.value)
+
+
+__all__ = [
+    "count",
+    "fetch_as_of",
+    "fetch_current",
+    "fetch_history",
+    "fetch_page",
+    "parse_user_filter",
+    "visibility",
+    "where_clauses",
+]
