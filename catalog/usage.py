@@ -80,9 +80,7 @@ async def list_audit_events(
         stmt = stmt.where(AuditEvent.at >= query.since)
     if query.before_seq is not None:
         stmt = stmt.where(AuditEvent.seq < query.before_seq)
-    rows = list(
-        await session.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(query.first + 1))
-    )
+    rows = list(await session.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(query.first + 1)))
     return rows[: query.first], len(rows) > query.first
 
 

@@ -17,6 +17,7 @@ from catalog.crypto import FieldKeys
 from catalog.policy import can_see_dataset
 from hub.auth.tokens import TokenVerifier
 from hub.embedded_postgres import to_libpq_url
+from hub.keys import KeyStore
 from hub.runtime import Hub
 from hub.snapshot import Snapshot, load_snapshot, read_versions
 from schema.build import build_schema
@@ -100,7 +101,9 @@ class Services:
         assert runner is not None
 
         async def fast_path(
-            prepared: PreparedDocument, operation: str | None, variables: dict[str, Any],
+            prepared: PreparedDocument,
+            operation: str | None,
+            variables: dict[str, Any],
             ctx: Context,
         ) -> bytes | None:
             return await runner.run_document(prepared.plan, operation, variables, ctx)
@@ -167,9 +170,27 @@ class Services:
                 log.warning("change listener lost its connection; retrying", exc_info=True)
                 await asyncio.sleep(2)
 
-    def _on_notify(self, *_args: Any) -> None:
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if payload == "keys":
+            self.reload_keys()
+            return
         self._dirty = True
         asyncio.get_running_loop().create_task(self.refresh())
+
+    def reload_keys(self) -> None:
+        """After ``hub keys rotate`` in another process: adopt the new keys file in place (the
+        token verifier sees new signing keys through the same KeyStore)."""
+        fresh = KeyStore.load_or_create(self.hub.keys.path)
+        store = self.hub.keys
+        store.field_keys = fresh.field_keys
+        store.active_field_kid = fresh.active_field_kid
+        store.signing_keys = fresh.signing_keys
+        store.active_signing_kid = fresh.active_signing_kid
+        self.field_keys = FieldKeys(
+            keys=dict(store.field_keys),
+            active_kid=store.active_field_kid,
+            blind_key=store.blind_key,
+        )
 
     async def _chain_forever(self) -> None:
         while True:

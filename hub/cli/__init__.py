@@ -39,6 +39,9 @@ pass_hub = click.make_pass_decorator(HubContext)
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine, turning expected errors into a one-line exit."""
+    from asyncpg import PostgresError
+    from sqlalchemy.exc import DBAPIError
+
     from catalog.errors import HubError
 
     try:
@@ -48,7 +51,13 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     except (KeysFileError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
-        raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".strip()) from None
+        where = f": {exc.filename}" if exc.filename else ""
+        raise click.ClickException(f"{exc.strerror or exc}{where}") from None
+    except (DBAPIError, PostgresError) as exc:
+        # A HUB_DATABASE_URL naming no database or role, a refused password, a lost server.
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        raise click.ClickException(f"database: {reason}") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,9 +77,9 @@ def main(ctx: click.Context, settings_file: Path | None) -> None:
 
 
 def _register() -> None:
-    from hub.cli import audit, catalogue, clients, serve
+    from hub.cli import audit, catalogue, clients, keys, serve
 
-    for module in (serve, catalogue, clients, audit):
+    for module in (serve, catalogue, clients, audit, keys):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -294,6 +294,12 @@ _APPEND_ONLY_FUNCTIONS = (
     """
 CREATE FUNCTION hub_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  -- Key rotation re-encrypts stored versions: same plaintext (same hash), new ciphertext.
+  IF TG_OP = 'UPDATE' AND current_setting('hub.reencrypting', true) = 'on'
+     AND NEW.hash = OLD.hash AND NEW.version = OLD.version AND NEW.key = OLD.key
+     AND NEW.dataset_code = OLD.dataset_code THEN
+    RETURN NEW;
+  END IF;
   RAISE EXCEPTION 'table % is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
 END $$""",
     """CREATE FUNCTION hub_audit_chain_only() RETURNS trigger LANGUAGE plpgsql AS $$
