@@ -10,7 +10,8 @@ ME = "{ me { subject anonymous roles agency { code } } }"
 
 async def test_anonymous_me(gql: Callable[..., Awaitable[dict[str, Any]]]) -> None:
     body = await gql(ME)
-    assert body == {"data": {"me": {"subject": None, "anonymous": True, "roles": [], "agency": None}}}
+    me = {"subject": None, "anonymous": True, "roles": [], "agency": None}
+    assert body == {"data": {"me": me}}
 
 
 async def test_signed_in_me(

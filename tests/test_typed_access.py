@@ -228,7 +228,8 @@ async def test_typed_reads_are_audited_with_keys_and_purpose(
         ).one()
         reads = await session.scalar(
             text(
-                "SELECT count(*) FROM record_reads WHERE agency = 'STNMT' AND dataset_code = 'business'"
+                "SELECT count(*) FROM record_reads "
+                "WHERE agency = 'STNMT' AND dataset_code = 'business'"
             )
         )
     assert sorted(row.keys) == sorted(served)

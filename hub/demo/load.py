@@ -3,6 +3,7 @@ clients, loaded idempotently so a restart does not duplicate anything."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -121,8 +122,8 @@ async def _load_grants(hub: Hub) -> None:
 async def _demo_clients(hub: Hub) -> dict[str, dict[str, str]]:
     path: Path = hub.settings.data_dir / "demo-clients.json"
     saved: dict[str, dict[str, str]] = {}
-    if path.exists():
-        saved = json.loads(path.read_text(encoding="utf-8"))
+    if await asyncio.to_thread(path.exists):
+        saved = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
     async with hub.db.sessions.begin() as session:
         existing = set(await session.scalars(select(ApiClient.client_id)))
         for name, (agency, roles) in DEMO_CLIENTS.items():

@@ -282,7 +282,8 @@ class Compiler:
                         info_pairs.append(
                             (
                                 item.key,
-                                f"(array_agg(p.cur ORDER BY p.n DESC) FILTER (WHERE p.n <= {limit}))[1]",
+                                "(array_agg(p.cur ORDER BY p.n DESC) "
+                                f"FILTER (WHERE p.n <= {limit}))[1]",
                             )
                         )
                     elif item.name == "__typename":

@@ -12,21 +12,20 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
 
+import asyncpg
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from catalog import models
-from catalog.errors import NotFound
+from catalog.errors import InvalidInput, NotFound
 from catalog.records import correct_record, stored_key
-from catalog.values import VIETNAM
 from schema.catalogue.types import Dataset, PageInfo
 from schema.context import Context
 from schema.pagination import decode_cursor, encode_cursor, page_size
 from schema.records import store
-from schema.records.reading import Shaped, View, ledger, view_of
+from schema.records.reading import ReadLedger, Shaped, View, aware, ledger, view_of
 
 CtxInfo = Info[Context, None]
 _BLIND = re.compile(r"^[0-9a-f]{64}$")
@@ -74,6 +73,9 @@ class RecordVersion:
 
 @strawberry.type
 class RecordQuery:
+    # Each resolver joins the request's ledger before its first await, so the ledger knows
+    # every sibling still running and writes one audit event per dataset when the last ends.
+
     @strawberry.field(description="Records of a dataset, in key order; filter as grant rowFilter.")
     async def records(
         self,
@@ -86,96 +88,119 @@ class RecordQuery:
         ctx = info.context
         size = page_size(first, ctx.max_page_size)
         after_key = _key_cursor(after)
-        view = await view_of(ctx, dataset)
-        if view is None:
-            return RecordConnection(
-                edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), counter=None
-            )
-        user_filter = store.parse_user_filter(view, filter)
-        pool = ctx.services.pool
         async with ledger(ctx).open() as reads:
-            rows = await store.fetch_page(pool, view, user_filter, after_key, size + 1)
-            page = rows[:size]
-            edges = []
-            for row in page:
-                shaped = view.shape(row["key"], row["data"])
-                if shaped is None:  # the SQL row filters already exclude it; belt and braces
-                    continue
-                reads.served(view, row["key"], row["version"], shaped)
-                edges.append(
-                    RecordEdge(
-                        node=_record(view, shaped, row["version"], row["updated_at"]),
-                        cursor=encode_cursor(row["key"]),
-                    )
-                )
-
-        async def counter() -> int:
-            return await store.count(pool, view, user_filter)
-
-        end = encode_cursor(page[-1]["key"]) if page else None
-        return RecordConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=end),
-            counter=counter,
-        )
+            return await _records(ctx, reads, dataset, filter, size, after_key)
 
     @strawberry.field(description="One record by key; asOf: the version current at that time.")
     async def record(
         self, info: CtxInfo, dataset: str, key: str, as_of: datetime | None = None
     ) -> Record | None:
         ctx = info.context
-        view = await view_of(ctx, dataset)
-        if view is None:
-            return None
-        pool = ctx.services.pool
         async with ledger(ctx).open() as reads:
-            current = await store.fetch_current(
-                pool, view, _stored_keys(view, key), live_only=as_of is None
-            )
-            if current is None or view.shape(current["key"], current["data"]) is None:
-                return None
-            row = current
-            if as_of is not None:
-                row = await store.fetch_as_of(pool, view, current["key"], _aware(as_of))
-                if row is None or row["deleted"]:
-                    return None
-            shaped = view.shape(row["key"], row["data"])
-            if shaped is None:
-                return None
-            reads.served(view, row["key"], row["version"], shaped)
-            return _record(view, shaped, row["version"], row["updated_at"])
+            return await _record_by_key(ctx, reads, dataset, key, as_of)
 
     @strawberry.field(
         description="Versions newest first, each cut to what it lets the caller read."
     )
     async def record_history(self, info: CtxInfo, dataset: str, key: str) -> list[RecordVersion]:
         ctx = info.context
-        view = await view_of(ctx, dataset)
-        if view is None:
-            return []
-        pool = ctx.services.pool
         async with ledger(ctx).open() as reads:
-            current = await store.fetch_current(
-                pool, view, _stored_keys(view, key), live_only=False
+            return await _history(ctx, reads, dataset, key)
+
+
+async def _records(
+    ctx: Context,
+    reads: ReadLedger,
+    dataset: str,
+    filter: object,
+    size: int,
+    after_key: str | None,
+) -> RecordConnection:
+    view = await view_of(ctx, dataset)
+    if view is None:
+        return RecordConnection(
+            edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), counter=None
+        )
+    user_filter = store.parse_user_filter(view, filter)
+    pool = ctx.services.pool
+    rows = await store.fetch_page(pool, view, user_filter, after_key, size + 1)
+    page = rows[:size]
+    edges = []
+    for row in page:
+        shaped = view.shape(row["key"], row["data"])
+        if shaped is None:  # the SQL row filters already exclude it; belt and braces
+            continue
+        reads.served(view, row["key"], row["version"], shaped)
+        node = _record(view, shaped, row["version"], row["updated_at"])
+        edges.append(RecordEdge(node=node, cursor=encode_cursor(row["key"])))
+
+    async def counter() -> int:
+        return await store.count(pool, view, user_filter)
+
+    end = encode_cursor(page[-1]["key"]) if page else None
+    return RecordConnection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=end),
+        counter=counter,
+    )
+
+
+async def _record_by_key(
+    ctx: Context, reads: ReadLedger, dataset: str, key: str, as_of: datetime | None
+) -> Record | None:
+    found = await _visible_now(ctx, reads, dataset, key, live_only=as_of is None)
+    if found is None:
+        return None
+    view, row = found
+    if as_of is not None:
+        row = await store.fetch_as_of(ctx.services.pool, view, row["key"], aware(as_of))
+        if row is None or row["deleted"]:
+            return None
+    shaped = view.shape(row["key"], row["data"])
+    if shaped is None:
+        return None
+    reads.served(view, row["key"], row["version"], shaped)
+    return _record(view, shaped, row["version"], row["updated_at"])
+
+
+async def _history(ctx: Context, reads: ReadLedger, dataset: str, key: str) -> list[RecordVersion]:
+    found = await _visible_now(ctx, reads, dataset, key, live_only=False)
+    if found is None:
+        return []
+    view, current = found
+    out = []
+    for row in await store.fetch_history(ctx.services.pool, view, current["key"]):
+        shaped = view.shape(current["key"], row["data"])
+        if shaped is not None:
+            reads.served(view, current["key"], row["version"], shaped)
+        out.append(
+            RecordVersion(
+                version=row["version"],
+                hash=row["hash"],
+                changed_at=row["changed_at"],
+                source=row["source"],
+                reason=row["reason"],
+                values=JSON(shaped.values if shaped is not None else {}),
             )
-            if current is None or view.shape(current["key"], current["data"]) is None:
-                return []
-            out = []
-            for row in await store.fetch_history(pool, view, current["key"]):
-                shaped = view.shape(current["key"], row["data"])
-                if shaped is not None:
-                    reads.served(view, current["key"], row["version"], shaped)
-                out.append(
-                    RecordVersion(
-                        version=row["version"],
-                        hash=row["hash"],
-                        changed_at=row["changed_at"],
-                        source=row["source"],
-                        reason=row["reason"],
-                        values=shaped.values if shaped is not None else {},
-                    )
-                )
-            return out
+        )
+    return out
+
+
+async def _visible_now(
+    ctx: Context, reads: ReadLedger, dataset: str, key: str, *, live_only: bool
+) -> tuple[View, asyncpg.Record] | None:
+    """The caller's view and the current record under ``key``, if the caller sees it now."""
+    view = await view_of(ctx, dataset)
+    if view is None:
+        return None
+    lookup = _stored_keys(view, key)
+    if not lookup:
+        reads.withheld(view, frozenset({view.dataset.key_field}))
+        return None
+    current = await store.fetch_current(ctx.services.pool, view, lookup, live_only=live_only)
+    if current is None or view.shape(current["key"], current["data"]) is None:
+        return None
+    return view, current
 
 
 @strawberry.type
@@ -195,7 +220,7 @@ class RecordMutation:
                 ctx.principal,
                 row,
                 _plain(key),
-                values,
+                values,  # type: ignore[arg-type]  # the domain refuses a non-object
                 reason,
                 ctx.services.field_keys,
                 ctx.request_id,
@@ -207,7 +232,7 @@ class RecordMutation:
             changed_at=version.changed_at,
             source=version.source,
             reason=version.reason,
-            values=shaped.values if shaped is not None else {},
+            values=JSON(shaped.values if shaped is not None else {}),
         )
 
 
@@ -216,7 +241,7 @@ def _record(view: View, shaped: Shaped, version: int, updated_at: datetime) -> R
         key=shaped.key,
         version=version,
         updated_at=updated_at,
-        values=shaped.values,
+        values=JSON(shaped.values),
         dataset_row=view.dataset,
     )
 
@@ -226,27 +251,27 @@ def _plain(key: str) -> str:
 
 
 def _stored_keys(view: View, key: str) -> list[str]:
-    """The stored key of ``key``; where the key field is encrypted, a caller that may not read
-    it holds the blind index shown in its place, so that is accepted too."""
+    """The stored keys ``key`` may name; empty when it names a RESTRICTED key without a purpose.
+
+    Where the key field is encrypted, a caller that may not read it holds the blind index
+    shown in its place, so that is accepted too; it reveals nothing the caller did not see.
+    """
     plain = _plain(key)
-    keys = [stored_key(view.dataset, plain, view.ctx.services.field_keys)]
-    if keys[0] != plain and _BLIND.fullmatch(plain):
-        keys.append(plain)
-    return keys
+    blind = stored_key(view.dataset, plain, view.ctx.services.field_keys)
+    shown = [plain] if blind != plain and _BLIND.fullmatch(plain) else []
+    if view.withheld_of(frozenset({view.dataset.key_field})):
+        # Even "does this identifier exist?" is a read of the RESTRICTED value.
+        return shown
+    return [blind, *shown]
 
 
 def _key_cursor(after: str | None) -> str | None:
     if after is None:
         return None
-    decoded: Any = decode_cursor(after)
+    decoded = decode_cursor(after)
     if not isinstance(decoded, str):
-        decode_cursor("!")  # raises the one "not a cursor this hub issued" error
-    return str(decoded)
-
-
-def _aware(moment: datetime) -> datetime:
-    """A moment without an offset is Vietnam time, as the province's systems write it."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=VIETNAM)
+        raise InvalidInput("argument 'after': not a cursor this hub issued")
+    return decoded
 
 
 __all__ = ["Record", "RecordConnection", "RecordEdge", "RecordMutation", "RecordQuery"]

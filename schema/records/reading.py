@@ -15,6 +15,7 @@ import contextlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from catalog.access import Access
 from catalog.models import Dataset
 from catalog.reads import ReadItem, record_reads
 from catalog.records import unseal
+from catalog.values import VIETNAM
 from schema.context import Context
 
 
@@ -150,6 +152,11 @@ class ReadLedger:
                 ctx.extra_errors.append(purpose_error(code, names))
 
 
+def aware(moment: datetime) -> datetime:
+    """A moment without an offset is Vietnam time, as the province's systems write it."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=VIETNAM)
+
+
 def purpose_error(dataset: str, fields: set[str] | frozenset[str]) -> dict[str, Any]:
     return {
         "message": f"reading RESTRICTED fields ({', '.join(sorted(fields))}) of dataset "
@@ -179,4 +186,12 @@ async def view_of(ctx: Context, code: str, *, refresh: bool = True) -> View | No
     return View(ctx, dataset, access)
 
 
-__all__ = ["ReadLedger", "Shaped", "View", "ledger", "purpose_error", "view_of"]
+__all__ = [
+    "ReadLedger",
+    "Shaped",
+    "View",
+    "aware",
+    "ledger",
+    "purpose_error",
+    "view_of",
+]

@@ -3,15 +3,14 @@ caller's access, execute as one prepared statement, and return response bytes.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
 import orjson
-from prometheus_client import Counter
 from graphql import GraphQLError, GraphQLSchema
 from graphql.execution.values import get_variable_values
+from prometheus_client import Counter
 
 from catalog.access import Access
 from catalog.crypto import FieldKeys

@@ -25,7 +25,10 @@ class Params:
     slots: list[Resolver] = field(default_factory=list)
 
     def literal(self, value: Any) -> str:
-        self.slots.append(lambda _binding, v=value: v)
+        def constant(_binding: Any) -> Any:
+            return value
+
+        self.slots.append(constant)
         return f"${len(self.slots)}"
 
     def dynamic(self, resolve: Resolver) -> str:

@@ -144,7 +144,7 @@ async def fetch_as_of(
     pool: asyncpg.Pool, view: View, stored_key: str, as_of: datetime
 ) -> asyncpg.Record | None:
     """The version current at ``as_of``: the highest changed at or before it."""
-    return await pool.fetchrow(  # type: ignore[no-any-return]
+    row: asyncpg.Record | None = await pool.fetchrow(
         "SELECT v.key, v.version, v.data, v.changed_at AS updated_at, v.deleted "
         "FROM record_versions v WHERE v.dataset_code = $1 AND v.key = $2 AND v.changed_at <= $3 "
         "ORDER BY v.version DESC LIMIT 1",
@@ -152,6 +152,7 @@ async def fetch_as_of(
         stored_key,
         as_of,
     )
+    return row
 
 
 async def fetch_history(pool: asyncpg.Pool, view: View, stored_key: str) -> list[asyncpg.Record]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from graphql import (
     GraphQLArgument,
@@ -25,7 +24,6 @@ from graphql import (
     GraphQLInputObjectType,
     GraphQLInt,
     GraphQLList,
-    GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
@@ -149,14 +147,14 @@ def build_dataset_types(
         obj = GraphQLObjectType(name, object_fields(dataset), description=dataset.title)
         edge = GraphQLObjectType(
             name + "Edge",
-            lambda obj=obj: {
+            {
                 "node": GraphQLField(GraphQLNonNull(obj), resolve=resolve_value),
                 "cursor": GraphQLField(GraphQLNonNull(GraphQLString), resolve=resolve_value),
             },
         )
         connection = GraphQLObjectType(
             name + "Connection",
-            lambda edge=edge: {
+            {
                 "edges": GraphQLField(
                     GraphQLNonNull(GraphQLList(GraphQLNonNull(edge))), resolve=resolve_value
                 ),
@@ -255,7 +253,7 @@ _OP_DESCRIPTIONS = {
 }
 
 
-def _input_scalar(field: DatasetField, static: StaticTypes) -> GraphQLNamedType:
+def _input_scalar(field: DatasetField, static: StaticTypes) -> GraphQLScalarType:
     if field.type == "int":
         return GraphQLInt
     if field.type == "bool":
