@@ -1,0 +1,108 @@
+"""With no HUB_DATABASE_URL, hub processes on one HUB_DATA_DIR share one embedded PostgreSQL:
+two ``hub serve`` processes and CLI commands run side by side, and the data survives them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+
+HUB = str(Path(sys.executable).parent / "hub")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env["HUB_DATA_DIR"] = str(data_dir)
+    return env
+
+
+async def _cli(data_dir: Path, *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        HUB, *args, env=_env(data_dir),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+async def _serve(data_dir: Path, port: int) -> asyncio.subprocess.Process:
+    process = await asyncio.create_subprocess_exec(
+        HUB, "serve", "--port", str(port), env=_env(data_dir),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    async with httpx.AsyncClient() as http:
+        for _ in range(300):
+            try:
+                if (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                    return process
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    process.kill()
+    raise AssertionError(f"hub serve on port {port} did not become ready")
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(process.wait(), timeout=30)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+COUNT = '{"query": "{ datasets { totalCount } }"}'
+
+
+async def test_two_servers_and_cli_share_one_embedded_database(tmp_path: Path) -> None:
+    data_dir = tmp_path / "hub"
+    ports = [_free_port(), _free_port()]
+    first = await _serve(data_dir, ports[0])
+    second = await _serve(data_dir, ports[1])
+    try:
+        await _cli(data_dir, "seed")
+        created = json.loads(
+            await _cli(data_dir, "clients", "add", "app", "--agency", "STNMT", "--roles",
+                       "reader", "--json")
+        )
+        token = (await _cli(data_dir, "token", "--client-id", created["client_id"],
+                            "--client-secret", created["client_secret"])).strip()
+        async with httpx.AsyncClient() as http:
+            for port in ports:
+                response = await http.post(
+                    f"http://127.0.0.1:{port}/graphql", content=COUNT,
+                    headers={"Authorization": f"Bearer {token}",
+                             "Content-Type": "application/json"},
+                )
+                assert response.json() == {"data": {"datasets": {"totalCount": 5}}}
+        await _stop(first)
+        async with httpx.AsyncClient() as http:
+            still = await http.post(f"http://127.0.0.1:{ports[1]}/graphql", content=COUNT,
+                                    headers={"Content-Type": "application/json"})
+        assert still.json() == {"data": {"datasets": {"totalCount": 2}}}
+    finally:
+        for process in (first, second):
+            if process.returncode is None:
+                await _stop(process)
+    # Everything stopped; the data directory opens again with the data in it.
+    again = await _serve(data_dir, ports[0])
+    try:
+        async with httpx.AsyncClient() as http:
+            body = await http.post(f"http://127.0.0.1:{ports[0]}/graphql", content=COUNT,
+                                   headers={"Content-Type": "application/json"})
+        assert body.json() == {"data": {"datasets": {"totalCount": 2}}}
+    finally:
+        await _stop(again)
