@@ -25,7 +25,7 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     if isinstance(original, HubError):
         shaped["message"] = original.message
         shaped["extensions"] = {"code": original.code}
-    elif original is None:
+    elif original is None or _is_input_error(error, original):
         # Syntax, validation and variable-coercion errors: the client's document is at fault.
         code = (error.extensions or {}).get("code") or "BAD_USER_INPUT"
         shaped["extensions"] = {"code": code}
@@ -39,6 +39,13 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         shaped["message"] = f"internal error; quote request id {request_id}"
         shaped["extensions"] = {"code": "INTERNAL", "requestId": request_id}
     return shaped
+
+
+def _is_input_error(error: GraphQLError, original: BaseException) -> bool:
+    # Without a path the error arose coercing a variable, before any resolver ran: a scalar
+    # refusing the value (strawberry's DateTime raises StrawberryInputCoercionError for
+    # "yesterday"; others raise ValueError or TypeError).
+    return error.path is None and isinstance(original, GraphQLError | ValueError | TypeError)
 
 
 def error_response(code: str, message: str, request_id: str | None = None) -> dict[str, Any]:

@@ -236,3 +236,14 @@ async def test_typed_reads_are_audited_with_keys_and_purpose(
     assert row.purpose == PURPOSE and row.agency == "STNMT"
     assert row.detail["count"] == 4
     assert reads == 4
+
+
+async def test_anonymous_lookup_of_restricted_record_is_null_without_error(
+    gql: Gql, demo: dict[str, Any]
+) -> None:
+    person = demo["citizen"][0]
+    body = await gql(CITIZEN, k=person["citizen_id"])
+    assert body == {"data": {"citizen": None}}
+    parcel = demo["land_parcel"][0]
+    lookup = "query($k: String!) { landParcel(key: $k) { parcelId holder { name } } }"
+    assert await gql(lookup, k=parcel["parcel_id"]) == {"data": {"landParcel": None}}

@@ -88,3 +88,57 @@ async def test_reverse_list_and_reference_agree_with_the_data(
         for child in listed["edges"]:
             assert child["node"]["holder"]["taxCode"] == node["taxCode"]
             assert child["node"]["parcelId"] in holders[node["taxCode"]]
+
+
+def _codes(body: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+async def test_oversized_page_is_refused_with_query_too_complex(
+    gql: Gql, demo: dict[str, list[dict[str, Any]]]
+) -> None:
+    body = await gql("{ businessList(first: 1000) { edges { node { taxCode } } } }")
+    assert _codes(body) == ["QUERY_TOO_COMPLEX"]
+    assert body["data"] is None
+
+
+async def test_unknown_filter_field_and_wrong_value_type_are_bad_input(
+    gql: Gql, demo: dict[str, list[dict[str, Any]]]
+) -> None:
+    unknown = await gql('{ businessList(filter: {colour: {eq: "x"}}) { totalCount } }')
+    assert _codes(unknown) == ["BAD_USER_INPUT"]
+    assert "colour" in unknown["errors"][0]["message"]
+    wrong = await gql(
+        "query($d: Date) { businessList(filter: {registeredOn: {gte: $d}}) { totalCount } }",
+        d="hôm qua",
+    )
+    assert _codes(wrong) == ["BAD_USER_INPUT"]
+    not_a_number = await gql(
+        '{ businessList(filter: {charterCapital: {gte: "nhiều"}}) { totalCount } }'
+    )
+    assert _codes(not_a_number) == ["BAD_USER_INPUT"]
+    assert "charter_capital" in not_a_number["errors"][0]["message"]
+
+
+async def test_forged_cursor_and_cursor_of_another_ordering_are_bad_input(
+    gql: Gql, demo: dict[str, list[dict[str, Any]]]
+) -> None:
+    forged = await gql('{ businessList(after: "not-a-cursor") { totalCount } }')
+    assert _codes(forged) == ["BAD_USER_INPUT"]
+    page = await gql("{ businessList(first: 2, orderBy: NAME_ASC) { pageInfo { endCursor } } }")
+    cursor = page["data"]["businessList"]["pageInfo"]["endCursor"]
+    other = await gql(
+        "query($c: String) { businessList(after: $c, orderBy: REGISTERED_ON_DESC) { totalCount } }",
+        c=cursor,
+    )
+    assert _codes(other) == ["BAD_USER_INPUT"]
+    assert "ordering" in other["errors"][0]["message"]
+
+
+async def test_same_document_serves_different_filters_from_one_plan(
+    gql: Gql, demo: dict[str, list[dict[str, Any]]]
+) -> None:
+    for district in ("Thị xã Từ Sơn", "Huyện Quế Võ", "Huyện Gia Bình"):
+        body = await gql(BUSINESS_PAGE, district=district)
+        expected = sum(1 for b in demo["business"] if b["district"] == district)
+        assert body["data"]["businessList"]["totalCount"] == expected

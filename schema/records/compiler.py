@@ -20,6 +20,7 @@ turns into GraphQL errors; encrypted values come out wrapped for decryption in P
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,7 +133,8 @@ class Compiler:
             for code, u in self.usage.items()
         }
         sql = f"WITH result AS ({result}){self._audit_ctes()} SELECT fresh, data FROM result"
-        return CompiledQuery(sql, self.params, self.needs_post, usage)
+        sql, params = _compact(sql, self.params)
+        return CompiledQuery(sql, params, self.needs_post, usage)
 
     def _audit_ctes(self) -> str:
         p = self.params
@@ -538,6 +540,19 @@ class Compiler:
     def _alias(self, prefix: str) -> str:
         self._aliases += 1
         return f"{prefix}{self._aliases}"
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)\b")
+
+
+def _compact(sql: str, params: Params) -> tuple[str, Params]:
+    """Renumber placeholders to those the statement uses: branches that compile to nothing
+    (a dataset the caller cannot read) may have reserved parameters, and PostgreSQL refuses a
+    statement with a parameter it cannot type."""
+    used = sorted({int(m) for m in _PLACEHOLDER.findall(sql)})
+    number = {old: new for new, old in enumerate(used, start=1)}
+    compacted = _PLACEHOLDER.sub(lambda m: f"${number[int(m.group(1))]}", sql)
+    return compacted, Params([params.slots[i - 1] for i in used])
 
 
 def _sql_scalar(value: Any) -> Any:
