@@ -4,13 +4,13 @@ execution entirely (see ``schema.records.compiler``)."""
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import strawberry
 from graphql import (
     DocumentNode,
     ExecutionResult,
@@ -27,6 +27,8 @@ from catalog.errors import HubError, InvalidInput
 from schema.context import Context
 from schema.errors import format_error
 from schema.limits import check_limits
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,16 +48,17 @@ FastPath = Callable[
 class Executor:
     def __init__(
         self,
-        schema: strawberry.Schema,
+        schema: GraphQLSchema,
         *,
         max_depth: int,
         max_nodes: int,
         cache_size: int = 2048,
         fast_path: FastPath | None = None,
         planner: Callable[[DocumentNode, GraphQLSchema], Any] | None = None,
+        before_execute: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        self.schema = schema
-        self.graphql_schema: GraphQLSchema = schema._schema
+        self.graphql_schema = schema
+        self.before_execute = before_execute
         self.max_depth = max_depth
         self.max_nodes = max_nodes
         self.cache_size = cache_size
@@ -94,7 +97,13 @@ class Executor:
             for d in document.definitions
             if isinstance(d, OperationDefinitionNode)
         }
-        plan = self.planner(document, self.graphql_schema) if self.planner else None
+        plan = None
+        if self.planner is not None:
+            try:
+                plan = self.planner(document, self.graphql_schema)
+            except Exception:
+                # A plan only speeds execution up; without one the document still runs correctly.
+                log.exception("planning failed; the document runs without a compiled plan")
         return PreparedDocument(document, (), operations, plan)
 
     def operation_type(
@@ -117,6 +126,8 @@ class Executor:
             fast = await self.fast_path(prepared, operation_name, variables, context)
             if fast is not None:
                 return fast
+        if self.before_execute is not None:
+            await self.before_execute()
         result = execute(
             self.graphql_schema,
             prepared.document,

@@ -14,6 +14,8 @@ from graphql import (
 
 from catalog.errors import QueryTooComplex
 
+_INTROSPECTION = frozenset({"__schema", "__type"})
+
 
 def check_limits(document: DocumentNode, max_depth: int, max_nodes: int) -> None:
     fragments = {
@@ -46,12 +48,16 @@ def _depth(
             if counter[0] > max_nodes:
                 raise QueryTooComplex(f"query selects more than {max_nodes} fields")
             inner = selection.selection_set
-            deepest = max(
-                deepest,
+            below = (
                 _depth(inner, fragments, counter, level + 1, max_nodes, visiting)
                 if inner
-                else level + 1,
+                else level + 1
             )
+            if selection.name.value in _INTROSPECTION:
+                # The standard introspection query (GraphiQL, codegen) nests ofType 15 deep;
+                # it reads no data, and its fields still count against max_nodes.
+                below = level + 1
+            deepest = max(deepest, below)
         elif isinstance(selection, InlineFragmentNode):
             deepest = max(
                 deepest,

@@ -90,6 +90,8 @@ def plan_fields(
     for sel in roots:
         if sel.name == "__typename":
             continue
+        if sel.name not in query_type.fields:
+            return None  # introspection (__schema, __type): normal execution
         gfield = query_type.fields[sel.name]
         role = (gfield.extensions or {}).get("hub")
         if not isinstance(role, RootRole):
