@@ -10,14 +10,22 @@ import strawberry
 from strawberry.tools import merge_types
 
 from schema.catalogue.resolvers import CatalogueMutation, CatalogueQuery
+from schema.static import STATIC_MUTATIONS, STATIC_QUERIES
 
 
 def build_schema(
     extra_queries: Sequence[type[Any]] = (), extra_mutations: Sequence[type[Any]] = ()
 ) -> strawberry.Schema:
-    query = merge_types("Query", (CatalogueQuery, *extra_queries))
-    mutation = merge_types("Mutation", (CatalogueMutation, *extra_mutations))
+    queries = _unique((CatalogueQuery, *STATIC_QUERIES, *extra_queries))
+    mutations = _unique((CatalogueMutation, *STATIC_MUTATIONS, *extra_mutations))
+    query = merge_types("Query", queries)
+    mutation = merge_types("Mutation", mutations)
     return strawberry.Schema(query=query, mutation=mutation)
+
+
+def _unique(types: Sequence[type[Any]]) -> tuple[type[Any], ...]:
+    """Callers may pass the static types too; each is merged once."""
+    return tuple(dict.fromkeys(types))
 
 
 __all__ = ["build_schema"]

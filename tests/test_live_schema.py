@@ -71,7 +71,7 @@ async def test_published_dataset_is_queryable_at_once_in_this_and_another_proces
             body: dict[str, Any] = {}
             for _ in range(50):  # the other process learns by NOTIFY within milliseconds
                 body = (await other.post("/graphql", json={"query": LIST})).json()
-                if "data" in body and body["data"]:
+                if body.get("data"):
                     break
                 await asyncio.sleep(0.05)
             assert body["data"]["roadWorkList"]["edges"][0]["node"]["permitNo"] == "GP-01/2026"

@@ -251,7 +251,8 @@ class DatasetInput:
     )
     reference_of: str | None = strawberry.field(
         default=None,
-        description="Declares this dataset a reference to the authoritative dataset of the same entities.",
+        description="Declares this dataset a reference to the authoritative dataset "
+        "of the same entities.",
     )
 
 

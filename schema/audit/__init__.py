@@ -1,0 +1,1 @@
+"""The audit trail over GraphQL: events and the monthly usage report (``catalog.usage``)."""

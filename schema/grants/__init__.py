@@ -1,0 +1,1 @@
+"""Grants over GraphQL: list, request, decide, revoke (the domain is ``catalog.grants``)."""

@@ -1,0 +1,83 @@
+"""Grant queries and mutations: open a transaction, call the domain, refresh the policy."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from catalog import grants as grant_domain
+from schema.context import Context
+from schema.grants.types import Grant, GrantRequestInput, GrantStatus
+
+CtxInfo = Info[Context, None]
+
+
+@strawberry.type
+class GrantQuery:
+    @strawberry.field(
+        description="Grants on the caller's agency's datasets or to its agency (stewards: all)."
+    )
+    async def grants(
+        self,
+        info: CtxInfo,
+        dataset: str | None = None,
+        grantee: str | None = None,
+        status: GrantStatus | None = None,
+    ) -> list[Grant]:
+        ctx = info.context
+        async with ctx.sessions() as session:
+            rows = await grant_domain.list_grants(
+                session,
+                ctx.principal,
+                dataset=dataset,
+                grantee=grantee,
+                status=status.value if status else None,
+            )
+        return [Grant.of(r) for r in rows]
+
+
+@strawberry.type
+class GrantMutation:
+    @strawberry.mutation(description="Any authenticated agency, for a dataset it does not own.")
+    async def request_grant(self, info: CtxInfo, input: GrantRequestInput) -> Grant:
+        ctx = info.context
+        request = grant_domain.GrantRequest(
+            dataset=input.dataset,
+            fields=list(input.fields),
+            purpose=input.purpose,
+            row_filter=input.row_filter,
+            legal_basis=input.legal_basis,
+            valid_to=input.valid_to,
+        )
+        async with ctx.sessions.begin() as session:
+            row = await grant_domain.request_grant(session, ctx.principal, request, ctx.request_id)
+            grant = Grant.of(row)
+        await ctx.services.catalogue_changed()
+        return grant
+
+    @strawberry.mutation(description="The 'owner' role of the dataset's agency.")
+    async def decide_grant(
+        self, info: CtxInfo, id: strawberry.ID, approve: bool, note: str | None = None
+    ) -> Grant:
+        ctx = info.context
+        async with ctx.sessions.begin() as session:
+            row = await grant_domain.decide_grant(
+                session, ctx.principal, str(id), approve, note, ctx.request_id
+            )
+            grant = Grant.of(row)
+        await ctx.services.catalogue_changed()
+        return grant
+
+    @strawberry.mutation(description="The 'owner' role of the dataset's agency.")
+    async def revoke_grant(self, info: CtxInfo, id: strawberry.ID, reason: str) -> Grant:
+        ctx = info.context
+        async with ctx.sessions.begin() as session:
+            row = await grant_domain.revoke_grant(
+                session, ctx.principal, str(id), reason, ctx.request_id
+            )
+            grant = Grant.of(row)
+        await ctx.services.catalogue_changed()
+        return grant
+
+
+__all__ = ["GrantMutation", "GrantQuery"]

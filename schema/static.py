@@ -1,0 +1,16 @@
+"""The contract's static root fields beyond the catalogue: grants, generic records, holders
+and corrections, audit. ``build_schema`` merges them with the catalogue's and the generated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schema.audit.resolvers import AuditQueries
+from schema.grants.resolvers import GrantMutation, GrantQuery
+from schema.records.generic import RecordMutation, RecordQuery
+from schema.records.holdings import HoldingQuery
+
+STATIC_QUERIES: list[type[Any]] = [GrantQuery, RecordQuery, HoldingQuery, AuditQueries]
+STATIC_MUTATIONS: list[type[Any]] = [GrantMutation, RecordMutation]
+
+__all__ = ["STATIC_MUTATIONS", "STATIC_QUERIES"]
