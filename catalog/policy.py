@@ -4,11 +4,14 @@ Chokepoints, in the order requests meet them:
 - ``can_see_dataset``: catalogue entries (anonymous: PUBLISHED PUBLIC only).
 - ``require_dataset_manager`` / ``require_steward``: catalogue changes.
 - ``decide_read``: record data; see ``catalog.access`` for the grant arithmetic.
+- ``audit_scope``: audit events and usage reports.
 
 Invariant: default deny. Nothing outside this module compares roles or agencies.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from catalog.errors import Forbidden, Unauthenticated
 from catalog.models import Dataset
@@ -57,6 +60,25 @@ def require_owner(principal: Principal, owner_code: str, action: str) -> None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AuditScope:
+    """Which audit events a caller may read: all, or its agency's own events and (for an
+    owner) every event on its agency's datasets, so owners see who used their data."""
+
+    everything: bool
+    agency: str | None = None
+    owned_datasets: bool = False
+
+
+def audit_scope(principal: Principal, action: str, *, allow_steward: bool) -> AuditScope:
+    require_authenticated(principal, action)
+    if principal.is_admin or (allow_steward and principal.is_steward):
+        return AuditScope(everything=True)
+    if principal.agency is None:
+        raise Forbidden(f"{action}: the caller's token names no agency")
+    return AuditScope(False, principal.agency, is_owner_of(principal, principal.agency))
+
+
 def require_steward(principal: Principal, action: str) -> None:
     require_authenticated(principal, action)
     if not principal.is_steward:
@@ -64,6 +86,8 @@ def require_steward(principal: Principal, action: str) -> None:
 
 
 __all__ = [
+    "AuditScope",
+    "audit_scope",
     "can_see_dataset",
     "is_owner_of",
     "require_authenticated",

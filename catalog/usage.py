@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import policy
-from catalog.errors import Forbidden, InvalidInput
+from catalog.errors import InvalidInput
 from catalog.models import AuditEvent, Dataset
 from catalog.principal import Principal
 from catalog.reads import READ_ACTION
@@ -123,14 +123,12 @@ async def usage_report(session: AsyncSession, principal: Principal, month: str) 
 
 def _scope(principal: Principal, action: str, *, allow_steward: bool) -> ColumnElement[Any] | None:
     """None for everything; else the condition on ``audit_events`` the caller may see."""
-    policy.require_authenticated(principal, action)
-    if principal.is_admin or (allow_steward and principal.is_steward):
+    scope = policy.audit_scope(principal, action, allow_steward=allow_steward)
+    if scope.everything:
         return None
-    if principal.agency is None:
-        raise Forbidden(f"{action}: the caller's token names no agency")
-    own: ColumnElement[Any] = AuditEvent.agency == principal.agency
-    if policy.is_owner_of(principal, principal.agency):
-        owned = select(Dataset.code).where(Dataset.owner_code == principal.agency)
+    own: ColumnElement[Any] = AuditEvent.agency == scope.agency
+    if scope.owned_datasets:
+        owned = select(Dataset.code).where(Dataset.owner_code == scope.agency)
         return or_(own, AuditEvent.dataset.in_(owned))
     return own
 

@@ -105,7 +105,7 @@ class RecordQuery:
     async def record_history(self, info: CtxInfo, dataset: str, key: str) -> list[RecordVersion]:
         ctx = info.context
         async with ledger(ctx).open() as reads:
-            return await _history(ctx, reads, dataset, key)
+            return await history_of(ctx, reads, dataset, key)
 
 
 async def _records(
@@ -163,7 +163,10 @@ async def _record_by_key(
     return _record(view, shaped, row["version"], row["updated_at"])
 
 
-async def _history(ctx: Context, reads: ReadLedger, dataset: str, key: str) -> list[RecordVersion]:
+async def history_of(
+    ctx: Context, reads: ReadLedger, dataset: str, key: str
+) -> list[RecordVersion]:
+    """Versions of a record the caller sees now, newest first, each cut to what it may read."""
     found = await _visible_now(ctx, reads, dataset, key, live_only=False)
     if found is None:
         return []
