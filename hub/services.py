@@ -94,7 +94,7 @@ class Services:
 
     def _build_executor(self, snapshot: Snapshot) -> Executor:
         generated = GeneratedSchema.build(
-            build_schema(), snapshot.published(), self, self.settings.max_page_size
+            build_schema(), snapshot.typed(), self, self.settings.max_page_size
         )
         self.generated = generated
         runner = generated.runner

@@ -22,8 +22,10 @@ class Snapshot:
     datasets: dict[str, Dataset] = field(default_factory=dict)
     grants_by_dataset: dict[str, list[GrantView]] = field(default_factory=dict)
 
-    def published(self) -> list[Dataset]:
-        return [d for d in self.datasets.values() if d.status == "PUBLISHED"]
+    def typed(self) -> list[Dataset]:
+        """Datasets with generated GraphQL types: published ones, and deprecated ones (their
+        fields marked @deprecated, so clients are warned rather than broken)."""
+        return [d for d in self.datasets.values() if d.status in ("PUBLISHED", "DEPRECATED")]
 
     def access(self, principal: Principal, code: str) -> Access | None:
         dataset = self.datasets.get(code)

@@ -7,11 +7,58 @@ concurrent tasks in which sibling fields resolve.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from catalog.access import Access
+from catalog.crypto import FieldKeys
+from catalog.models import Dataset
 from catalog.principal import Principal
+
+
+class CatalogView(Protocol):
+    """The process's copy of the catalogue and grants (``hub.snapshot.Snapshot``)."""
+
+    @property
+    def policy_version(self) -> int: ...
+
+    @property
+    def datasets(self) -> dict[str, Dataset]: ...
+
+    def typed(self) -> list[Dataset]: ...
+
+    def access(self, principal: Principal, code: str) -> Access | None: ...
+
+
+class Services(Protocol):
+    """What resolvers may use of the running hub (``hub.services.Services``)."""
+
+    # Read-only members, so the concrete attributes may be narrower types.
+    @property
+    def snapshot(self) -> CatalogView: ...
+
+    @property
+    def field_keys(self) -> FieldKeys: ...
+
+    @property
+    def pool(self) -> asyncpg.Pool | None: ...
+
+    @property
+    def generated(self) -> Any: ...
+
+    async def access_for(self, ctx: Context, code: str) -> Access | None: ...
+
+    async def count_records(self, ctx: Context, code: str) -> int | None: ...
+
+    async def catalogue_changed(self) -> None: ...
+
+    async def ensure_fresh(self) -> None: ...
+
+    async def refresh(self, force: bool = False) -> None: ...
+
+    async def chain_audit(self) -> int: ...
 
 
 @dataclass
@@ -21,7 +68,7 @@ class Context:
     request_id: str
     purpose: str | None = None
     max_page_size: int = 100
-    services: Any = None
+    services: Services = None  # type: ignore[assignment]  # always set by the endpoint
     loaders: dict[str, Any] = field(default_factory=dict)
     # Errors found outside graphql-core's execution (e.g. fields cut by policy in compiled
     # results), appended to the response's errors.

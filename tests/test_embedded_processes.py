@@ -30,8 +30,11 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 async def _cli(data_dir: Path, *args: str) -> str:
     process = await asyncio.create_subprocess_exec(
-        HUB, *args, env=_env(data_dir),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        HUB,
+        *args,
+        env=_env(data_dir),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode == 0, err.decode()
@@ -40,8 +43,13 @@ async def _cli(data_dir: Path, *args: str) -> str:
 
 async def _serve(data_dir: Path, port: int) -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
-        HUB, "serve", "--port", str(port), env=_env(data_dir),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        HUB,
+        "serve",
+        "--port",
+        str(port),
+        env=_env(data_dir),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     async with httpx.AsyncClient() as http:
         for _ in range(300):
@@ -75,23 +83,46 @@ async def test_two_servers_and_cli_share_one_embedded_database(tmp_path: Path) -
     try:
         await _cli(data_dir, "seed")
         created = json.loads(
-            await _cli(data_dir, "clients", "add", "app", "--agency", "STNMT", "--roles",
-                       "reader", "--json")
+            await _cli(
+                data_dir,
+                "clients",
+                "add",
+                "app",
+                "--agency",
+                "STNMT",
+                "--roles",
+                "reader",
+                "--json",
+            )
         )
-        token = (await _cli(data_dir, "token", "--client-id", created["client_id"],
-                            "--client-secret", created["client_secret"])).strip()
+        token = (
+            await _cli(
+                data_dir,
+                "token",
+                "--client-id",
+                created["client_id"],
+                "--client-secret",
+                created["client_secret"],
+            )
+        ).strip()
         async with httpx.AsyncClient() as http:
             for port in ports:
                 response = await http.post(
-                    f"http://127.0.0.1:{port}/graphql", content=COUNT,
-                    headers={"Authorization": f"Bearer {token}",
-                             "Content-Type": "application/json"},
+                    f"http://127.0.0.1:{port}/graphql",
+                    content=COUNT,
+                    headers={
+                        "Authorization": f"Bearer {token}",
+                        "Content-Type": "application/json",
+                    },
                 )
                 assert response.json() == {"data": {"datasets": {"totalCount": 5}}}
         await _stop(first)
         async with httpx.AsyncClient() as http:
-            still = await http.post(f"http://127.0.0.1:{ports[1]}/graphql", content=COUNT,
-                                    headers={"Content-Type": "application/json"})
+            still = await http.post(
+                f"http://127.0.0.1:{ports[1]}/graphql",
+                content=COUNT,
+                headers={"Content-Type": "application/json"},
+            )
         assert still.json() == {"data": {"datasets": {"totalCount": 2}}}
     finally:
         for process in (first, second):
@@ -101,8 +132,11 @@ async def test_two_servers_and_cli_share_one_embedded_database(tmp_path: Path) -
     again = await _serve(data_dir, ports[0])
     try:
         async with httpx.AsyncClient() as http:
-            body = await http.post(f"http://127.0.0.1:{ports[0]}/graphql", content=COUNT,
-                                   headers={"Content-Type": "application/json"})
+            body = await http.post(
+                f"http://127.0.0.1:{ports[0]}/graphql",
+                content=COUNT,
+                headers={"Content-Type": "application/json"},
+            )
         assert body.json() == {"data": {"datasets": {"totalCount": 2}}}
     finally:
         await _stop(again)

@@ -26,11 +26,21 @@ ROAD_WORKS = {
     "keyField": "permit_no",
     "sensitivity": "PUBLIC",
     "fields": [
-        {"name": "permit_no", "type": "string", "required": True, "sensitivity": "PUBLIC",
-         "filterable": True},
+        {
+            "name": "permit_no",
+            "type": "string",
+            "required": True,
+            "sensitivity": "PUBLIC",
+            "filterable": True,
+        },
         {"name": "street", "type": "string", "sensitivity": "PUBLIC", "filterable": True},
-        {"name": "holder_tax_code", "type": "reference", "references": "business",
-         "sensitivity": "PUBLIC", "filterable": True},
+        {
+            "name": "holder_tax_code",
+            "type": "reference",
+            "references": "business",
+            "sensitivity": "PUBLIC",
+            "filterable": True,
+        },
     ],
 }
 LIST = "{ roadWorkList { edges { node { permitNo street holder { taxCode } } } } }"
@@ -42,8 +52,9 @@ async def _publish(gql: Gql, token: Callable[..., str]) -> None:
     assert created["data"]["createDataset"]["status"] == "DRAFT", created
     submitted = await gql('mutation { submitDataset(code: "road_work") { status } }', token=owner)
     assert submitted["data"]["submitDataset"]["status"] == "SUBMITTED"
-    published = await gql('mutation { publishDataset(code: "road_work") { status } }',
-                          token=token("STTTT", "steward"))
+    published = await gql(
+        'mutation { publishDataset(code: "road_work") { status } }', token=token("STTTT", "steward")
+    )
     assert published["data"]["publishDataset"]["status"] == "PUBLISHED"
 
 
@@ -60,10 +71,17 @@ async def test_published_dataset_is_queryable_at_once_in_this_and_another_proces
             business = (await load_demo_records(hub, businesses=3, parcels=1, citizens=1))[
                 "business"
             ][0]
-            await load_rows(hub, "road_work", [
-                {"permit_no": "GP-01/2026", "street": "Đường Lý Thái Tổ",
-                 "holder_tax_code": business["tax_code"]},
-            ])
+            await load_rows(
+                hub,
+                "road_work",
+                [
+                    {
+                        "permit_no": "GP-01/2026",
+                        "street": "Đường Lý Thái Tổ",
+                        "holder_tax_code": business["tax_code"],
+                    },
+                ],
+            )
             here = await gql(LIST)
             assert here["data"]["roadWorkList"]["edges"][0]["node"]["holder"] == {
                 "taxCode": business["tax_code"]
@@ -96,3 +114,24 @@ async def test_filters_and_key_lookups_use_indexes(hub: Hub, app: Any) -> None:
     for name, plan in plans.items():
         assert "Index" in plan and "Seq Scan" not in plan, (name, plan)
     assert "ix_rec_land_parcel_district" in plans["filter"]
+
+
+INTROSPECT = """{ __type(name: "Query") { fields(includeDeprecated: true) {
+  name isDeprecated deprecationReason } } }"""
+
+
+async def test_deprecating_marks_typed_fields_deprecated_without_removing_them(
+    gql: Gql, token: Callable[..., str]
+) -> None:
+    deprecated = await gql(
+        'mutation { deprecateDataset(code: "legal_document", reason: "Thay bằng CSDL quốc gia")'
+        " { status } }",
+        token=token("STP", "owner"),
+    )
+    assert deprecated["data"]["deprecateDataset"]["status"] == "DEPRECATED"
+    fields = {f["name"]: f for f in (await gql(INTROSPECT))["data"]["__type"]["fields"]}
+    assert fields["legalDocumentList"]["isDeprecated"] is True
+    assert fields["legalDocumentList"]["deprecationReason"] == "Thay bằng CSDL quốc gia"
+    assert fields["businessList"]["isDeprecated"] is False
+    still = await gql("{ legalDocumentList { totalCount } }")
+    assert still["data"]["legalDocumentList"]["totalCount"] == 0

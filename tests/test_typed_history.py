@@ -30,14 +30,17 @@ async def _correct(hub: Hub, tax_code: str, address: str) -> None:
         dataset = await session.get(Dataset, "business")
         assert dataset is not None
         await correct_record(
-            session, Principal("head:skhdt", "SKHDT", frozenset({"owner"})), dataset,
-            tax_code, {"address": address}, "Sai địa chỉ trụ sở", field_keys(hub),
+            session,
+            Principal("head:skhdt", "SKHDT", frozenset({"owner"})),
+            dataset,
+            tax_code,
+            {"address": address},
+            "Sai địa chỉ trụ sở",
+            field_keys(hub),
         )
 
 
-async def test_as_of_reads_the_version_current_at_that_time(
-    gql: Gql, hub: Hub, app: Any
-) -> None:
+async def test_as_of_reads_the_version_current_at_that_time(gql: Gql, hub: Hub, app: Any) -> None:
     business = (await load_demo_records(hub, businesses=3, parcels=1, citizens=1))["business"][0]
     await asyncio.sleep(0.01)
     before = datetime.now(UTC).isoformat()

@@ -124,7 +124,7 @@ class HoldingQuery:
 async def _holders(ctx: Context, reads: ReadLedger, ident: str) -> list[Holding]:
     await ctx.services.ensure_fresh()
     views: dict[str, View] = {}
-    for dataset in sorted(ctx.services.snapshot.published(), key=lambda d: d.code):
+    for dataset in sorted(ctx.services.snapshot.typed(), key=lambda d: d.code):
         view = await view_of(ctx, dataset.code, refresh=False)
         if view is not None:
             views[dataset.code] = view

@@ -4,19 +4,16 @@ caller's access, execute as one prepared statement, and return response bytes.""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-import asyncpg
 import orjson
 from graphql import GraphQLError, GraphQLSchema
 from graphql.execution.values import get_variable_values
 from prometheus_client import Counter
 
 from catalog.access import Access
-from catalog.crypto import FieldKeys
 from catalog.errors import HubError
-from catalog.models import Dataset
-from schema.context import Context
+from schema.context import CatalogView, Context, Services
 from schema.errors import format_error
 from schema.records.bind import Bound, bind_site, shape_dict
 from schema.records.compiler import CompileContext, CompiledQuery, Compiler
@@ -31,21 +28,6 @@ RECORD_STATEMENTS = Counter(
 COMPILED_PLANS = Counter("hub_compiled_plans_total", "Record query plans compiled (cache misses)")
 
 
-class SnapshotLike(Protocol):
-    policy_version: int
-    datasets: dict[str, Dataset]
-
-    def access(self, principal: Any, code: str) -> Access | None: ...
-
-
-class ServicesLike(Protocol):
-    snapshot: Any
-    pool: asyncpg.Pool | None
-    field_keys: FieldKeys
-
-    async def refresh(self, force: bool = False) -> None: ...
-
-
 @dataclass
 class Outcome:
     data: str | None  # JSON text of the data object
@@ -53,7 +35,7 @@ class Outcome:
 
 
 class Runner:
-    def __init__(self, schema: GraphQLSchema, services: ServicesLike, max_page: int) -> None:
+    def __init__(self, schema: GraphQLSchema, services: Services, max_page: int) -> None:
         self.schema = schema
         self.services = services
         self.max_page = max_page
@@ -139,7 +121,7 @@ class Runner:
     def _compile(
         self,
         op: OperationPlan,
-        snapshot: SnapshotLike,
+        snapshot: CatalogView,
         access: dict[str, Access],
         shapes: list[tuple[Any, ...]],
         ctx: Context,

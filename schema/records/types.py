@@ -185,6 +185,7 @@ def root_fields(
                 ),
             },
             description=f"One {code} record by {d.key_field}.",
+            deprecation_reason=_deprecation(d),
             resolve=resolve_root,
             extensions={"hub": RootRole("single", code)},
         )
@@ -192,10 +193,17 @@ def root_fields(
             GraphQLNonNull(t.connection),
             args=_list_args(t),
             description=f"{t.dataset.title}: a page of records.",
+            deprecation_reason=_deprecation(d),
             resolve=resolve_root,
             extensions={"hub": RootRole("list", code)},
         )
     return fields
+
+
+def _deprecation(dataset: Dataset) -> str | None:
+    if dataset.status != "DEPRECATED":
+        return None
+    return dataset.deprecation_reason or "deprecated by its owner"
 
 
 def _list_args(t: DatasetTypes) -> dict[str, GraphQLArgument]:
