@@ -338,3 +338,22 @@ def test_www_authenticate_escapes_quotes_and_backslashes() -> None:
         'Bearer realm="hub", error="invalid_token", '
         'error_description="token issuer \\"x\\\\y\\" is not \\"hub\\""'
     )
+
+
+async def test_verified_token_is_remembered_until_its_expiry(
+    verifier: TokenVerifier, keys: KeyStore
+) -> None:
+    token = _sign(keys, _claims())
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) is first  # served from memory, no signature check
+    principal, _ = verifier._verified[token]
+    verifier._verified[token] = (principal, time.time() - 1)  # as if its exp had passed
+    again = await verifier.verify(token)
+    assert again == first and again is not first  # checked afresh
+
+
+async def test_a_refused_token_is_never_remembered(verifier: TokenVerifier, keys: KeyStore) -> None:
+    expired = _sign(keys, _claims(exp=int(time.time()) - 600))
+    await _refusal(verifier, expired)
+    assert expired not in verifier._verified
+    await _refusal(verifier, expired)

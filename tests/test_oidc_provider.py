@@ -172,9 +172,10 @@ async def test_jwks_is_cached_for_its_ttl_then_fetched_again(
     token = await _provider_token(oidc_issuer)
 
     await verifier.verify(token)
-    await verifier.verify(token)
+    await verifier.verify(await _provider_token(oidc_issuer))
     clock.now += settings.oidc_jwks_ttl
-    await verifier.verify(token)
+    # A token not seen before (a seen one is remembered until its exp, without any fetch).
+    await verifier.verify(await _provider_token(oidc_issuer))
 
     assert paths == ["/.well-known/openid-configuration", "/jwks", "/jwks"]
 

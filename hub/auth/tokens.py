@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,10 @@ _PUBLIC_MEMBERS = frozenset({"kty", "crv", "x", "y", "n", "e", "kid", "alg", "us
 _NOT_ACCESS_TOKENS = frozenset({"ID", "Refresh", "Logout", "Offline"})
 
 
+# Verified tokens remembered per process (LRU), each until its own expiry.
+_REMEMBERED_TOKENS = 10_000
+
+
 class _FetchError(Exception):
     """Discovery or the JWKS could not be fetched or understood."""
 
@@ -74,6 +79,7 @@ class TokenVerifier:
         self._issuer = settings.token_issuer
         self._jwks_uri: str | None = None
         self._keys: list[Key] = []
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._loaded_count = 0
         self._fetched_at: float | None = None
         self._attempted_at: float | None = None
@@ -82,7 +88,24 @@ class TokenVerifier:
             self._load_embedded_keys()
 
     async def verify(self, token: str) -> Principal:
-        """Return the principal the token speaks for; raise ``Unauthenticated`` with the reason."""
+        """Return the principal the token speaks for; raise ``Unauthenticated`` with the reason.
+
+        A token that verified is remembered until its ``exp``: an application sends the same
+        token with every request, and the signature check is most of the auth cost."""
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            principal, expires = remembered
+            if time.time() < expires:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
+        principal, expires = await self._verify(token)
+        self._verified[token] = (principal, expires)
+        if len(self._verified) > _REMEMBERED_TOKENS:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         header = _read_header(token)
         alg = _check_algorithm(header)
         _check_type(header)
@@ -92,7 +115,7 @@ class TokenVerifier:
         candidates = await self._candidates(kid, alg)
         claims = self._verified_claims(token, candidates, alg)
         self._check_claims(claims)
-        return self._principal(claims)
+        return self._principal(claims), float(claims["exp"])
 
     async def aclose(self) -> None:
         """Close the HTTP client if this verifier made it."""
