@@ -1,0 +1,397 @@
+"""Load the benchmark data: the same businesses and land parcels into the hub and into plain
+tables for PostGraphile.
+
+    python bench/load.py            # creates what is missing, skips what is already loaded
+    python bench/load.py --force    # drops both bench databases and loads everything again
+
+Databases (on the machine's PostgreSQL, 127.0.0.1:5432, user postgres):
+- ``hub_bench``: the hub's own schema (``hub db upgrade`` + ``hub seed``), records written
+  through ``catalog.records.write_records`` (the record store, as a connector would);
+- ``pg_bench``: schema ``bench_pg`` with plain tables ``business`` and ``land_parcel``, loaded
+  with COPY, values taken from the hub's own normalisation so both hold the same text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    BUSINESSES,
+    HOLDERS,
+    HUB_CLI,
+    HUB_DB,
+    HUB_DIR,
+    PARCELS,
+    PLAIN_DB,
+    PLAIN_SCHEMA,
+    ROOT,
+    dsn,
+    hub_env,
+    reexec_in_venv,
+)
+
+reexec_in_venv()
+
+import asyncpg  # noqa: E402
+
+BATCH_ROWS = 5_000
+ANALYZE_EVERY = 25_000
+
+PLAIN_DDL = f"""
+CREATE SCHEMA IF NOT EXISTS {PLAIN_SCHEMA};
+CREATE TABLE {PLAIN_SCHEMA}.business (
+    tax_code text PRIMARY KEY,
+    name text NOT NULL,
+    english_name text,
+    legal_form text NOT NULL,
+    address text,
+    district text,
+    industry_code text,
+    charter_capital numeric,
+    registered_on date NOT NULL,
+    status text NOT NULL,
+    legal_representative text,
+    representative_phone text,
+    updated_at timestamptz
+);
+CREATE TABLE {PLAIN_SCHEMA}.land_parcel (
+    parcel_id text PRIMARY KEY,
+    map_sheet integer NOT NULL,
+    parcel_number integer NOT NULL,
+    district text NOT NULL,
+    commune text NOT NULL,
+    area_m2 numeric NOT NULL,
+    land_use text NOT NULL,
+    holder_tax_code text,
+    certificate_no text,
+    valid_until date,
+    updated_at timestamptz
+);
+"""
+
+# Added after COPY. The same fields the hub indexes for these queries (its per-field
+# expression indexes on records): district, registered_on, area_m2, holder_tax_code.
+PLAIN_CONSTRAINTS = f"""
+ALTER TABLE {PLAIN_SCHEMA}.land_parcel
+    ADD CONSTRAINT land_parcel_holder_fkey FOREIGN KEY (holder_tax_code)
+    REFERENCES {PLAIN_SCHEMA}.business (tax_code);
+CREATE INDEX business_district_idx ON {PLAIN_SCHEMA}.business (district);
+CREATE INDEX business_registered_on_idx ON {PLAIN_SCHEMA}.business (registered_on);
+CREATE INDEX land_parcel_holder_idx ON {PLAIN_SCHEMA}.land_parcel (holder_tax_code);
+CREATE INDEX land_parcel_district_idx ON {PLAIN_SCHEMA}.land_parcel (district);
+CREATE INDEX land_parcel_area_idx ON {PLAIN_SCHEMA}.land_parcel (area_m2);
+COMMENT ON TABLE {PLAIN_SCHEMA}.business IS 'A registered enterprise (benchmark copy).';
+COMMENT ON TABLE {PLAIN_SCHEMA}.land_parcel IS 'A land parcel (benchmark copy).';
+"""
+
+BUSINESS_COLUMNS = (
+    "tax_code",
+    "name",
+    "english_name",
+    "legal_form",
+    "address",
+    "district",
+    "industry_code",
+    "charter_capital",
+    "registered_on",
+    "status",
+    "legal_representative",
+    "representative_phone",
+    "updated_at",
+)
+PARCEL_COLUMNS = (
+    "parcel_id",
+    "map_sheet",
+    "parcel_number",
+    "district",
+    "commune",
+    "area_m2",
+    "land_use",
+    "holder_tax_code",
+    "certificate_no",
+    "valid_until",
+    "updated_at",
+)
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# -- databases ---------------------------------------------------------------------------------
+
+
+async def ensure_databases(force: bool) -> None:
+    conn = await asyncpg.connect(dsn("postgres"), timeout=10)
+    try:
+        for name in (HUB_DB, PLAIN_DB):
+            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+            if exists and force:
+                say(f"dropping database {name} (--force)")
+                await conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    name,
+                )
+                await conn.execute(f'DROP DATABASE "{name}"')
+                exists = False
+            if not exists:
+                say(f"creating database {name}")
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def run_hub_cli(*args: str) -> str:
+    HUB_DIR.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [str(HUB_CLI), *args],
+        env=hub_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"hub {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+    return done.stdout.strip()
+
+
+# -- data ----------------------------------------------------------------------------------------
+
+
+def generate() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    from hub.demo import generate as gen
+
+    started = time.perf_counter()
+    businesses = gen.businesses(BUSINESSES)
+    holders = sorted(str(b["tax_code"]) for b in businesses)[:HOLDERS]
+    parcels = gen.land_parcels(PARCELS, holders)
+    say(
+        f"generated {len(businesses):,} businesses and {len(parcels):,} land parcels "
+        f"({sum(1 for p in parcels if p['holder_tax_code']):,} held by the {HOLDERS:,} "
+        f"businesses with the lowest tax codes) in {time.perf_counter() - started:.1f} s"
+    )
+    return businesses, parcels
+
+
+# -- the hub's record store ------------------------------------------------------------------------
+
+
+async def hub_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    has_table = await conn.fetchval("SELECT to_regclass('public.records') IS NOT NULL")
+    if not has_table:
+        return {}
+    rows = await conn.fetch(
+        "SELECT dataset_code, count(*) AS n FROM records WHERE NOT deleted "
+        "AND dataset_code IN ('business', 'land_parcel') GROUP BY dataset_code"
+    )
+    return {r["dataset_code"]: r["n"] for r in rows}
+
+
+async def load_hub(
+    businesses: list[dict[str, Any]], parcels: list[dict[str, Any]]
+) -> dict[str, float]:
+    from sqlalchemy import text
+
+    from catalog.models import Dataset
+    from catalog.records import write_records
+    from hub.demo.load import field_keys
+    from hub.runtime import hub_session
+    from hub.settings import load_settings
+
+    settings = load_settings(
+        database_url=dsn(HUB_DB), data_dir=HUB_DIR, keys_file=HUB_DIR / "keys.json"
+    )
+    timings: dict[str, float] = {}
+    async with hub_session(settings, migrate=False) as hub:
+        keys = field_keys(hub)
+        for code, rows in (("business", businesses), ("land_parcel", parcels)):
+            started = time.perf_counter()
+            written = unchanged = 0
+            for start in range(0, len(rows), BATCH_ROWS):
+                async with hub.db.sessions.begin() as session:
+                    dataset = await session.get(Dataset, code)
+                    assert dataset is not None, f"dataset {code} missing: did hub seed run?"
+                    result = await write_records(
+                        session,
+                        dataset,
+                        rows[start : start + BATCH_ROWS],
+                        source="bench",
+                        keys=keys,
+                    )
+                written += result.inserted + result.updated
+                unchanged += result.unchanged
+                done = min(start + BATCH_ROWS, len(rows))
+                if done % ANALYZE_EVERY == 0 or done == BATCH_ROWS:
+                    # autovacuum is off on this server: without fresh statistics the
+                    # planner looks up each batch's keys by scanning the whole dataset.
+                    async with hub.db.sessions.begin() as session:
+                        await session.execute(text("ANALYZE records"))
+                if done % 50_000 == 0 or done == len(rows):
+                    elapsed = time.perf_counter() - started
+                    say(
+                        f"hub {code}: {done:,}/{len(rows):,} rows "
+                        f"({written:,} written, {unchanged:,} unchanged) "
+                        f"{elapsed:.0f} s, {done / elapsed:,.0f} rows/s"
+                    )
+            timings[code] = time.perf_counter() - started
+    conn = await asyncpg.connect(dsn(HUB_DB), timeout=10)
+    try:
+        started = time.perf_counter()
+        await conn.execute("VACUUM ANALYZE records", timeout=600)
+        await conn.execute("VACUUM ANALYZE record_versions", timeout=600)
+        timings["vacuum"] = time.perf_counter() - started
+    finally:
+        await conn.close()
+    return timings
+
+
+# -- plain tables for PostGraphile --------------------------------------------------------------
+
+
+async def plain_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    out = {}
+    for table in ("business", "land_parcel"):
+        if await conn.fetchval(f"SELECT to_regclass('{PLAIN_SCHEMA}.{table}') IS NOT NULL"):
+            out[table] = await conn.fetchval(f"SELECT count(*) FROM {PLAIN_SCHEMA}.{table}")
+    return out
+
+
+def _date(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def _moment(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+CONVERT = {"date": _date, "datetime": _moment, "decimal": _decimal}
+
+
+def plain_rows(dataset: Any, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[tuple]:
+    """Rows as the hub stores them (normalise_record), typed for the plain table's columns."""
+    from catalog.values import normalise_record
+
+    types = {f.name: f.type for f in dataset.fields}
+    out = []
+    for row in rows:
+        values = normalise_record(dataset, row)
+        out.append(
+            tuple(
+                CONVERT[types[c]](values.get(c)) if types[c] in CONVERT else values.get(c)
+                for c in columns
+            )
+        )
+    return out
+
+
+async def hub_datasets() -> dict[str, Any]:
+    """The catalogue's dataset objects (with their fields) for normalisation."""
+    from sqlalchemy import select
+
+    from catalog.models import Dataset
+    from hub.runtime import hub_session
+    from hub.settings import load_settings
+
+    settings = load_settings(
+        database_url=dsn(HUB_DB), data_dir=HUB_DIR, keys_file=HUB_DIR / "keys.json"
+    )
+    async with hub_session(settings, migrate=False) as hub, hub.db.sessions() as session:
+        found = await session.scalars(
+            select(Dataset).where(Dataset.code.in_(["business", "land_parcel"]))
+        )
+        return {d.code: d for d in found}
+
+
+async def load_plain(
+    businesses: list[dict[str, Any]], parcels: list[dict[str, Any]]
+) -> dict[str, float]:
+    datasets = await hub_datasets()
+    timings: dict[str, float] = {}
+    conn = await asyncpg.connect(dsn(PLAIN_DB), timeout=10)
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {PLAIN_SCHEMA} CASCADE")
+        await conn.execute(PLAIN_DDL)
+        for table, rows, columns in (
+            ("business", businesses, BUSINESS_COLUMNS),
+            ("land_parcel", parcels, PARCEL_COLUMNS),
+        ):
+            started = time.perf_counter()
+            records = plain_rows(datasets[table], rows, columns)
+            await conn.copy_records_to_table(
+                table, records=records, columns=columns, schema_name=PLAIN_SCHEMA, timeout=600
+            )
+            timings[table] = time.perf_counter() - started
+            say(f"plain {table}: {len(records):,} rows copied in {timings[table]:.1f} s")
+        started = time.perf_counter()
+        await conn.execute(PLAIN_CONSTRAINTS, timeout=600)
+        await conn.execute(f"VACUUM ANALYZE {PLAIN_SCHEMA}.business", timeout=600)
+        await conn.execute(f"VACUUM ANALYZE {PLAIN_SCHEMA}.land_parcel", timeout=600)
+        timings["indexes+vacuum"] = time.perf_counter() - started
+        say(f"plain: foreign key, indexes, VACUUM ANALYZE in {timings['indexes+vacuum']:.1f} s")
+    finally:
+        await conn.close()
+    return timings
+
+
+# -- main -----------------------------------------------------------------------------------------
+
+
+async def main(force: bool) -> None:
+    started = time.perf_counter()
+    await ensure_databases(force)
+    say(run_hub_cli("db", "upgrade"))
+    say(run_hub_cli("seed"))
+
+    hub_conn = await asyncpg.connect(dsn(HUB_DB), timeout=10)
+    plain_conn = await asyncpg.connect(dsn(PLAIN_DB), timeout=10)
+    try:
+        have_hub = await hub_counts(hub_conn)
+        have_plain = await plain_counts(plain_conn)
+    finally:
+        await hub_conn.close()
+        await plain_conn.close()
+    want = {"business": BUSINESSES, "land_parcel": PARCELS}
+    hub_done = all(have_hub.get(k) == n for k, n in want.items())
+    plain_done = all(have_plain.get(k) == n for k, n in want.items())
+    if hub_done and plain_done:
+        say(f"already loaded: hub {have_hub}, plain {have_plain} (--force reloads)")
+        return
+
+    businesses, parcels = generate()
+    if hub_done:
+        say(f"hub already loaded: {have_hub}")
+    else:
+        timings = await load_hub(businesses, parcels)
+        say("hub load: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
+    if plain_done:
+        say(f"plain tables already loaded: {have_plain}")
+    else:
+        timings = await load_plain(businesses, parcels)
+        say("plain load: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+    say(f"done in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--force", action="store_true", help="drop both bench databases and load again"
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.force))
