@@ -27,19 +27,19 @@ READ_ACTION = "record.read"
 ReadItem = tuple[str, str, int]
 
 
-async def record_reads(
-    session: AsyncSession,
+def read_events(
     principal: Principal,
     reads: Sequence[ReadItem],
     fields_by_dataset: Mapping[str, Sequence[str]],
     purpose: str | None,
     request_id: str | None,
     refused: Mapping[str, Sequence[str]] | None = None,
-) -> None:
-    """Audit ``reads`` and remember them for the caller's agency. The caller commits.
+) -> tuple[list[dict[str, Any]], list[ReadItem]]:
+    """The audit rows and the ledger entries that describe one request's reads.
 
     A dataset named only in ``refused`` still gets an event (count 0): a refusal is logged.
     ``detail.versions`` lists the versions served when one key was served in several (history).
+    The ledger is sorted, so concurrent writers take row locks in one order.
     """
     refused = refused or {}
     by_dataset: dict[str, dict[str, set[int]]] = {}
@@ -64,10 +64,23 @@ async def record_reads(
             detail=detail,
         )
         rows.append(event_row(principal, draft, request_id))
+    if principal.agency is None:
+        return rows, []
+    return rows, sorted({(code, key, int(version)) for code, key, version in reads})
+
+
+async def record_reads(
+    session: AsyncSession,
+    principal: Principal,
+    reads: Sequence[ReadItem],
+    fields_by_dataset: Mapping[str, Sequence[str]],
+    purpose: str | None,
+    request_id: str | None,
+    refused: Mapping[str, Sequence[str]] | None = None,
+) -> None:
+    """Audit ``reads`` and remember them for the caller's agency. The caller commits."""
+    rows, ledger = read_events(principal, reads, fields_by_dataset, purpose, request_id, refused)
     await append_events(session, rows)
-    if principal.agency is None or not reads:
-        return
-    ledger = sorted({(code, key, int(version)) for code, key, version in reads})
     values = [
         {"agency": principal.agency, "dataset_code": code, "key": key, "version": version}
         for code, key, version in ledger
@@ -78,4 +91,4 @@ async def record_reads(
         )
 
 
-__all__ = ["MAX_KEYS", "READ_ACTION", "ReadItem", "record_reads"]
+__all__ = ["MAX_KEYS", "READ_ACTION", "ReadItem", "read_events", "record_reads"]

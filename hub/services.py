@@ -24,6 +24,7 @@ from schema.build import build_schema
 from schema.context import Context
 from schema.executor import Executor, PreparedDocument
 from schema.records.generated import GeneratedSchema
+from schema.records.read_audit import ReadAuditWriter
 from schema.records.sqlgen import Params, any_of, row_filter_sql
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class Services:
         self.snapshot = Snapshot()
         self.executor: Executor | None = None
         self.generated: GeneratedSchema | None = None
+        self.read_audit: ReadAuditWriter
         self.pool: asyncpg.Pool | None = None
         self._dirty = True
         self._refresh_lock = asyncio.Lock()
@@ -53,6 +55,7 @@ class Services:
 
     async def start(self) -> None:
         self.pool = await self.hub.db.open_pool(self.settings.db_pool_size)
+        self.read_audit = ReadAuditWriter(self.pool)
         await self.refresh(force=True)
         self._tasks.append(asyncio.create_task(self._listen(), name="hub-listen"))
         self._tasks.append(asyncio.create_task(self._chain_forever(), name="hub-audit-chain"))

@@ -16,6 +16,7 @@ from catalog.access import Access
 from catalog.crypto import FieldKeys
 from catalog.models import Dataset
 from catalog.principal import Principal
+from schema.records.read_audit import ReadAuditWriter
 
 
 class CatalogView(Protocol):
@@ -47,6 +48,9 @@ class Services(Protocol):
 
     @property
     def generated(self) -> Any: ...
+
+    @property
+    def read_audit(self) -> ReadAuditWriter: ...
 
     async def access_for(self, ctx: Context, code: str) -> Access | None: ...
 

@@ -3,19 +3,15 @@ builds the response JSON inside PostgreSQL (as Hasura and PostGraphile do).
 
 Shape of the statement::
 
-    WITH result AS (
-      SELECT <policy counter> = $n AS fresh, json_build_object(...)::text AS data, <reads>
-      FROM (SELECT 1) one LEFT JOIN LATERAL (<root field>) q0 ON true ...
-    ), audit AS (INSERT INTO audit_events ... FROM result WHERE fresh),
-       seen AS (INSERT INTO record_reads ... FROM result WHERE fresh)
-    SELECT fresh, data FROM result
+    SELECT <policy counter> = $n AS fresh, json_build_object(...)::text AS data, <reads>
+    FROM (SELECT 1) one LEFT JOIN LATERAL (<root field>) q0 ON true ...
 
 Every object also yields its *reads* (dataset, stored key, version of every record served),
-so the audit and the corrections ledger are written by the same statement, in the same
-transaction as the read, with no extra round trip. Allowed fields and row filters are inside
-the SQL: a field the caller may not read is never selected; a record outside its row filters
-is never produced. Fields cut by policy leave a ``__deny`` marker that the post-processing step
-turns into GraphQL errors; encrypted values come out wrapped for decryption in Python.
+which the runner hands to the group-commit audit writer before the response leaves. Allowed
+fields and row filters are inside the SQL: a field the caller may not read is never selected;
+a record outside its row filters is never produced. Fields cut by policy leave a ``__deny``
+marker that the post-processing step turns into GraphQL errors; encrypted values come out
+wrapped for decryption in Python.
 """
 
 from __future__ import annotations
@@ -25,7 +21,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from graphql import (
     FragmentDefinitionNode,
     GraphQLField,
@@ -132,43 +127,8 @@ class Compiler:
             code: {"fields": sorted(u["fields"]), "refused": sorted(u["refused"])}
             for code, u in self.usage.items()
         }
-        sql = f"WITH result AS ({result}){self._audit_ctes()} SELECT fresh, data FROM result"
-        sql, params = _compact(sql, self.params)
+        sql, params = _compact(result, self.params)
         return CompiledQuery(sql, params, self.needs_post, usage)
-
-    def _audit_ctes(self) -> str:
-        p = self.params
-        subject = p.dynamic(lambda b: b.principal.subject)
-        agency = p.dynamic(lambda b: b.principal.agency)
-        client = p.dynamic(lambda b: b.principal.client_id)
-        purpose = p.dynamic(lambda b: b.purpose)
-        request = p.dynamic(lambda b: b.request_id)
-        usage = p.literal(
-            orjson.dumps(
-                {
-                    c: {"fields": sorted(u["fields"]), "refused": sorted(u["refused"])}
-                    for c, u in self.usage.items()
-                }
-            ).decode()
-        )
-        items = f"unnest(string_to_array(result.reads, {RS})) x"
-        return (
-            ", audit AS (INSERT INTO audit_events "
-            "(subject, agency, client_id, action, dataset, keys, fields, purpose, request_id, "
-            "detail) "
-            f"SELECT {subject}::text, {agency}::text, {client}::text, 'record.read', m.key, "
-            "k.keys, ARRAY(SELECT jsonb_array_elements_text(m.value->'fields')), "
-            f"{purpose}::text, {request}::text, "
-            "jsonb_build_object('count', coalesce(k.n, 0), 'refused', m.value->'refused') "
-            f"FROM result CROSS JOIN jsonb_each({usage}::jsonb) m "
-            "LEFT JOIN LATERAL (SELECT (array_agg(DISTINCT split_part(x, "
-            f"{US}, 2)))[1:1000] AS keys, count(DISTINCT x) AS n FROM {items} "
-            f"WHERE split_part(x, {US}, 1) = m.key) k ON true WHERE result.fresh), "
-            "seen AS (INSERT INTO record_reads (agency, dataset_code, key, version) "
-            f"SELECT DISTINCT {agency}::text, split_part(x, {US}, 1), split_part(x, {US}, 2), "
-            f"split_part(x, {US}, 3)::int FROM result, {items} "
-            f"WHERE result.fresh AND {agency}::text IS NOT NULL ON CONFLICT DO NOTHING)"
-        )
 
     # -- root fields --------------------------------------------------------------------------
 
@@ -180,7 +140,7 @@ class Compiler:
         arg_pos = self.cc.arg_index[id(sel.node)]
         keys = self.cc.keys
         key_param = self.params.dynamic(lambda b: stored_key(dataset, b.args[arg_pos].key, keys))
-        ds = self.params.literal(code)
+        ds = _lit(code)
         alias = self._alias("r")
         if not access.allowed:
             return "SELECT NULL::json AS obj, NULL::text AS reads WHERE false"
@@ -230,7 +190,9 @@ class Compiler:
         arg_pos = self.cc.arg_index[id(sel.node)]
         shape = self._shape_of(arg_pos)
         alias = self._alias("c")
-        ds = self.params.literal(code)
+        # Literal, not a parameter: the per-dataset partial indexes then apply to cached
+        # generic plans (codes are catalogue-validated snake_case).
+        ds = _lit(code)
         limit = self.params.dynamic(lambda b: b.args[arg_pos].first)
         where = [f"{alias}.dataset_code = {ds}", f"NOT {alias}.deleted", *extra_where(alias)]
         if not access.allowed:
@@ -259,10 +221,12 @@ class Compiler:
             "translate(encode(convert_to(json_build_array("
             f"{_lit(tag)}::text, {sort}, {alias}.key)::text, 'UTF8'), 'base64'), E'\\n', '')"
         )
-        columns = [f"{cursor} AS cur"]
+        where_sql = " AND ".join(where)
+        columns: list[str] = []
         inner_joins: list[str] = []
         reads_parts: list[str] = []
         outer_pairs: list[tuple[str, str]] = []
+        wants_cursor = False
         node_count = 0
         for part in collect(sel.sub_selections(), self.cc.fragments, connection_type.name):
             if part.name == "__typename":
@@ -279,15 +243,17 @@ class Compiler:
                 info_pairs = []
                 for item in collect(part.sub_selections(), self.cc.fragments, page_type.name):
                     if item.name == "hasNextPage":
-                        info_pairs.append((item.key, f"count(*) > {limit}"))
-                    elif item.name == "endCursor":
+                        # A probe past the page, so the page itself never builds an extra row.
                         info_pairs.append(
                             (
                                 item.key,
-                                "(array_agg(p.cur ORDER BY p.n DESC) "
-                                f"FILTER (WHERE p.n <= {limit}))[1]",
+                                f"EXISTS (SELECT 1 FROM records {alias} WHERE {where_sql} "
+                                f"ORDER BY {order} OFFSET {limit})",
                             )
                         )
+                    elif item.name == "endCursor":
+                        wants_cursor = True
+                        info_pairs.append((item.key, "(array_agg(p.cur ORDER BY p.n DESC))[1]"))
                     elif item.name == "__typename":
                         info_pairs.append((item.key, _lit(page_type.name)))
                 outer_pairs.append((part.key, _build_object(info_pairs)))
@@ -296,6 +262,7 @@ class Compiler:
                 edge_pairs = []
                 for item in collect(part.sub_selections(), self.cc.fragments, edge_type.name):
                     if item.name == "cursor":
+                        wants_cursor = True
                         edge_pairs.append((item.key, "p.cur"))
                     elif item.name == "__typename":
                         edge_pairs.append((item.key, _lit(edge_type.name)))
@@ -311,20 +278,22 @@ class Compiler:
                 outer_pairs.append(
                     (
                         part.key,
-                        f"COALESCE(json_agg({_build_object(edge_pairs)} ORDER BY p.n) "
-                        f"FILTER (WHERE p.n <= {limit}), '[]'::json)",
+                        f"COALESCE(json_agg({_build_object(edge_pairs)} ORDER BY p.n), '[]'::json)",
                     )
                 )
+        if wants_cursor:
+            columns.append(f"{cursor} AS cur")
         reads_col = f"concat_ws({RS}, {', '.join(reads_parts)})" if reads_parts else "NULL::text"
         columns.append(f"{reads_col} AS reads")
         columns.append(f"row_number() OVER (ORDER BY {order}) AS n")
-        inner = (
-            f"SELECT {', '.join(columns)} FROM records {alias} {' '.join(inner_joins)} "
-            f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT {limit} + 1"
+        # The page's rows are chosen first; references and nested lists join to those only.
+        page = (
+            f"(SELECT {alias}.* FROM records {alias} WHERE {where_sql} "
+            f"ORDER BY {order} LIMIT {limit}) {alias}"
         )
+        inner = f"SELECT {', '.join(columns)} FROM {page} {' '.join(inner_joins)}"
         return (
-            f"SELECT {_build_object(outer_pairs)} AS obj, "
-            f"string_agg(p.reads, {RS}) FILTER (WHERE p.n <= {limit}) AS reads "
+            f"SELECT {_build_object(outer_pairs)} AS obj, string_agg(p.reads, {RS}) AS reads "
             f"FROM ({inner}) p"
         )
 
@@ -472,7 +441,7 @@ class Compiler:
         )
         reference = _reference_expr(alias, source)
         where = [
-            f"{t_alias}.dataset_code = {self.params.literal(target.code)}",
+            f"{t_alias}.dataset_code = {_lit(target.code)}",
             f"{t_alias}.key = {reference}",
             f"NOT {t_alias}.deleted",
             *self._visibility(target, target_access, t_alias),

@@ -13,6 +13,7 @@ from prometheus_client import Counter
 
 from catalog.access import Access
 from catalog.errors import HubError
+from catalog.reads import ReadItem, read_events
 from schema.context import CatalogView, Context, Services
 from schema.errors import format_error
 from schema.records.bind import Bound, bind_site, shape_dict
@@ -114,6 +115,7 @@ class Runner:
             if row is None:
                 return Outcome(None, [])
             if row["fresh"]:
+                await self._audit(compiled, row["reads"], ctx)
                 return self._finish(compiled, row["data"])
             await self.services.refresh()
         raise HubError("the access rules kept changing during the request; try again")
@@ -141,11 +143,30 @@ class Runner:
         assert self.schema.query_type is not None
         return Compiler(cc).compile_root(op.roots, self.schema.query_type)
 
+    async def _audit(self, compiled: CompiledQuery, reads: str | None, ctx: Context) -> None:
+        """Before the response leaves: the reads are committed to the audit (group commit)."""
+        items = [_read_item(r) for r in reads.split(RS)] if reads else []
+        refused = {c: u["refused"] for c, u in compiled.datasets.items() if u["refused"]}
+        fields = {c: u["fields"] for c, u in compiled.datasets.items()}
+        events, ledger = read_events(
+            ctx.principal, items, fields, ctx.purpose, ctx.request_id, refused
+        )
+        await self.services.read_audit.write(events, ctx.principal.agency, ledger)
+
     def _finish(self, compiled: CompiledQuery, data: str) -> Outcome:
         if not compiled.needs_post:
             return Outcome(data, [])
         cleaned, errors = postprocess(orjson.loads(data), self.services.field_keys)
         return Outcome(orjson.dumps(cleaned).decode(), errors)
+
+
+RS = "\x1e"
+US = "\x1f"
+
+
+def _read_item(text: str) -> ReadItem:
+    code, key, version = text.split(US)
+    return code, key, int(version)
 
 
 def _as_hub_error(error: GraphQLError) -> HubError:
