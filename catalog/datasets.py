@@ -18,7 +18,7 @@ from catalog import policy
 from catalog.audit import EventDraft, append_event
 from catalog.errors import Conflict, InvalidInput, NotFound
 from catalog.fields import refuse_secret, validate_field_list
-from catalog.indexes import ensure_indexes
+from catalog.indexes import ensure_indexes, ensure_partition
 from catalog.models import Agency, Dataset, DatasetField
 from catalog.naming import (
     RESERVED_ROOT_FIELDS,
@@ -127,6 +127,7 @@ async def create_dataset(
     )
     session.add(dataset)
     await session.flush()
+    await ensure_partition(session, spec.code)
     await append_event(
         session, principal, EventDraft("catalog.create", dataset=spec.code), request_id
     )

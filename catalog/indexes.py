@@ -1,6 +1,9 @@
-"""Per-dataset expression indexes on the record store, so filters on ``filterable`` fields,
-orderings and reference joins are index-backed (DESIGN.md §4). Created when a dataset is
-published (and for the baseline at seed time); names are derived, so creation is idempotent."""
+"""The record store's physical layout per dataset: a partition of ``records`` for each dataset,
+with expression indexes on its filterable and reference fields, so filters, orderings and
+reference joins are index-backed (DESIGN.md §4) and the planner weighs only that dataset's
+indexes. Text expressions use collation "C" (bytewise: fast, and code-point order) and the
+query side (``schema.records.sqlgen``) writes the same expressions. Names are derived, so
+creation is idempotent."""
 
 from __future__ import annotations
 
@@ -14,41 +17,59 @@ from catalog.models import Dataset, DatasetField
 NUMERIC = frozenset({"int", "decimal"})
 
 
+def partition_name(code: str) -> str:
+    if len(code) <= 50:
+        return f"records_{code}"
+    return f"records_{code[:40]}_{_digest(code)}"
+
+
+async def ensure_partition(session: AsyncSession, code: str) -> None:
+    # Codes are catalogue-validated snake_case: the only text spliced into this DDL.
+    await session.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {partition_name(code)} "
+            f"PARTITION OF records FOR VALUES IN ('{code}')"
+        )
+    )
+
+
 def index_statements(dataset: Dataset) -> list[str]:
-    # Names and codes are catalogue-validated snake_case; they are the only text spliced here.
     statements = []
+    table = partition_name(dataset.code)
     for field in dataset.fields:
         if not (field.filterable or field.type == "reference"):
             continue
-        expression = _expression(field)
         name = _index_name(dataset.code, field.name)
         statements.append(
-            f"CREATE INDEX IF NOT EXISTS {name} ON records (({expression}), key) "
-            f"WHERE dataset_code = '{dataset.code}'"
+            f"CREATE INDEX IF NOT EXISTS {name} ON {table} (({index_expression(field)}), key)"
         )
     return statements
 
 
 async def ensure_indexes(session: AsyncSession, dataset: Dataset) -> int:
+    await ensure_partition(session, dataset.code)
     statements = index_statements(dataset)
     for statement in statements:
         await session.execute(text(statement))
     return len(statements)
 
 
-def _expression(field: DatasetField) -> str:
+def index_expression(field: DatasetField) -> str:
     if field.encrypted:
-        return f"blind->>'{field.name}'"
+        return f"(blind->>'{field.name}') COLLATE \"C\""
     if field.type in NUMERIC:
         return f"(data->>'{field.name}')::numeric"
     if field.type == "bool":
         return f"(data->>'{field.name}')::boolean"
-    return f"data->>'{field.name}'"
+    return f"(data->>'{field.name}') COLLATE \"C\""
 
 
 def _index_name(code: str, field: str) -> str:
-    digest = hashlib.sha1(f"{code}.{field}".encode(), usedforsecurity=False).hexdigest()[:8]
-    return f"ix_rec_{code[:20]}_{field[:20]}_{digest}"
+    return f"ix_rec_{code[:20]}_{field[:20]}_{_digest(code + '.' + field)}"
 
 
-__all__ = ["ensure_indexes", "index_statements"]
+def _digest(value: str) -> str:
+    return hashlib.sha1(value.encode(), usedforsecurity=False).hexdigest()[:8]
+
+
+__all__ = ["ensure_indexes", "ensure_partition", "index_expression", "partition_name"]

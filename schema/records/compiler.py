@@ -44,7 +44,6 @@ from schema.records.sqlgen import (
     json_value,
     row_filter_sql,
     sql_param_value,
-    text_value,
     typed_value,
 )
 from schema.records.types import FieldRole, RootRole
@@ -541,9 +540,8 @@ def _filter_value(dataset: Dataset, f: DatasetField, raw: Any, keys: FieldKeys) 
 
 
 def _reference_expr(alias: str, f: DatasetField) -> str:
-    if f.encrypted:
-        return f"({alias}.blind->>'{f.name}')"
-    return text_value(alias, f.name)
+    """The referenced key as indexed (blind index when encrypted), comparable with ``key``."""
+    return typed_value(alias, f)
 
 
 def _field(dataset: Dataset, name: str) -> DatasetField:

@@ -61,14 +61,15 @@ def blind_value(alias: str, field_name: str) -> str:
 
 def typed_value(alias: str, field: DatasetField) -> str:
     """The expression filters and orderings compare: numeric for numbers, text otherwise
-    (dates and UTC datetimes are stored in ISO form, so text order is time order)."""
+    (dates and UTC datetimes are stored in ISO form, so text order is time order). Each is
+    written exactly as ``catalog.indexes.index_expression`` indexes it."""
     if field.encrypted:
-        return blind_value(alias, field.name)
+        return f'({blind_value(alias, field.name)} COLLATE "C")'
     if field.type in NUMERIC_TYPES:
         return f"({text_value(alias, field.name)})::numeric"
     if field.type == "bool":
         return f"({text_value(alias, field.name)})::boolean"
-    return text_value(alias, field.name)
+    return f'({text_value(alias, field.name)} COLLATE "C")'
 
 
 def sql_param_value(field: DatasetField, value: Any, blind: Callable[[str], str]) -> Any:
