@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from catalog.models import Dataset
@@ -50,7 +51,7 @@ class AccessRule:
     grant_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Access:
     dataset: str
     rules: tuple[AccessRule, ...]
@@ -111,7 +112,7 @@ class Access:
                 out |= rule.fields
         return out
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """Stable id of this rule set: compiled plans are cached per fingerprint."""
         parts = sorted(
@@ -119,6 +120,12 @@ class Access:
             for r in self.rules
         )
         return hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def next_boundary(grants: Sequence[GrantView], now: datetime) -> datetime | None:
+    """The next moment a grant starts or ends: a decision made now holds until then."""
+    moments = [m for g in grants for m in (g.valid_from, g.valid_to) if m is not None and m > now]
+    return min(moments) if moments else None
 
 
 def grant_view(row: Any, filterable: Mapping[str, str]) -> GrantView:
@@ -188,4 +195,5 @@ __all__ = [
     "GrantView",
     "decide_read",
     "grant_view",
+    "next_boundary",
 ]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.access import Access, GrantView, decide_read, grant_view
+from catalog.access import Access, GrantView, decide_read, grant_view, next_boundary
 from catalog.models import Dataset, Grant
 from catalog.principal import Principal
 
@@ -21,6 +21,9 @@ class Snapshot:
     policy_version: int = -1
     datasets: dict[str, Dataset] = field(default_factory=dict)
     grants_by_dataset: dict[str, list[GrantView]] = field(default_factory=dict)
+    _decisions: dict[tuple[bool, str | None, str], tuple[Access, datetime | None]] = field(
+        default_factory=dict
+    )
 
     def typed(self) -> list[Dataset]:
         """Datasets with generated GraphQL types: published ones, and deprecated ones (their
@@ -28,12 +31,22 @@ class Snapshot:
         return [d for d in self.datasets.values() if d.status in ("PUBLISHED", "DEPRECATED")]
 
     def access(self, principal: Principal, code: str) -> Access | None:
+        """The caller's access to a dataset, remembered per agency until the next moment a
+        grant starts or ends (decisions depend on nothing else of the caller)."""
         dataset = self.datasets.get(code)
         if dataset is None:
             return None
-        return decide_read(
-            principal, dataset, self.grants_by_dataset.get(code, ()), datetime.now(UTC)
-        )
+        now = datetime.now(UTC)
+        cache_key = (principal.is_anonymous, principal.agency, code)
+        remembered = self._decisions.get(cache_key)
+        if remembered is not None and (remembered[1] is None or now < remembered[1]):
+            return remembered[0]
+        grants = self.grants_by_dataset.get(code, ())
+        decided = decide_read(principal, dataset, grants, now)
+        if len(self._decisions) > 10_000:
+            self._decisions.clear()
+        self._decisions[cache_key] = (decided, next_boundary(grants, now))
+        return decided
 
 
 async def read_versions(session: AsyncSession) -> tuple[int, int]:

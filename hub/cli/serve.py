@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import multiprocessing
 import socket
@@ -99,10 +98,10 @@ def _serve_worker(settings: Settings, host: str, port: int) -> None:
         log_level=settings.log_level.lower(),
         access_log=False,
         lifespan="on",
-        loop="asyncio",
+        loop="auto",  # uvloop, with httptools for HTTP parsing (both installed with the hub)
+        http="auto",
     )
-    server = uvicorn.Server(config)
-    asyncio.run(server.serve(sockets=[sock]))
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 COMMANDS = [serve]
