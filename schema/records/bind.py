@@ -81,13 +81,13 @@ def bind_site(site: ArgSite, variables: Any, max_page: int) -> tuple[SiteArgs, t
     after = _decode_cursor(raw.get("after"), tag, f"{where}.after")
     args = SiteArgs(first=first, after=after, filter=conditions, order=order)
     filter_shape = tuple(sorted((n, op) for n, ops in conditions.items() for op in ops))
-    return args, ("list", after is not None, filter_shape, order)
+    return args, ("list", after is not None, filter_shape, order, first)
 
 
 def shape_dict(shape: tuple[Any, ...]) -> dict[str, Any]:
     if shape[0] == "single":
         return {"as_of": shape[1]}
-    return {"after": shape[1], "filter": shape[2], "order": shape[3]}
+    return {"after": shape[1], "filter": shape[2], "order": shape[3], "first": shape[4]}
 
 
 def _decode_cursor(cursor: str | None, tag: str, where: str) -> Cursor | None:

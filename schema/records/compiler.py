@@ -192,7 +192,9 @@ class Compiler:
         # Literal, not a parameter: the per-dataset partial indexes then apply to cached
         # generic plans (codes are catalogue-validated snake_case).
         ds = _lit(code)
-        limit = self.params.dynamic(lambda b: b.args[arg_pos].first)
+        # A literal, like the dataset code: page sizes are few and bounded, and a generic plan
+        # that does not know its LIMIT is a poor plan.
+        limit = str(int(shape["first"]))
         where = [f"{alias}.dataset_code = {ds}", f"NOT {alias}.deleted", *extra_where(alias)]
         if not access.allowed:
             where.append("false")
