@@ -44,6 +44,7 @@ from schema.records.sqlgen import (
     json_value,
     row_filter_sql,
     sql_param_value,
+    text_value,
     typed_value,
 )
 from schema.records.types import FieldRole, RootRole
@@ -371,7 +372,13 @@ class Compiler:
         if condition is False:
             obj.pairs.append((key, "NULL::json"))
             return
-        value = json_value(alias, f.name)
+        # Text-stored values (strings, enums, references, dates, decimals) go in as text:
+        # json_build_object then escapes them directly instead of re-printing jsonb.
+        value = (
+            json_value(alias, f.name)
+            if f.encrypted or f.type in ("int", "bool", "json")
+            else text_value(alias, f.name)
+        )
         if f.encrypted:
             self.needs_post = True
             value = f"json_build_object('$dec', {_lit(dataset.code + '.' + f.name)}, 'v', {value})"

@@ -10,6 +10,7 @@ of the batch instead of paid by each.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,15 +41,21 @@ _Pending = tuple[list[dict[str, Any]], str | None, list[ReadItem], "asyncio.Futu
 
 
 class ReadAuditWriter:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, remember: int = 200_000) -> None:
         self._pool = pool
         self._queue: list[_Pending] = []
         self._writer: asyncio.Task[None] | None = None
+        # Ledger rows this process has committed: the ledger only grows, so a row seen once
+        # never needs writing again (other processes' duplicates meet ON CONFLICT).
+        self._committed: OrderedDict[tuple[str, str, str, int], None] = OrderedDict()
+        self._remember = remember
 
     async def write(
         self, events: list[dict[str, Any]], agency: str | None, ledger: list[ReadItem]
     ) -> None:
         """Return once these events are committed; raise if they could not be."""
+        if agency is not None:
+            ledger = [item for item in ledger if (agency, *item) not in self._committed]
         if not events and not ledger:
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -91,10 +98,12 @@ class ReadAuditWriter:
                     "audit_events", records=events, columns=list(_EVENT_COLUMNS)
                 )
             if ledger:
-                agencies, datasets, keys, versions = (
-                    list(col) for col in zip(*ledger, strict=True)
-                )
-                await conn.execute(_LEDGER_SQL, agencies, datasets, keys, versions)
+                columns = [list(column) for column in zip(*ledger, strict=True)]
+                await conn.execute(_LEDGER_SQL, *columns)
+        for row in ledger:
+            self._committed[row] = None
+        while len(self._committed) > self._remember:
+            self._committed.popitem(last=False)
 
 
 __all__ = ["ReadAuditWriter"]
