@@ -31,11 +31,26 @@ _EVENT_COLUMNS = (
     "request_id",
     "detail",
 )
-_LEDGER_SQL = (
-    "INSERT INTO record_reads (agency, dataset_code, key, version) "
-    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) "
-    "ON CONFLICT DO NOTHING"
+# One statement, so one round trip and one implicit transaction: events and ledger rows are
+# committed together or not at all. Arrays of unequal length (keys, fields) travel as JSON.
+_STORE_SQL = """
+WITH events AS (
+  INSERT INTO audit_events
+    (subject, agency, client_id, action, dataset, keys, fields, purpose, request_id, detail)
+  SELECT e.subject, e.agency, e.client_id, e.action, e.dataset,
+         ARRAY(SELECT jsonb_array_elements_text(e.keys::jsonb)),
+         ARRAY(SELECT jsonb_array_elements_text(e.fields::jsonb)),
+         e.purpose, e.request_id, e.detail::jsonb
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+              $7::text[], $8::text[], $9::text[], $10::text[])
+       AS e(subject, agency, client_id, action, dataset, keys, fields, purpose, request_id,
+            detail)
 )
+INSERT INTO record_reads (agency, dataset_code, key, version)
+SELECT * FROM unnest($11::text[], $12::text[], $13::text[], $14::int[])
+ON CONFLICT DO NOTHING
+"""
+_JSON_COLUMNS = frozenset({"keys", "fields", "detail"})
 
 _Pending = tuple[list[dict[str, Any]], str | None, list[ReadItem], "asyncio.Future[None]"]
 
@@ -79,31 +94,26 @@ class ReadAuditWriter:
                     done.set_result(None)
 
     async def _store(self, batch: Sequence[_Pending]) -> None:
-        events = [
-            tuple(
-                orjson.dumps(e["detail"]).decode()
-                if c == "detail" and e["detail"] is not None
-                else e[c]
-                for c in _EVENT_COLUMNS
-            )
-            for events_of_request, *_ in batch
-            for e in events_of_request
-        ]
+        events = [e for events_of_request, *_ in batch for e in events_of_request]
+        columns = [[_column_value(e[name], name) for e in events] for name in _EVENT_COLUMNS]
         ledger = sorted(
             {(agency, *item) for _e, agency, items, _d in batch if agency for item in items}
         )
-        async with self._pool.acquire() as conn, conn.transaction():
-            if events:
-                await conn.copy_records_to_table(
-                    "audit_events", records=events, columns=list(_EVENT_COLUMNS)
-                )
-            if ledger:
-                columns = [list(column) for column in zip(*ledger, strict=True)]
-                await conn.execute(_LEDGER_SQL, *columns)
+        ledger_columns = (
+            [list(column) for column in zip(*ledger, strict=True)] if ledger else [[]] * 4
+        )
+        async with self._pool.acquire() as conn:
+            await conn.execute(_STORE_SQL, *columns, *ledger_columns)
         for row in ledger:
             self._committed[row] = None
         while len(self._committed) > self._remember:
             self._committed.popitem(last=False)
+
+
+def _column_value(value: Any, name: str) -> Any:
+    if name in _JSON_COLUMNS and value is not None:
+        return orjson.dumps(value).decode()
+    return value
 
 
 __all__ = ["ReadAuditWriter"]
