@@ -793,8 +793,6 @@ def preflight() -> None:
 
 
 def hub_command(args: argparse.Namespace) -> list[str]:
-    if args.hub_nodelay:
-        return [str(VENV_BIN / "python"), str(BENCH / "hub_nodelay.py")]
     return [str(HUB_CLI)]
 
 
@@ -868,12 +866,6 @@ def main() -> None:
         default="",
         help="queries (e.g. Q2,Q3) to run once more while py-spy samples hub worker 1; the "
         "profile goes to bench/.work/profile-Qn.txt and its top frames are printed",
-    )
-    parser.add_argument(
-        "--hub-nodelay",
-        action="store_true",
-        help="start the hub through bench/hub_nodelay.py: the same `hub serve`, but its "
-        "socket made with proto=IPPROTO_TCP so connections get TCP_NODELAY (see that file)",
     )
     parser.add_argument(
         "--quiet-limit",
@@ -970,7 +962,7 @@ def main() -> None:
                 profile_lines.extend(summarise_profile(path))
 
     print()
-    launcher = "bench/hub_nodelay.py serve" if args.hub_nodelay else "hub serve"
+    launcher = "hub serve"
     print(
         f"hub ({launcher} --workers {args.workers}) vs PostGraphile v5 ({args.workers} Node "
         f"processes, {args.pg_balance}); wrk -t{args.threads} -c{args.connections} "
