@@ -101,7 +101,11 @@ def _serve_worker(settings: Settings, host: str, port: int) -> None:
         loop="auto",  # uvloop, with httptools for HTTP parsing (both installed with the hub)
         http="auto",
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn re-raises the signal after its graceful shutdown; the stop was asked for.
+        pass
 
 
 COMMANDS = [serve]
