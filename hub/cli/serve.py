@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import contextlib
 import multiprocessing
+import signal
 import socket
 
 import click
@@ -63,12 +65,18 @@ def serve(ctx: HubContext, host: str, port: int, workers: int, demo: bool) -> No
     ]
     for process in processes:
         process.start()
-    try:
+    # Ctrl-C reaches every worker (same process group) and each shuts down gracefully; the
+    # parent only waits. SIGTERM to the parent is passed on to the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def stop_workers(_signum: int, _frame: object) -> None:
         for process in processes:
-            process.join()
-    except KeyboardInterrupt:
-        for process in processes:
-            process.terminate()
+            if process.is_alive():
+                process.terminate()
+
+    signal.signal(signal.SIGTERM, stop_workers)
+    for process in processes:
+        process.join()
 
 
 async def _prepare(settings: Settings, demo: bool) -> list[str]:
@@ -101,11 +109,9 @@ def _serve_worker(settings: Settings, host: str, port: int) -> None:
         loop="auto",  # uvloop, with httptools for HTTP parsing (both installed with the hub)
         http="auto",
     )
-    try:
+    # uvicorn re-raises the signal after its graceful shutdown; the stop was asked for.
+    with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:
-        # uvicorn re-raises the signal after its graceful shutdown; the stop was asked for.
-        pass
 
 
 COMMANDS = [serve]
