@@ -207,7 +207,6 @@ async def load_hub(
 
     from catalog.models import Dataset
     from catalog.records import write_records
-    from hub.demo.load import field_keys
     from hub.runtime import hub_session
     from hub.settings import load_settings
 
@@ -216,7 +215,7 @@ async def load_hub(
     )
     timings: dict[str, float] = {}
     async with hub_session(settings, migrate=False) as hub:
-        keys = field_keys(hub)
+        keys = hub.keys.sealing_keys()
         for code, rows in (("business", businesses), ("land_parcel", parcels)):
             started = time.perf_counter()
             written = unchanged = 0

@@ -29,6 +29,7 @@ from catalog.naming import (
     pascal,
 )
 from catalog.principal import Principal
+from catalog.rowfilter import escape_like
 from catalog.specs import ENTITY_KINDS, SENSITIVITIES, DatasetSpec, FieldSpec
 
 MAX_PAGE = 100
@@ -73,7 +74,7 @@ async def list_visible_datasets(
     if query.text:
         # 002 Điều 5.2: titles are stored NFC, so a decomposed (NFD) query must match them too.
         text = unicodedata.normalize("NFC", query.text)
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+        pattern = "%" + escape_like(text) + "%"
         stmt = stmt.where(
             or_(
                 Dataset.code.ilike(pattern),

@@ -82,6 +82,11 @@ def _condition(name: str, op: str, value: object, place: str) -> Condition:
     return Condition(name, op, value)
 
 
+def escape_like(text: str) -> str:
+    """Literal text for a LIKE/ILIKE pattern: its own %, _ and backslashes match themselves."""
+    return text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+
+
 def _holds(c: Condition, actual: Any) -> bool:
     if actual is None:
         return False
@@ -117,4 +122,4 @@ def _comparable(a: Any, b: Any) -> tuple[Any, Any]:
     return Decimal(str(a)), Decimal(str(b))
 
 
-__all__ = ["OPERATORS", "Condition", "RowFilter", "parse_row_filter"]
+__all__ = ["OPERATORS", "Condition", "RowFilter", "escape_like", "parse_row_filter"]

@@ -27,6 +27,8 @@ from typing import Any
 
 from joserfc.jwk import ECKey
 
+from catalog.crypto import FieldKeys
+
 
 class KeysFileError(Exception):
     """The keys file is unreadable or malformed; the message names the file and the problem."""
@@ -69,6 +71,11 @@ class KeyStore:
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise KeysFileError(f"keys file {path}: cannot read it ({exc})") from None
+
+    def sealing_keys(self) -> FieldKeys:
+        """The field-encryption view the record store needs (active key, all old ones, the
+        blind-index key)."""
+        return FieldKeys(dict(self.field_keys), self.active_field_kid, self.blind_key)
 
     def add_field_key(self) -> str:
         kid = "f-" + datetime.now(UTC).strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(3)

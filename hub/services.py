@@ -14,7 +14,6 @@ from sqlalchemy import text
 
 from catalog.access import Access
 from catalog.audit import chain_pending
-from catalog.crypto import FieldKeys
 from catalog.policy import can_see_dataset
 from hub.auth.tokens import TokenVerifier
 from hub.embedded_postgres import to_libpq_url
@@ -26,7 +25,7 @@ from schema.context import Context
 from schema.executor import Executor, PreparedDocument
 from schema.records.generated import GeneratedSchema
 from schema.records.read_audit import ReadAuditWriter
-from schema.records.sqlgen import Params, any_of, row_filter_sql
+from schema.records.sqlgen import Params, visibility_sql
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +39,7 @@ class Services:
         self.settings = hub.settings
         self.sessions = hub.db.sessions
         self.verifier = verifier or TokenVerifier(hub.settings, hub.keys)
-        self.field_keys = FieldKeys(
-            keys=dict(hub.keys.field_keys),
-            active_kid=hub.keys.active_field_kid,
-            blind_key=hub.keys.blind_key,
-        )
+        self.field_keys = hub.keys.sealing_keys()
         self.snapshot = Snapshot()
         self.executor: Executor | None = None
         self.generated: GeneratedSchema | None = None
@@ -144,19 +139,12 @@ class Services:
         if access is None or dataset is None or not access.allowed:
             return None
         params = Params()
-        dataset_param = params.literal(code)
-        where = [f"r.dataset_code = {dataset_param}", "NOT r.deleted"]
-        if not access.sees_all_rows:
-            fields = {f.name: f for f in dataset.fields}
-            where.append(
-                any_of(
-                    [
-                        row_filter_sql("r", rule.row_filter, fields, params, self.field_keys.blind)
-                        for rule in access.rules
-                        if rule.row_filter is not None
-                    ]
-                )
-            )
+        fields = {f.name: f for f in dataset.fields}
+        where = [
+            f"r.dataset_code = {params.literal(code)}",
+            "NOT r.deleted",
+            *visibility_sql("r", access, fields, params, self.field_keys.blind),
+        ]
         assert self.pool is not None
         sql = "SELECT count(*) FROM records r WHERE " + " AND ".join(where)
         return int(await self.pool.fetchval(sql, *params.values({})))
@@ -195,11 +183,7 @@ class Services:
         store.active_field_kid = fresh.active_field_kid
         store.signing_keys = fresh.signing_keys
         store.active_signing_kid = fresh.active_signing_kid
-        self.field_keys = FieldKeys(
-            keys=dict(store.field_keys),
-            active_kid=store.active_field_kid,
-            blind_key=store.blind_key,
-        )
+        self.field_keys = store.sealing_keys()
 
     async def _chain_forever(self) -> None:
         while True:

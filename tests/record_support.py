@@ -25,7 +25,7 @@ mutation($id: ID!, $approve: Boolean!, $note: String) {
 
 
 def field_keys(keys: KeyStore) -> FieldKeys:
-    return FieldKeys(dict(keys.field_keys), keys.active_field_kid, keys.blind_key)
+    return keys.sealing_keys()
 
 
 async def load(

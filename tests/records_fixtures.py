@@ -12,7 +12,7 @@ from hub.runtime import Hub
 
 
 def field_keys(hub: Hub) -> FieldKeys:
-    return FieldKeys(dict(hub.keys.field_keys), hub.keys.active_field_kid, hub.keys.blind_key)
+    return hub.keys.sealing_keys()
 
 
 async def load_rows(hub: Hub, code: str, rows: list[dict[str, Any]]) -> None:

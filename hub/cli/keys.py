@@ -6,7 +6,6 @@ import click
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from sqlalchemy import text
 
-from catalog.crypto import FieldKeys
 from catalog.rotation import RotationReport, reencrypt_batch
 from hub.cli import HubContext, pass_hub, run
 from hub.settings import Settings
@@ -39,11 +38,11 @@ async def _rotate(settings: Settings, signing: bool) -> RotationReport:
 
     report = RotationReport()
     async with hub_session(settings) as hub:
-        kid = hub.keys.add_field_key()
+        hub.keys.add_field_key()
         if signing:
             hub.keys.add_signing_key()
         hub.keys.save()
-        field_keys = FieldKeys(dict(hub.keys.field_keys), kid, hub.keys.blind_key)
+        field_keys = hub.keys.sealing_keys()
         async with hub.db.sessions.begin() as session:
             # Running hubs reload the keys file before any value is under the new key.
             await session.execute(text("SELECT pg_notify('hub_changes', 'keys')"))

@@ -36,13 +36,9 @@ DEMO_CLIENTS: dict[str, tuple[str, list[str]]] = {
 TUSON = "Thị xã Từ Sơn"
 
 
-def field_keys(hub: Hub) -> FieldKeys:
-    return FieldKeys(dict(hub.keys.field_keys), hub.keys.active_field_kid, hub.keys.blind_key)
-
-
 async def load_demo(hub: Hub) -> list[str]:
     """Load everything; returns lines telling a newcomer how to get a token."""
-    keys = field_keys(hub)
+    keys = hub.keys.sealing_keys()
     async with hub.db.sessions.begin() as session:
         await seed_baseline(session)
     await _load_records(hub, keys)

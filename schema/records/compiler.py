@@ -34,23 +34,28 @@ from catalog.access import Access
 from catalog.crypto import FieldKeys
 from catalog.models import Dataset, DatasetField
 from catalog.records import stored_key
+from catalog.rowfilter import escape_like
 from catalog.values import normalise_value
-from schema.records.bind import Bound, Cursor
+from schema.records.bind import Bound
 from schema.records.selection import NotCompilable, Selected, collect
 from schema.records.sqlgen import (
     Params,
-    any_of,
+    any_filter_sql,
     condition_sql,
     json_value,
-    row_filter_sql,
     sql_param_value,
     text_value,
     typed_value,
+    visibility_sql,
 )
 from schema.records.types import FieldRole, RootRole
 
-RS = "chr(30)"  # separates reads
-US = "chr(31)"  # separates dataset, key and version within a read
+# Reads come back as text: records separated by READ_SEPARATOR, each "dataset US key US
+# version". The SQL spells the same characters as chr() calls.
+READ_SEPARATOR = "\x1e"
+PART_SEPARATOR = "\x1f"
+RS = "chr(30)"
+US = "chr(31)"
 MAX_PAIRS = 50  # json_build_object takes at most 100 arguments
 
 
@@ -145,7 +150,7 @@ class Compiler:
         if not access.allowed:
             return "SELECT NULL::json AS obj, NULL::text AS reads WHERE false"
         obj = self._object(dataset, access, alias, sel.sub_selections(), object_type)
-        as_of = self.cc_bound_as_of(arg_pos)
+        as_of = self._as_of_param(arg_pos)
         if as_of:
             source = (
                 f"(SELECT v.dataset_code, v.key, v.version, v.data, v.blind, v.deleted "
@@ -165,7 +170,7 @@ class Compiler:
             f"FROM {source} {' '.join(obj.joins)} WHERE {' AND '.join(where)}"
         )
 
-    def cc_bound_as_of(self, arg_pos: int) -> str | None:
+    def _as_of_param(self, arg_pos: int) -> str | None:
         shape = self._shape_of(arg_pos)
         if not shape.get("as_of"):
             return None
@@ -317,7 +322,7 @@ class Compiler:
                 if op == "in":
                     return [_filter_value(dataset, f, v, keys) for v in raw]
                 if op == "contains":
-                    return str(raw).replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+                    return escape_like(str(raw))
                 return _filter_value(dataset, f, raw, keys)
 
             out.append(condition_sql(alias, f, op, self.params.dynamic(resolve)))
@@ -413,9 +418,7 @@ class Compiler:
             usage["fields"].add(f.name)
             return True
         fields = {x.name: x for x in dataset.fields}
-        condition = any_of(
-            [row_filter_sql(alias, rf, fields, self.params, self.cc.keys.blind) for rf in filters]
-        )
+        condition = any_filter_sql(alias, filters, fields, self.params, self.cc.keys.blind)
         obj.deny.append(f"CASE WHEN NOT {condition} THEN {_lit(f'F|{key}|{place}')} END")
         usage["fields"].add(f.name)
         self.needs_post = True
@@ -498,18 +501,8 @@ class Compiler:
         obj.reads.append(f"{j_alias}.reads")
 
     def _visibility(self, dataset: Dataset, access: Access, alias: str) -> list[str]:
-        if access.sees_all_rows:
-            return []
         fields = {f.name: f for f in dataset.fields}
-        return [
-            any_of(
-                [
-                    row_filter_sql(alias, r.row_filter, fields, self.params, self.cc.keys.blind)
-                    for r in access.rules
-                    if r.row_filter is not None
-                ]
-            )
-        ]
+        return visibility_sql(alias, access, fields, self.params, self.cc.keys.blind)
 
     def _use(self, code: str) -> None:
         self.usage.setdefault(code, {"fields": set(), "refused": set()})
@@ -592,6 +585,11 @@ def _build_object(pairs: Sequence[tuple[str, str]], deny: Sequence[str] = ()) ->
     return "(" + " || ".join(f"{b}::jsonb" for b in built) + ")::json"
 
 
-Factory = Callable[[CompileContext], Compiler]
-
-__all__ = ["CompileContext", "CompiledQuery", "Compiler", "Cursor", "NotCompilable"]
+__all__ = [
+    "PART_SEPARATOR",
+    "READ_SEPARATOR",
+    "CompileContext",
+    "CompiledQuery",
+    "Compiler",
+    "NotCompilable",
+]

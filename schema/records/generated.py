@@ -131,15 +131,10 @@ async def _resolve_root(_source: Any, info: GraphQLResolveInfo, **_args: Any) ->
     outcome = await generated.runner.run(plan, info.variable_values, ctx, has_history=True)
     if outcome is None or outcome.data is None:
         return None
-    ctx.extra_errors.extend(_rebase(outcome.errors, info))
+    # A root field's subtree compiles with paths from the response root already.
+    ctx.extra_errors.extend(outcome.errors)
     data = orjson.loads(outcome.data)
     return data.get(info.path.key)
-
-
-def _rebase(errors: list[dict[str, Any]], info: GraphQLResolveInfo) -> list[dict[str, Any]]:
-    """Errors of a subtree compiled alone carry paths from its root key; prefix the rest."""
-    prefix = info.path.as_list()[:-1]
-    return [{**e, "path": [*prefix, *e["path"]]} if "path" in e else e for e in errors]
 
 
 __all__ = ["GeneratedSchema"]

@@ -8,16 +8,15 @@ from typing import Any
 from graphql import GraphQLResolveInfo
 
 from schema.context import Context
+from schema.records.compiler import PART_SEPARATOR
 from schema.records.generic import RecordVersion, history_of
 from schema.records.reading import ledger
-
-US = "\x1f"
 
 
 async def resolve_history(source: Any, info: GraphQLResolveInfo) -> list[RecordVersion]:
     if not source or "__ref" not in source:
         return []
-    code, _, stored_key = str(source["__ref"]).partition(US)
+    code, _, stored_key = str(source["__ref"]).partition(PART_SEPARATOR)
     ctx: Context = info.context
     async with ledger(ctx).open() as reads:
         return await history_of(ctx, reads, code, stored_key)

@@ -17,7 +17,13 @@ from catalog.reads import ReadItem, read_events
 from schema.context import CatalogView, Context, Services
 from schema.errors import format_error
 from schema.records.bind import Bound, bind_site, shape_dict
-from schema.records.compiler import CompileContext, CompiledQuery, Compiler
+from schema.records.compiler import (
+    PART_SEPARATOR,
+    READ_SEPARATOR,
+    CompileContext,
+    CompiledQuery,
+    Compiler,
+)
 from schema.records.plan import DocumentPlan, OperationPlan
 from schema.records.postprocess import postprocess
 
@@ -145,7 +151,7 @@ class Runner:
 
     async def _audit(self, compiled: CompiledQuery, reads: str | None, ctx: Context) -> None:
         """Before the response leaves: the reads are committed to the audit (group commit)."""
-        items = [_read_item(r) for r in reads.split(RS)] if reads else []
+        items = [_read_item(r) for r in reads.split(READ_SEPARATOR)] if reads else []
         refused = {c: u["refused"] for c, u in compiled.datasets.items() if u["refused"]}
         fields = {c: u["fields"] for c, u in compiled.datasets.items()}
         events, ledger = read_events(
@@ -160,12 +166,8 @@ class Runner:
         return Outcome(orjson.dumps(cleaned).decode(), errors)
 
 
-RS = "\x1e"
-US = "\x1f"
-
-
 def _read_item(text: str) -> ReadItem:
-    code, key, version = text.split(US)
+    code, key, version = text.split(PART_SEPARATOR)
     return code, key, int(version)
 
 

@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from catalog.access import Access
 from catalog.models import DatasetField
-from catalog.rowfilter import Condition, RowFilter
+from catalog.rowfilter import Condition, RowFilter, escape_like
 
 NUMERIC_TYPES = frozenset({"int", "decimal"})
 Resolver = Callable[[Any], Any]
@@ -126,12 +127,33 @@ def _bound(c: Condition, fields: Mapping[str, DatasetField], blind: Callable[[st
     if c.op == "in":
         return [sql_param_value(field, v, blind) for v in c.value]
     if c.op == "contains":
-        return _like_escape(str(c.value))
+        return escape_like(str(c.value))
     return sql_param_value(field, c.value, blind)
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+def any_filter_sql(
+    alias: str,
+    filters: Sequence[RowFilter],
+    fields: Mapping[str, DatasetField],
+    params: Params,
+    blind: Callable[[str], str],
+) -> str:
+    """Rows matching at least one of ``filters`` (FALSE for none)."""
+    return any_of([row_filter_sql(alias, f, fields, params, blind) for f in filters])
+
+
+def visibility_sql(
+    alias: str,
+    access: Access,
+    fields: Mapping[str, DatasetField],
+    params: Params,
+    blind: Callable[[str], str],
+) -> list[str]:
+    """The rows that exist for the caller: no condition when it sees them all."""
+    if access.sees_all_rows:
+        return []
+    filters = [r.row_filter for r in access.rules if r.row_filter is not None]
+    return [any_filter_sql(alias, filters, fields, params, blind)]
 
 
 def any_of(filters: Sequence[str]) -> str:
@@ -144,6 +166,7 @@ def any_of(filters: Sequence[str]) -> str:
 
 __all__ = [
     "Params",
+    "any_filter_sql",
     "any_of",
     "blind_value",
     "condition_sql",
@@ -152,4 +175,5 @@ __all__ = [
     "sql_param_value",
     "text_value",
     "typed_value",
+    "visibility_sql",
 ]

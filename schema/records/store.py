@@ -18,7 +18,7 @@ from catalog.models import DatasetField
 from catalog.rowfilter import Condition, RowFilter, parse_row_filter
 from catalog.values import normalise_value
 from schema.records.reading import View
-from schema.records.sqlgen import Params, any_of, row_filter_sql
+from schema.records.sqlgen import Params, any_filter_sql, row_filter_sql, visibility_sql
 
 RECORD_COLUMNS = "r.key, r.version, r.data, r.updated_at"
 TEXT_TYPES = frozenset({"string", "reference", "enum"})
@@ -72,20 +72,8 @@ def where_clauses(view: View, user_filter: RowFilter | None, params: Params) -> 
 
 
 def visibility(view: View, params: Params) -> list[str]:
-    access = view.access
-    if access.sees_all_rows:
-        return []
-    fields = fields_of(view)
     blind = view.ctx.services.field_keys.blind
-    return [
-        any_of(
-            [
-                row_filter_sql("r", rule.row_filter, fields, params, blind)
-                for rule in access.rules
-                if rule.row_filter is not None
-            ]
-        )
-    ]
+    return visibility_sql("r", view.access, fields_of(view), params, blind)
 
 
 def readable_where(view: View, name: str, params: Params) -> list[str]:
@@ -93,9 +81,8 @@ def readable_where(view: View, name: str, params: Params) -> list[str]:
     filters = view.access.filters_for_field(name)
     if filters is None:
         return []
-    fields = fields_of(view)
     blind = view.ctx.services.field_keys.blind
-    return [any_of([row_filter_sql("r", f, fields, params, blind) for f in filters])]
+    return [any_filter_sql("r", filters, fields_of(view), params, blind)]
 
 
 async def fetch_page(
