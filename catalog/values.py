@@ -19,6 +19,9 @@ from catalog.models import Dataset, DatasetField
 
 VIETNAM = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 MAX_TEXT = 200_000
+MAX_DECIMAL_DIGITS = 1000
+MAX_JSON_DEPTH = 32
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TAX_CODE = re.compile(r"^\d{10}(?:-?\d{3})?$")
 _CITIZEN_ID = re.compile(r"^\d{12}$")
 _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -59,6 +62,7 @@ def normalise_value(field: DatasetField, value: Any, dataset_code: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise InvalidInput(f"{place}: expected text, got {_show(value)}")
         text = unicodedata.normalize("NFC", str(value)).strip()
+        _check_text(text, place)
         if len(text) > MAX_TEXT:
             raise InvalidInput(f"{place}: text longer than {MAX_TEXT} characters")
         if kind == "enum" and text not in (field.enum_values or ()):
@@ -86,7 +90,16 @@ def normalise_value(field: DatasetField, value: Any, dataset_code: str) -> Any:
             raise InvalidInput(f"{place}: expected a number, got {_show(value)}") from None
         if not number.is_finite():
             raise InvalidInput(f"{place}: expected a finite number, got {_show(value)}")
-        return format(number.normalize(), "f")
+        number = number.normalize()
+        # "1e999999" is finite but would print as a million digits: bound it before formatting.
+        if abs(number.adjusted()) > MAX_DECIMAL_DIGITS or len(number.as_tuple().digits) > (
+            MAX_DECIMAL_DIGITS
+        ):
+            raise InvalidInput(
+                f"{place}: expected a number of at most {MAX_DECIMAL_DIGITS} digits, "
+                f"got {_show(value)}"
+            )
+        return format(number, "f")
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -102,8 +115,29 @@ def normalise_value(field: DatasetField, value: Any, dataset_code: str) -> Any:
         moment = _datetime(value, place).astimezone(UTC)
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if kind == "json":
+        _check_json(value, place, 0)
         return value
     raise InvalidInput(f"{place}: unknown type {kind}")
+
+
+def _check_text(text: str, place: str) -> None:
+    # PostgreSQL text cannot hold NUL; other C0 controls but tab and newlines are never data.
+    if _CONTROL.search(text):
+        raise InvalidInput(f"{place}: text contains a control character (such as NUL)")
+
+
+def _check_json(value: Any, place: str, depth: int) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidInput(f"{place}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        _check_text(value, place)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(str(key), place)
+            _check_json(item, place, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json(item, place, depth + 1)
 
 
 def _check_identifier(field: DatasetField, text: str, place: str) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from hub.database_url import sqlalchemy_url
 from hub.embedded_postgres import start_embedded_postgres_async, to_asyncpg_url, to_libpq_url
 from hub.settings import Settings
 
@@ -57,8 +58,13 @@ async def resolve_database_url(settings: Settings) -> str:
 
 
 def make_database(url: str, pool_size: int = 10) -> Database:
+    # hide_parameters: a driver error must never carry record values into a log line.
     engine = create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        sqlalchemy_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        hide_parameters=True,
     )
     return Database(
         url=url, engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False)

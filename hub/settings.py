@@ -76,10 +76,10 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith(
-            ("postgresql://", "postgres://", "postgresql+asyncpg://")
-        ):
-            raise ValueError("expected a postgresql:// URL")
+        if value is not None:
+            from hub.database_url import parse_database_url
+
+            parse_database_url(value.get_secret_value())  # DatabaseUrlError is a ValueError
         return value
 
     @property
@@ -137,7 +137,8 @@ def _describe(exc: ValidationError) -> str:
         if error["type"] == "extra_forbidden":
             parts.append(f"{name}: unknown setting")
         else:
-            parts.append(f"{name}: {error['msg']}")
+            message = str(error["msg"]).removeprefix("Value error, ")
+            parts.append(f"{name}: {message}")
     return "; ".join(parts)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import multiprocessing
 import signal
 import socket
@@ -12,6 +11,7 @@ import click
 import uvicorn
 
 from hub.cli import HubContext, pass_hub, run
+from hub.logs import configure_logging
 from hub.settings import Settings
 
 
@@ -46,9 +46,8 @@ from hub.settings import Settings
 def serve(ctx: HubContext, host: str, port: int, workers: int, demo: bool) -> None:
     """Run the hub: GraphQL at /graphql (default http://127.0.0.1:8000)."""
     settings = ctx.settings
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    _check_address(host, port)
+    configure_logging(settings.log_level)
     lines = run(_prepare(settings, demo))
     url = f"http://{host}:{port}"
     click.echo(f"GraphQL: {url}/graphql   health: {url}/healthz")
@@ -79,6 +78,27 @@ def serve(ctx: HubContext, host: str, port: int, workers: int, demo: bool) -> No
         process.join()
 
 
+def _check_address(host: str, port: int) -> None:
+    """Fail before any work, with one line, when the hub could not listen there."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise click.BadParameter(
+            f"{host!r} is neither an IP address nor a host name this machine resolves",
+            param_hint="--host",
+        ) from None
+    family, _type, _proto, _name, address = infos[0]
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        probe.bind(address)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    finally:
+        probe.close()
+
+
 async def _prepare(settings: Settings, demo: bool) -> list[str]:
     from hub.runtime import hub_session
 
@@ -93,6 +113,8 @@ async def _prepare(settings: Settings, demo: bool) -> list[str]:
 def _serve_worker(settings: Settings, host: str, port: int) -> None:
     from hub.app import create_app
 
+    configure_logging(settings.log_level)  # a spawned worker starts with no logging set up
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted connections only then;
     # without it every keep-alive response waits ~40 ms for the client's delayed ACK.
@@ -104,6 +126,7 @@ def _serve_worker(settings: Settings, host: str, port: int) -> None:
     config = uvicorn.Config(
         create_app(settings),
         log_level=settings.log_level.lower(),
+        log_config=None,  # hub.logs: tracebacks without messages, no query strings
         access_log=False,
         lifespan="on",
         loop="auto",  # uvloop, with httptools for HTTP parsing (both installed with the hub)

@@ -46,10 +46,12 @@ async def load_demo(hub: Hub) -> list[str]:
     credentials = await _demo_clients(hub)
     path = hub.settings.data_dir / "demo-clients.json"
     first = credentials["demo-tuson-app"]
+    # Secrets stay in the 0600 file: a terminal or a service log is no place for them.
     return [
         f"Demo clients (id and secret) are in {path} (mode 0600).",
         "Get a token, e.g. for the Từ Sơn town app reading citizens under a grant:",
-        f"  hub token --client-id {first['client_id']} --client-secret {first['client_secret']}",
+        "  make token AS=demo-tuson-app",
+        f"  (or: hub token --client-id {first['client_id']} --client-secret <its secret>)",
     ]
 
 

@@ -1,0 +1,72 @@
+"""Logging for hub processes: identifiers and error classes, never record values or secrets.
+
+Exception messages are where values leak: a driver error quotes the statement's parameters,
+``ValueError`` repeats the bad input, an HTTP client error the URL with its token. So a logged
+traceback keeps its frames (file, line, function) and each exception's class, and drops every
+message. The request id in the log line ties it to what the client was told. Access logs keep
+the path but not the query string, which for GET /graphql carries the query and variables.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from types import TracebackType
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats tracebacks as frames and exception classes only (see the module docstring)."""
+
+    def formatException(self, ei: _ExcInfo | tuple[None, None, None]) -> str:
+        _kind, exc, _tb = ei
+        if exc is None:
+            return ""
+        lines: list[str] = []
+        seen: set[int] = set()
+        current: BaseException | None = exc
+        chain: list[BaseException] = []
+        while current is not None and id(current) not in seen:
+            seen.add(id(current))
+            chain.append(current)
+            current = current.__cause__ or current.__context__
+        for position, error in enumerate(reversed(chain)):
+            if position:
+                lines.append("-- then --")
+            lines.append("Traceback (most recent call last), messages withheld:")
+            for frame in traceback.extract_tb(error.__traceback__):
+                lines.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}')
+            lines.append(f"{type(error).__module__}.{type(error).__qualname__}")
+        return "\n".join(lines)
+
+
+class QueryStringFilter(logging.Filter):
+    """Drops query strings from uvicorn's access log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def configure_logging(level: str) -> None:
+    """Root handler with the redacting formatter; uvicorn's loggers go through it too."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter(FORMAT))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    logging.getLogger("uvicorn.access").addFilter(QueryStringFilter())
+
+
+__all__ = ["FORMAT", "QueryStringFilter", "RedactingFormatter", "configure_logging"]
