@@ -7,26 +7,31 @@ A bad token is a 401 with ``WWW-Authenticate``, never an anonymous request.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
-from urllib.parse import unquote
 
 import orjson
 from graphql import OperationType
 from starlette.requests import Request
 from starlette.responses import Response
 
-from catalog.errors import HubError, InvalidInput, Unauthenticated
+from catalog.errors import HubError, InvalidInput, QueryTooComplex, Unauthenticated
 from hub.auth.request import principal_from_authorization, www_authenticate
 from hub.services import Services
 from schema.context import Context
+from schema.document_limits import check_document_size
 from schema.errors import error_response
 from schema.executor import parse_variables
+from schema.inputs import header_text, normalise_variables
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1_000_000
 JSON = "application/json"
+#: Longest purpose accepted, in characters after decoding (it is stored in every audit event).
+MAX_PURPOSE_LENGTH = 500
+# A caller's request id is stored in the append-only audit and echoed: a short, safe token.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def _json(
@@ -37,23 +42,29 @@ def _json(
 
 async def graphql_endpoint(request: Request) -> Response:
     services: Services = request.app.state.services
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    request_id = _request_id(request.headers.get("x-request-id"))
     try:
         principal = await principal_from_authorization(
             request.headers.get("authorization"), services.verifier
         )
+        principal = await services.admit(principal)  # a removed client's token stops here
     except Unauthenticated as exc:
-        return _json(
-            error_response(exc.code, exc.message),
-            401,
-            {"WWW-Authenticate": www_authenticate(exc)},
-        )
+        return _unauthenticated(exc)
+    settings = services.settings
     try:
-        query, variables, operation_name = await _read_request(request)
+        query, raw_variables, operation_name = await _read_request(request)
+        check_document_size(query, settings.max_document_bytes)
     except InvalidInput as exc:
         return _json(error_response(exc.code, exc.message), 400)
-    executor = services.executor
-    assert executor is not None
+    except QueryTooComplex as exc:  # a document too large to parse: refused by its size
+        return _json(error_response(exc.code, exc.message), 413)
+    try:
+        # Every text input is checked and NFC-normalised here, once (literals: executor).
+        variables = normalise_variables(raw_variables, settings.max_variable_values)
+        purpose = header_text("X-Purpose", request.headers.get("x-purpose"), MAX_PURPOSE_LENGTH)
+    except HubError as exc:
+        return _json(error_response(exc.code, exc.message), 400)
+    executor = services.executor_for(principal)  # anonymous callers: the public schema
     prepared = executor.prepare(query)
     operation = executor.operation_type(prepared, operation_name)
     if prepared.document is not None:
@@ -67,18 +78,18 @@ async def graphql_endpoint(request: Request) -> Response:
                 405,
                 {"Allow": "POST"},
             )
-    # Headers are Latin-1: a Vietnamese purpose arrives percent-encoded (UTF-8).
-    purpose = unquote(request.headers.get("x-purpose") or "")
     context = Context(
         principal=principal,
         sessions=services.sessions,
         request_id=request_id,
-        purpose=purpose.strip() if purpose and purpose.strip() else None,
+        purpose=purpose,
         max_page_size=services.settings.max_page_size,
         services=services,
     )
     try:
         body = await executor.run(prepared, operation_name, variables, context)
+    except Unauthenticated as exc:  # the client was removed while this request began
+        return _unauthenticated(exc)
     except HubError as exc:
         return _json(error_response(exc.code, exc.message))
     except Exception:
@@ -92,7 +103,22 @@ async def graphql_endpoint(request: Request) -> Response:
     return Response(body, media_type=JSON, headers={"X-Request-Id": request_id})
 
 
+def _unauthenticated(exc: Unauthenticated) -> Response:
+    return _json(
+        error_response(exc.code, exc.message), 401, {"WWW-Authenticate": www_authenticate(exc)}
+    )
+
+
+def _request_id(raw: str | None) -> str:
+    """The caller's ``X-Request-Id`` when it is a short safe token, else a new one."""
+    if raw is not None and _REQUEST_ID.fullmatch(raw):
+        return raw
+    return uuid.uuid4().hex
+
+
 async def _read_request(request: Request) -> tuple[str, dict[str, Any], str | None]:
+    """Query, variables and operation name; the body's size was capped by
+    ``hub.http_limits`` before it was read."""
     if request.method == "GET":
         params = request.query_params
         payload: dict[str, Any] = {
@@ -101,12 +127,11 @@ async def _read_request(request: Request) -> tuple[str, dict[str, Any], str | No
             "operationName": params.get("operationName"),
         }
     else:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        # Media types are case-insensitive (RFC 9110 §8.3.1): APPLICATION/JSON is JSON.
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in (JSON, "application/graphql+json", ""):
-            raise InvalidInput(f"send the request as {JSON}, not {content_type!r}")
+            raise InvalidInput(f"send the request as {JSON}, not {content_type[:100]!r}")
         raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise InvalidInput(f"request body is larger than {MAX_BODY} bytes")
         try:
             decoded = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

@@ -10,17 +10,21 @@ import logging
 from typing import Any
 
 import asyncpg
+from graphql import assert_valid_schema
 from sqlalchemy import text
 
 from catalog.access import Access
 from catalog.audit import chain_pending
+from catalog.errors import Unauthenticated
 from catalog.policy import can_see_dataset
+from catalog.principal import Principal
+from hub.auth.registry import admit
 from hub.auth.tokens import TokenVerifier
 from hub.embedded_postgres import to_libpq_url
 from hub.keys import KeyStore
 from hub.runtime import Hub
 from hub.snapshot import Snapshot, load_snapshot, read_versions
-from schema.build import build_schema
+from schema.build import static_schema
 from schema.context import Context
 from schema.executor import Executor, PreparedDocument
 from schema.records.generated import GeneratedSchema
@@ -42,6 +46,7 @@ class Services:
         self.field_keys = hub.keys.sealing_keys()
         self.snapshot = Snapshot()
         self.executor: Executor | None = None
+        self.public_executor: Executor | None = None  # anonymous callers' schema
         self.generated: GeneratedSchema | None = None
         self.read_audit: ReadAuditWriter
         self.pool: asyncpg.Pool | None = None
@@ -51,8 +56,11 @@ class Services:
         self._listener: asyncpg.Connection | None = None
 
     async def start(self) -> None:
-        self.pool = await self.hub.db.open_pool(self.settings.db_pool_size)
-        self.read_audit = ReadAuditWriter(self.pool)
+        self.pool = await self.hub.db.open_pool(
+            self.settings.db_pool_size, self.settings.statement_timeout_ms
+        )
+        # Audit writes go through their own pool: the read pool's statement timeout is for reads.
+        self.read_audit = ReadAuditWriter(await self.hub.db.open_write_pool())
         await self.refresh(force=True)
         self._tasks.append(asyncio.create_task(self._listen(), name="hub-listen"))
         self._tasks.append(asyncio.create_task(self._chain_forever(), name="hub-audit-chain"))
@@ -78,6 +86,28 @@ class Services:
         if versions != (self.snapshot.catalog_version, self.snapshot.policy_version):
             await self.refresh()
 
+    async def admit(self, principal: Principal) -> Principal:
+        """The principal, if its client is still registered as its token says (embedded
+        issuer only; an external IdP revokes its own tokens); else ``Unauthenticated``.
+
+        Checked on this process's snapshot; a refusal is confirmed on a fresh one first, so
+        a client added a moment ago in another process is not refused. An admission on a
+        stale snapshot is checked again once the request sees the counters (``fresh_for``,
+        and the compiled path's freshness column)."""
+        if principal.is_anonymous or not self.settings.uses_embedded_issuer:
+            return principal
+        try:
+            return admit(principal, self.snapshot.clients)
+        except Unauthenticated:
+            await self.ensure_fresh()
+            return admit(principal, self.snapshot.clients)
+
+    async def fresh_for(self, ctx: Context) -> None:
+        """Before executing a request: refresh if the counters moved, then admit its caller
+        again on the fresh snapshot."""
+        await self.ensure_fresh()
+        ctx.principal = await self.admit(ctx.principal)
+
     async def refresh(self, force: bool = False) -> None:
         async with self._refresh_lock:
             async with self.sessions() as session:
@@ -89,18 +119,45 @@ class Services:
             rebuild = force or snapshot.catalog_version != self.snapshot.catalog_version
             self.snapshot = snapshot
             if rebuild or self.executor is None:
-                self.executor = self._build_executor(snapshot)
+                executor = self._build_executor(snapshot)
+                public_executor = self._build_executor(snapshot, anonymous=True)
+                self.executor, self.public_executor = executor, public_executor
+                del executor, public_executor
                 # The schema and catalogue are large, long-lived object graphs: keep them out
                 # of the collector's full passes, which otherwise stall requests (p99 halved).
+                # Frozen objects are never collected, so thaw first: the previous build is
+                # cyclic garbage now and must go, or every publish leaks a whole schema.
+                gc.unfreeze()
                 gc.collect()
                 gc.freeze()
             self._dirty = False
 
-    def _build_executor(self, snapshot: Snapshot) -> Executor:
-        generated = GeneratedSchema.build(
-            build_schema(), snapshot.typed(), self, self.settings.max_page_size
-        )
-        self.generated = generated
+    def executor_for(self, principal: Principal) -> Executor:
+        """Anonymous callers get the schema of what they may read (DESIGN.md §5): PUBLIC
+        fields of PUBLIC datasets; signed-in callers every published type."""
+        executor = self.public_executor if principal.is_anonymous else self.executor
+        assert executor is not None
+        return executor
+
+    def _build_executor(self, snapshot: Snapshot, anonymous: bool = False) -> Executor:
+        """One executable schema with its own document and plan caches (plans are compiled
+        against the schema's types, so each variant keeps its own)."""
+        if anonymous:
+            datasets, readable = snapshot.anonymous_view()
+            generated = GeneratedSchema.build(
+                static_schema(),
+                datasets,
+                self,
+                self.settings.max_page_size,
+                shown=lambda f: f.name in readable[f.dataset_code],
+            )
+        else:
+            generated = GeneratedSchema.build(
+                static_schema(), snapshot.typed(), self, self.settings.max_page_size
+            )
+            self.generated = generated
+        # Checked now, not on the first request: a build costs its whole time at publish.
+        assert_valid_schema(generated.schema)
         runner = generated.runner
         assert runner is not None
 
@@ -116,10 +173,15 @@ class Services:
             generated.schema,
             max_depth=self.settings.max_query_depth,
             max_nodes=self.settings.max_query_nodes,
+            max_document_bytes=self.settings.max_document_bytes,
+            max_document_tokens=self.settings.max_document_tokens,
+            max_cost=self.settings.max_query_cost,
+            max_page=self.settings.max_page_size,
+            statement_timeout_ms=self.settings.statement_timeout_ms,
             cache_size=self.settings.plan_cache_size,
             fast_path=fast_path,
             planner=generated.planner,
-            before_execute=self.ensure_fresh,
+            before_execute=self.fresh_for,
         )
 
     async def catalogue_changed(self) -> None:

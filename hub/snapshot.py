@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.access import Access, GrantView, decide_read, grant_view, next_boundary
 from catalog.models import Dataset, Grant
-from catalog.principal import Principal
+from catalog.principal import ANONYMOUS, Principal
+from hub.auth.registry import RegisteredClient, load_clients
 
 
 @dataclass
@@ -21,6 +22,8 @@ class Snapshot:
     policy_version: int = -1
     datasets: dict[str, Dataset] = field(default_factory=dict)
     grants_by_dataset: dict[str, list[GrantView]] = field(default_factory=dict)
+    # The embedded issuer's clients: ``api_clients`` changes bump the policy counter.
+    clients: dict[str, RegisteredClient] = field(default_factory=dict)
     _decisions: dict[tuple[bool, str | None, str], tuple[Access, datetime | None]] = field(
         default_factory=dict
     )
@@ -29,6 +32,20 @@ class Snapshot:
         """Datasets with generated GraphQL types: published ones, and deprecated ones (their
         fields marked @deprecated, so clients are warned rather than broken)."""
         return [d for d in self.datasets.values() if d.status in ("PUBLISHED", "DEPRECATED")]
+
+    def anonymous_view(self) -> tuple[list[Dataset], dict[str, frozenset[str]]]:
+        """What the anonymous schema is built from: the typed datasets anonymous callers may
+        read and, per dataset, the fields they may read (the policy decides, as for reads;
+        nothing else of the catalogue reaches that schema)."""
+        now = datetime.now(UTC)
+        datasets: list[Dataset] = []
+        fields: dict[str, frozenset[str]] = {}
+        for dataset in self.typed():
+            decided = decide_read(ANONYMOUS, dataset, (), now)
+            if decided.allowed:
+                datasets.append(dataset)
+                fields[dataset.code] = decided.readable_fields
+        return datasets, fields
 
     def access(self, principal: Principal, code: str) -> Access | None:
         """The caller's access to a dataset, remembered per agency until the next moment a
@@ -78,7 +95,8 @@ async def load_snapshot(session: AsyncSession, previous: Snapshot | None = None)
             continue
         filterable = {f.name: f.type for f in dataset.fields if f.filterable}
         grants.setdefault(row.dataset_code, []).append(grant_view(row, filterable))
-    return Snapshot(catalog_version, policy_version, datasets, grants)
+    clients = await load_clients(session)
+    return Snapshot(catalog_version, policy_version, datasets, grants, clients=clients)
 
 
 __all__ = ["Snapshot", "load_snapshot", "read_versions"]

@@ -19,16 +19,23 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     execute,
-    parse,
     validate,
 )
 
 from catalog.errors import HubError, InvalidInput
 from schema.context import Context
+from schema.cost import CostLimit
+from schema.document_limits import parse_bounded
 from schema.errors import format_error
+from schema.inputs import normalise_literals
 from schema.limits import check_limits
+from schema.statement_timeout import is_statement_timeout, rebase_timeouts, timeout_error
 
 log = logging.getLogger(__name__)
+
+# Cached documents keep their AST (about 170 bytes per character of text): bound the text
+# held, so distinct large documents cannot fill memory through the cache.
+_CACHE_CHARS = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +62,21 @@ class Executor:
         cache_size: int = 2048,
         fast_path: FastPath | None = None,
         planner: Callable[[DocumentNode, GraphQLSchema], Any] | None = None,
-        before_execute: Callable[[], Awaitable[None]] | None = None,
+        before_execute: Callable[[Context], Awaitable[None]] | None = None,
+        max_document_bytes: int = 100_000,
+        max_document_tokens: int = 5_000,
+        max_cost: int | None = None,
+        max_page: int = 100,
+        statement_timeout_ms: int = 0,
     ) -> None:
+        # Priced per document before any SQL (schema.cost); None serves any price.
+        self.cost_limit = (
+            CostLimit(schema, max_cost, max_page, cache_size) if max_cost is not None else None
+        )
+        self.statement_timeout_ms = statement_timeout_ms
         self.graphql_schema = schema
+        self.max_document_bytes = max_document_bytes
+        self.max_document_tokens = max_document_tokens
         self.before_execute = before_execute
         self.max_depth = max_depth
         self.max_nodes = max_nodes
@@ -65,6 +84,7 @@ class Executor:
         self.fast_path = fast_path
         self.planner = planner
         self._documents: OrderedDict[str, PreparedDocument] = OrderedDict()
+        self._cached_chars = 0
 
     def prepare(self, query: str) -> PreparedDocument:
         cached = self._documents.get(query)
@@ -72,17 +92,26 @@ class Executor:
             self._documents.move_to_end(query)
             return cached
         prepared = self._prepare(query)
-        if self.cache_size:
+        if self.cache_size and len(query) <= _CACHE_CHARS // 4:
             self._documents[query] = prepared
-            if len(self._documents) > self.cache_size:
-                self._documents.popitem(last=False)
+            self._cached_chars += len(query)
+            while len(self._documents) > self.cache_size or self._cached_chars > _CACHE_CHARS:
+                evicted, _ = self._documents.popitem(last=False)
+                self._cached_chars -= len(evicted)
         return prepared
 
     def _prepare(self, query: str) -> PreparedDocument:
         try:
-            document = parse(query)
+            # Bounded before the work: size and tokens (parsing is linear in tokens), then
+            # every string literal NFC-normalised with NUL bytes refused, once per document.
+            document = parse_bounded(query, self.max_document_bytes, self.max_document_tokens)
+            document = normalise_literals(document, query)
         except GraphQLError as error:
             return PreparedDocument(None, (format_error(error, ""),), {})
+        except HubError as error:
+            return PreparedDocument(
+                None, ({"message": error.message, "extensions": {"code": error.code}},), {}
+            )
         try:
             check_limits(document, self.max_depth, self.max_nodes)
         except HubError as error:
@@ -122,12 +151,25 @@ class Executor:
     ) -> bytes:
         if prepared.document is None:
             return orjson.dumps({"errors": list(prepared.errors)})
+        if self.cost_limit is not None:
+            try:  # before any SQL, on the compiled path and normal execution alike
+                self.cost_limit.check(prepared.document, operation_name, variables)
+            except HubError as error:
+                return orjson.dumps(
+                    {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
+                )
         if self.fast_path is not None and prepared.plan is not None:
-            fast = await self.fast_path(prepared, operation_name, variables, context)
+            try:
+                fast = await self.fast_path(prepared, operation_name, variables, context)
+            except Exception as error:
+                if not is_statement_timeout(error):
+                    raise
+                log.warning("request %s stopped by the statement timeout", context.request_id)
+                raise timeout_error(self.statement_timeout_ms) from None
             if fast is not None:
                 return fast
         if self.before_execute is not None:
-            await self.before_execute()
+            await self.before_execute(context)  # may refuse the caller (Unauthenticated)
         result = execute(
             self.graphql_schema,
             prepared.document,
@@ -137,6 +179,8 @@ class Executor:
         )
         if not isinstance(result, ExecutionResult):
             result = await result
+        if result.errors and rebase_timeouts(result, self.statement_timeout_ms):
+            log.warning("request %s stopped by the statement timeout", context.request_id)
         return serialise(result, context)
 
 

@@ -4,11 +4,13 @@ production. ``HUB_TEST_DATABASE_URL`` points the suite at another server."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -139,8 +141,9 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def token(hub: Hub) -> Callable[..., str]:
-    """``token("SKHDT", "owner")`` → a bearer token from the embedded issuer."""
+def token(hub: Hub, database_url: str) -> Callable[..., str]:
+    """``token("SKHDT", "owner")`` → a bearer token from the embedded issuer, for a client
+    registered in the test database (the hub refuses tokens of unregistered clients)."""
 
     def make(agency: str, *roles: str, subject: str | None = None) -> str:
         client = ApiClient(
@@ -149,10 +152,43 @@ def token(hub: Hub) -> Callable[..., str]:
             agency_code=agency,
             roles=list(roles),
         )
+        _register_client(database_url, client.client_id, agency, roles)
         value, _ = issue_token(hub.settings, hub.keys, client)
         return value
 
     return make
+
+
+_REGISTER_CLIENT = """
+INSERT INTO api_clients (client_id, name, agency_code, roles, secret_hash)
+VALUES ($1, 'test', $2, $3, 'none')
+ON CONFLICT (client_id) DO UPDATE SET agency_code = EXCLUDED.agency_code,
+  roles = ARRAY(SELECT DISTINCT r FROM unnest(api_clients.roles || EXCLUDED.roles) AS r ORDER BY r)
+"""
+
+
+def _register_client(url: str, client_id: str, agency: str, roles: Sequence[str]) -> None:
+    """Register (or widen) a test client from sync code running inside the test's event
+    loop: a short connection on a thread of its own. Same-id calls keep the union of roles,
+    so earlier tokens of that id stay valid; an unknown agency registers nothing."""
+
+    async def register() -> None:
+        conn = await asyncpg.connect(to_libpq_url(url))
+        try:
+            async with conn.transaction():
+                await conn.execute(_REGISTER_CLIENT, client_id, agency, sorted(set(roles)))
+                # As hub.auth.registry.mark_clients_changed: running apps reload their clients.
+                await conn.execute(
+                    "UPDATE hub_state SET policy_version = policy_version + 1 WHERE id = 1"
+                )
+                await conn.execute("SELECT pg_notify('hub_changes', 'clients')")
+        except asyncpg.ForeignKeyViolationError:
+            pass  # the agency is not in this database (not seeded): the token is refused
+        finally:
+            await conn.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, register()).result()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -20,9 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.errors import InvalidInput, NotFound
 from catalog.models import Agency, ApiClient
 from catalog.principal import ROLES
+from hub.auth.registry import mark_clients_changed
 
 #: Most clients ``list_clients`` returns.
 MAX_LISTED = 1000
+#: Longest client name, in characters.
+MAX_NAME_LENGTH = 200
 # scrypt cost: 16 MiB and ~50 ms per check, OWASP's minimum for interactive logins.
 _N, _R, _P = 2**14, 8, 1
 _MAXMEM = 64 * 1024 * 1024
@@ -35,16 +39,11 @@ async def add_client(
 ) -> tuple[ApiClient, str]:
     """Register a client; return it and its plain secret, which is never available again.
 
-    Raises ``InvalidInput`` for an empty name or an unknown role and ``NotFound`` for an
-    unknown agency; nothing is added then.
+    Raises ``InvalidInput`` for an empty or unprintable name or an unknown role and
+    ``NotFound`` for an unknown agency; nothing is added then.
     """
-    name = name.strip()
-    if not name:
-        raise InvalidInput("client name: must not be empty")
-    unknown = [r for r in roles if r not in ROLES]
-    if unknown:
-        known = ", ".join(sorted(ROLES))
-        raise InvalidInput(f"client '{name}': unknown role '{unknown[0]}' (known: {known})")
+    name = clean_name(name)
+    _check_roles(name, roles)
     if await session.get(Agency, agency) is None:
         raise NotFound(f"agency '{agency}' does not exist")
     secret = secrets.token_urlsafe(32)
@@ -57,7 +56,36 @@ async def add_client(
     )
     session.add(client)
     await session.flush()
+    await mark_clients_changed(session)
     return client, secret
+
+
+async def update_client(
+    session: AsyncSession,
+    client_id: str,
+    *,
+    roles: Sequence[str] | None = None,
+    agency: str | None = None,
+) -> ApiClient:
+    """Change a client's roles and/or agency; its tokens that carry a removed role or the old
+    agency are refused from the next request on (in every hub process).
+
+    Raises ``NotFound`` for an unknown client or agency and ``InvalidInput`` for an unknown
+    role; nothing changes then.
+    """
+    client = await session.get(ApiClient, client_id)
+    if client is None:
+        raise NotFound(f"client '{client_id}' does not exist")
+    if roles is not None:
+        _check_roles(client.name, roles)
+        client.roles = sorted(set(roles))
+    if agency is not None:
+        if await session.get(Agency, agency) is None:
+            raise NotFound(f"agency '{agency}' does not exist")
+        client.agency_code = agency
+    await session.flush()
+    await mark_clients_changed(session)
+    return client
 
 
 async def list_clients(session: AsyncSession) -> list[ApiClient]:
@@ -69,12 +97,14 @@ async def list_clients(session: AsyncSession) -> list[ApiClient]:
 
 
 async def remove_client(session: AsyncSession, client_id: str) -> None:
-    """Delete a client; its tokens stay valid until they expire. Raises ``NotFound``."""
+    """Delete a client; its tokens are refused from the next request on, in every hub
+    process. Raises ``NotFound``."""
     client = await session.get(ApiClient, client_id)
     if client is None:
         raise NotFound(f"client '{client_id}' does not exist")
     await session.delete(client)
     await session.flush()
+    await mark_clients_changed(session)
 
 
 async def authenticate_client(
@@ -121,16 +151,43 @@ def verify_secret(secret: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+def clean_name(name: str) -> str:
+    """The name NFC-normalised and stripped; ``InvalidInput`` when empty, too long, or holding
+    control or format characters (a terminal would run them as escape codes in listings)."""
+    name = unicodedata.normalize("NFC", name).strip()
+    if not name:
+        raise InvalidInput("client name: must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"client name: at most {MAX_NAME_LENGTH} characters, got {len(name)}")
+    for position, char in enumerate(name):
+        if unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp"):
+            raise InvalidInput(
+                f"client name: control character U+{ord(char):04X} at position {position} "
+                "is not allowed"
+            )
+    return name
+
+
+def _check_roles(name: str, roles: Sequence[str]) -> None:
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        known = ", ".join(sorted(ROLES))
+        raise InvalidInput(f"client {name!r}: unknown role {unknown[0]!r} (known: {known})")
+
+
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
 __all__ = [
     "MAX_LISTED",
+    "MAX_NAME_LENGTH",
     "add_client",
     "authenticate_client",
+    "clean_name",
     "hash_secret",
     "list_clients",
     "remove_client",
+    "update_client",
     "verify_secret",
 ]

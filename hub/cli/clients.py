@@ -1,6 +1,8 @@
-"""``hub clients add/list/remove`` and ``hub token``: the embedded issuer's clients and tokens.
+"""``hub clients add/list/roles/remove`` and ``hub token``: the embedded issuer's clients and
+tokens.
 
-Invariant: a client secret is printed once, by ``add``; nothing else can show it again.
+Invariant: a client secret is printed once, by ``add``; nothing else can show it again. Names
+reach the terminal only escaped: stored text never runs as a terminal escape code.
 """
 
 from __future__ import annotations
@@ -10,11 +12,18 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from catalog.errors import Unauthenticated
 from catalog.models import ApiClient
-from hub.auth.clients import add_client, authenticate_client, list_clients, remove_client
+from hub.auth.clients import (
+    add_client,
+    authenticate_client,
+    list_clients,
+    remove_client,
+    update_client,
+)
 from hub.auth.issuer import issue_token
 from hub.cli import HubContext, pass_hub, run
 from hub.runtime import hub_session
@@ -49,8 +58,7 @@ def clients() -> None:
 @pass_hub
 def add(ctx: HubContext, name: str, agency: str, roles: str, as_json: bool) -> None:
     """Register a client; prints its id and secret once."""
-    role_list = [r.strip() for r in roles.split(",") if r.strip()]
-    client_id, secret = run(_add(ctx.settings, name, agency, role_list))
+    client_id, secret = run(_add(ctx.settings, name, agency, _role_list(roles)))
     if as_json:
         click.echo(json.dumps({"client_id": client_id, "client_secret": secret}))
         return
@@ -66,7 +74,7 @@ def list_(ctx: HubContext, as_json: bool) -> None:
     """List the registered clients (at most 1000), oldest first."""
     rows = run(_list(ctx.settings))
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False))
+        click.echo(_terminal_safe_json(rows))
         return
     table = Table()
     # The id is what operators copy into other commands: never cut it short.
@@ -75,19 +83,30 @@ def list_(ctx: HubContext, as_json: bool) -> None:
         table.add_column(heading)
     for row in rows:
         created = row["created"][:16].replace("T", " ")
-        table.add_row(
-            row["client_id"], row["name"], row["agency"], ", ".join(row["roles"]), created
-        )
+        # Names stored before names were checked may hold escape codes: print them inert.
+        cells = (row["client_id"], row["name"], row["agency"], ", ".join(row["roles"]), created)
+        table.add_row(*(escape(printable(cell)) for cell in cells))
     Console().print(table)
+
+
+@clients.command("roles")
+@click.argument("client_id")
+@click.argument("roles")
+@pass_hub
+def roles_(ctx: HubContext, client_id: str, roles: str) -> None:
+    """Set a client's roles (comma-separated; "" for none). Its tokens that carry a removed
+    role are refused from the next request on, in every hub process."""
+    granted = run(_update(ctx.settings, client_id, _role_list(roles)))
+    click.echo(f"client {printable(client_id)} now has roles: {', '.join(granted) or '(none)'}")
 
 
 @clients.command("remove")
 @click.argument("client_id")
 @pass_hub
 def remove(ctx: HubContext, client_id: str) -> None:
-    """Remove a client; tokens it already holds stay valid until they expire."""
+    """Remove a client; its tokens are refused from the next request on, in every hub process."""
     run(_remove(ctx.settings, client_id))
-    click.echo(f"removed client {client_id}")
+    click.echo(f"removed client {printable(client_id)}")
 
 
 @click.command()
@@ -120,6 +139,12 @@ async def _list(settings: Settings) -> list[dict[str, Any]]:
         return [_row(c) for c in await list_clients(session)]
 
 
+async def _update(settings: Settings, client_id: str, roles: list[str]) -> list[str]:
+    async with hub_session(settings) as hub, hub.db.sessions() as session, session.begin():
+        client = await update_client(session, client_id, roles=roles)
+        return list(client.roles)
+
+
 async def _remove(settings: Settings, client_id: str) -> None:
     async with hub_session(settings) as hub, hub.db.sessions() as session, session.begin():
         await remove_client(session, client_id)
@@ -133,6 +158,29 @@ async def _token(settings: Settings, client_id: str, secret: str) -> str:
             raise Unauthenticated(f"client '{client_id}': unknown client id or wrong secret")
         access_token, _ = issue_token(settings, hub.keys, client)
         return access_token
+
+
+def printable(text: str) -> str:
+    """``text`` with control and format characters shown as ``\\x1b``-style escapes, so no
+    stored byte is ever interpreted by the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def _terminal_safe_json(value: Any) -> str:
+    """JSON with every non-printable character as a ``\\uXXXX`` escape (``json`` leaves C1
+    controls such as U+009B CSI and bidi overrides raw when ``ensure_ascii`` is off)."""
+    text = json.dumps(value, ensure_ascii=False)
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else json.dumps(ch, ensure_ascii=True)[1:-1] for ch in text
+    )
+
+
+def _role_list(roles: str) -> list[str]:
+    return [r.strip() for r in roles.split(",") if r.strip()]
 
 
 def _row(client: ApiClient) -> dict[str, Any]:

@@ -3,7 +3,8 @@ caller's access, execute as one prepared statement, and return response bytes.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -12,11 +13,12 @@ from graphql.execution.values import get_variable_values
 from prometheus_client import Counter
 
 from catalog.access import Access
-from catalog.errors import HubError
-from catalog.reads import ReadItem, read_events
+from catalog.errors import HubError, Unauthenticated
+from catalog.reads import Asked, ReadItem, asked_key, list_shape, read_events
+from catalog.records import stored_key
 from schema.context import CatalogView, Context, Services
 from schema.errors import format_error
-from schema.records.bind import Bound, bind_site, shape_dict
+from schema.records.bind import Bound, SiteArgs, bind_site, shape_dict
 from schema.records.compiler import (
     PART_SEPARATOR,
     READ_SEPARATOR,
@@ -63,6 +65,8 @@ class Runner:
             return orjson.dumps({"errors": [format_error(e, ctx.request_id) for e in coerced]})
         try:
             outcome = await self.run(op, coerced, ctx)
+        except Unauthenticated:
+            raise  # the endpoint answers 401 with WWW-Authenticate
         except HubError as exc:
             return orjson.dumps(
                 {
@@ -83,6 +87,10 @@ class Runner:
         ctx: Context,
         has_history: bool = False,
     ) -> Outcome | None:
+        variant = op.for_variables(variables)  # the selection @skip/@include leave
+        if variant is None:
+            return None  # no generated field left: normal execution answers
+        op = variant
         bound_args = []
         shapes = []
         for site in op.sites:
@@ -121,9 +129,12 @@ class Runner:
             if row is None:
                 return Outcome(None, [])
             if row["fresh"]:
-                await self._audit(compiled, row["reads"], ctx)
+                audit_ctx = _with_root_purposes(ctx, bound_args)
+                await self._audit(compiled, row["reads"], audit_ctx, op, bound_args, row["data"])
                 return self._finish(compiled, row["data"])
             await self.services.refresh()
+            # The caller was admitted on the stale snapshot: its client may be gone now.
+            ctx.principal = await self.services.admit(ctx.principal)
         raise HubError("the access rules kept changing during the request; try again")
 
     def _compile(
@@ -145,17 +156,30 @@ class Runner:
             arg_index=op.arg_index,
             shapes=[shape_dict(s) for s in shapes],
             with_refs=has_history,
+            skipped=op.skipped,
         )
         assert self.schema.query_type is not None
         return Compiler(cc).compile_root(op.roots, self.schema.query_type)
 
-    async def _audit(self, compiled: CompiledQuery, reads: str | None, ctx: Context) -> None:
-        """Before the response leaves: the reads are committed to the audit (group commit)."""
+    async def _audit(
+        self,
+        compiled: CompiledQuery,
+        reads: str | None,
+        ctx: Context,
+        op: OperationPlan | None = None,
+        args: Sequence[SiteArgs] = (),
+        data: str | None = None,
+    ) -> None:
+        """Before the response leaves: the reads are committed to the audit (group commit).
+
+        Sites that served nothing are audited too (catalog.reads): keys asked in vain, and
+        lists that served no record by filter shape and the count returned."""
         items = [_read_item(r) for r in reads.split(READ_SEPARATOR)] if reads else []
         refused = {c: u["refused"] for c, u in compiled.datasets.items() if u["refused"]}
         fields = {c: u["fields"] for c, u in compiled.datasets.items()}
+        asked = _asked(op, args, items, data, ctx, self.services) if op is not None else None
         events, ledger = read_events(
-            ctx.principal, items, fields, ctx.purpose, ctx.request_id, refused
+            ctx.principal, items, fields, ctx.purpose, ctx.request_id, refused, asked
         )
         await self.services.read_audit.write(events, ctx.principal.agency, ledger)
 
@@ -164,6 +188,52 @@ class Runner:
             return Outcome(data, [])
         cleaned, errors = postprocess(orjson.loads(data), self.services.field_keys)
         return Outcome(orjson.dumps(cleaned).decode(), errors)
+
+
+def _asked(
+    op: OperationPlan,
+    args: Sequence[SiteArgs],
+    items: Sequence[ReadItem],
+    data: str | None,
+    ctx: Context,
+    services: Services,
+) -> Asked:
+    """What the operation's sites asked for (see ``Runner._audit``)."""
+    datasets = services.snapshot.datasets
+    served = {(code, key) for code, key, _version in items}
+    served_codes = {code for code, _key in served}
+    roots = {id(sel.node): sel.key for sel in op.roots}
+    keys: dict[str, list[str]] = {}
+    lists: dict[str, list[dict[str, Any]]] = {}
+    answer: Any = None
+    for site, site_args in zip(op.sites, args, strict=True):
+        dataset = datasets.get(site.dataset)
+        if site.kind == "single" and site_args.key is not None:
+            stored = stored_key(dataset, site_args.key, services.field_keys) if dataset else None
+            if (site.dataset, stored) not in served:
+                stored = asked_key(ctx.principal, dataset, site_args.key, services.field_keys)
+            keys.setdefault(site.dataset, []).append(str(stored))
+        elif site.kind == "list" and site.dataset not in served_codes:
+            entry: dict[str, Any] = {"filter": list_shape(site_args.filter)}
+            root_key = roots.get(id(site.node))
+            if root_key is not None and data:
+                answer = orjson.loads(data) if answer is None else answer
+                value = answer.get(root_key) if isinstance(answer, dict) else None
+                count = value.get("totalCount") if isinstance(value, dict) else None
+                if isinstance(count, int):
+                    entry["totalCount"] = count
+            lists.setdefault(site.dataset, []).append(entry)
+    return Asked(keys=keys, lists=lists)
+
+
+def _with_root_purposes(ctx: Context, args: Sequence[SiteArgs]) -> Context:
+    """The context the audit reads: root fields' purpose arguments are the request's purpose
+    (DESIGN §5); several different ones, and the X-Purpose header, are all logged, in order."""
+    given = [a.purpose for a in args if a.purpose is not None]
+    if not given:
+        return ctx
+    purposes = list(dict.fromkeys([*given, *([ctx.purpose] if ctx.purpose else [])]))
+    return replace(ctx, purpose="; ".join(purposes))
 
 
 def _read_item(text: str) -> ReadItem:
