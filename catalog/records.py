@@ -47,8 +47,21 @@ class Sealed:
 
 
 def content_hash(values: Mapping[str, Any]) -> str:
+    """SHA-256 (lowercase hex) of the canonical JSON of ``values``: keys sorted by code point,
+    no whitespace (separators ``,`` and ``:``), non-ASCII characters written as themselves
+    (UTF-8), values in their stored forms (``catalog.values``). Stored with every version."""
     canonical = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def view_hash(shown: Mapping[str, Any]) -> str:
+    """The version hash a caller is given: ``content_hash`` of exactly the ``values`` it is
+    shown, so it covers nothing the caller may not read and the caller can recompute it.
+
+    The stored hash covers every field, hidden ones included; handing it out would let a
+    caller confirm a guessed hidden value. For a caller that reads every field (the owner)
+    the two are equal."""
+    return content_hash(shown)
 
 
 def stored_key(dataset: Dataset, key_value: Any, keys: FieldKeys) -> str:
@@ -260,5 +273,6 @@ __all__ = [
     "stored_key",
     "unseal",
     "versions_of",
+    "view_hash",
     "write_records",
 ]

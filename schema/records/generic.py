@@ -20,12 +20,13 @@ from strawberry.types import Info
 
 from catalog import models
 from catalog.errors import InvalidInput, NotFound
-from catalog.records import correct_record, stored_key
+from catalog.records import correct_record, stored_key, view_hash
 from schema.catalogue.types import Dataset, PageInfo
 from schema.context import Context
 from schema.pagination import decode_cursor, encode_cursor, page_size
 from schema.records import store
 from schema.records.reading import ReadLedger, Shaped, View, aware, ledger, view_of
+from schema.records.versions import seen_as_of, seen_versions
 
 CtxInfo = Info[Context, None]
 _BLIND = re.compile(r"^[0-9a-f]{64}$")
@@ -64,7 +65,9 @@ class RecordConnection:
 @strawberry.type
 class RecordVersion:
     version: int
-    hash: str
+    hash: str = strawberry.field(
+        description="SHA-256 of the canonical JSON of exactly the values shown (see README)."
+    )
     changed_at: datetime
     source: str | None
     reason: str | None
@@ -96,15 +99,16 @@ class RecordQuery:
         self, info: CtxInfo, dataset: str, key: str, as_of: datetime | None = None
     ) -> Record | None:
         ctx = info.context
-        async with ledger(ctx).open() as reads:
+        async with ledger(ctx).open(ask=(dataset, key)) as reads:
             return await _record_by_key(ctx, reads, dataset, key, as_of)
 
     @strawberry.field(
-        description="Versions newest first, each cut to what it lets the caller read."
+        description="Versions newest first as the caller sees them: versions its rules reject "
+        "are left out, and consecutive ones that look alike to it are one entry."
     )
     async def record_history(self, info: CtxInfo, dataset: str, key: str) -> list[RecordVersion]:
         ctx = info.context
-        async with ledger(ctx).open() as reads:
+        async with ledger(ctx).open(ask=(dataset, key)) as reads:
             return await history_of(ctx, reads, dataset, key)
 
 
@@ -148,14 +152,12 @@ async def _records(
 async def _record_by_key(
     ctx: Context, reads: ReadLedger, dataset: str, key: str, as_of: datetime | None
 ) -> Record | None:
-    found = await _visible_now(ctx, reads, dataset, key, live_only=as_of is None)
+    found = await _visible_now(ctx, reads, dataset, key)
     if found is None:
         return None
     view, row = found
     if as_of is not None:
-        row = await store.fetch_as_of(ctx.services.pool, view, row["key"], aware(as_of))
-        if row is None or row["deleted"]:
-            return None
+        return await _record_as_of(ctx, reads, view, row["key"], aware(as_of))
     shaped = view.shape(row["key"], row["data"])
     if shaped is None:
         return None
@@ -163,36 +165,51 @@ async def _record_by_key(
     return _record(view, shaped, row["version"], row["updated_at"])
 
 
+async def _record_as_of(
+    ctx: Context, reads: ReadLedger, view: View, stored_key: str, as_of: datetime
+) -> Record | None:
+    """The history entry holding the version current at ``as_of``, as ``recordHistory``
+    shows it (same version, time and values), or None where history omits that version."""
+    rows = await store.fetch_versions(ctx.services.pool, view, stored_key, as_of)
+    seen = seen_as_of(view, stored_key, rows)
+    if seen is None:
+        return None
+    reads.served(view, stored_key, seen.version, seen.shaped)
+    return _record(view, seen.shaped, seen.version, seen.changed_at)
+
+
 async def history_of(
     ctx: Context, reads: ReadLedger, dataset: str, key: str
 ) -> list[RecordVersion]:
-    """Versions of a record the caller sees now, newest first, each cut to what it may read."""
-    found = await _visible_now(ctx, reads, dataset, key, live_only=False)
+    """Entries of a record the caller sees now, newest first (``schema.records.versions``)."""
+    found = await _visible_now(ctx, reads, dataset, key)
     if found is None:
         return []
     view, current = found
+    stored_key = current["key"]
+    rows = await store.fetch_versions(ctx.services.pool, view, stored_key)
+    entries = seen_versions(view, stored_key, rows)[-store.HISTORY_LIMIT :]
     out = []
-    for row in await store.fetch_history(ctx.services.pool, view, current["key"]):
-        shaped = view.shape(current["key"], row["data"])
-        if shaped is not None:
-            reads.served(view, current["key"], row["version"], shaped)
+    for seen in reversed(entries):
+        reads.served(view, stored_key, seen.version, seen.shaped)
         out.append(
             RecordVersion(
-                version=row["version"],
-                hash=row["hash"],
-                changed_at=row["changed_at"],
-                source=row["source"],
-                reason=row["reason"],
-                values=JSON(shaped.values if shaped is not None else {}),
+                version=seen.version,
+                hash=seen.hash,
+                changed_at=seen.changed_at,
+                source=seen.source,
+                reason=seen.reason,
+                values=JSON(seen.shaped.values),
             )
         )
     return out
 
 
 async def _visible_now(
-    ctx: Context, reads: ReadLedger, dataset: str, key: str, *, live_only: bool
+    ctx: Context, reads: ReadLedger, dataset: str, key: str
 ) -> tuple[View, asyncpg.Record] | None:
-    """The caller's view and the current record under ``key``, if the caller sees it now."""
+    """The caller's view and the current record under ``key``, if the caller sees it now:
+    not deleted and admitted by its rules (the gate of ``record``, ``asOf`` and history)."""
     view = await view_of(ctx, dataset)
     if view is None:
         return None
@@ -200,7 +217,7 @@ async def _visible_now(
     if not lookup:
         reads.withheld(view, frozenset({view.dataset.key_field}))
         return None
-    current = await store.fetch_current(ctx.services.pool, view, lookup, live_only=live_only)
+    current = await store.fetch_current(ctx.services.pool, view, lookup)
     if current is None or view.shape(current["key"], current["data"]) is None:
         return None
     return view, current
@@ -229,13 +246,14 @@ class RecordMutation:
                 ctx.request_id,
             )
         shaped = view.shape(version.key, version.data) if view is not None else None
+        shown = shaped.values if shaped is not None else {}
         return RecordVersion(
             version=version.version,
-            hash=version.hash,
+            hash=view_hash(shown),  # the owner's view: equal to the stored content hash
             changed_at=version.changed_at,
             source=version.source,
             reason=version.reason,
-            values=JSON(shaped.values if shaped is not None else {}),
+            values=JSON(shown),
         )
 
 

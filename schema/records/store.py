@@ -22,7 +22,8 @@ from schema.records.sqlgen import Params, any_filter_sql, row_filter_sql, visibi
 
 RECORD_COLUMNS = "r.key, r.version, r.data, r.updated_at"
 TEXT_TYPES = frozenset({"string", "reference", "enum"})
-HISTORY_LIMIT = 200
+HISTORY_LIMIT = 200  # entries of one record's history shown
+VERSION_SCAN = 1000  # stored versions read to build them (history covers the newest these)
 
 
 def fields_of(view: View) -> dict[str, DatasetField]:
@@ -111,48 +112,37 @@ async def count(pool: asyncpg.Pool, view: View, user_filter: RowFilter | None) -
 
 
 async def fetch_current(
-    pool: asyncpg.Pool, view: View, stored_keys: list[str], *, live_only: bool = True
+    pool: asyncpg.Pool, view: View, stored_keys: list[str]
 ) -> asyncpg.Record | None:
-    """The current record under any of ``stored_keys`` that the caller's row filters admit."""
+    """The live record under any of ``stored_keys`` that the caller's row filters admit."""
     params = Params()
     where = [
         f"r.dataset_code = {params.literal(view.code)}",
         f"r.key = ANY({params.literal(stored_keys)}::text[])",
+        "NOT r.deleted",
         *visibility(view, params),
     ]
-    if live_only:
-        where.append("NOT r.deleted")
     sql = f"SELECT {RECORD_COLUMNS} FROM records r WHERE {' AND '.join(where)} LIMIT 1"
     row: asyncpg.Record | None = await pool.fetchrow(sql, *params.values(None))
     return row
 
 
-async def fetch_as_of(
-    pool: asyncpg.Pool, view: View, stored_key: str, as_of: datetime
-) -> asyncpg.Record | None:
-    """The version current at ``as_of``: the highest changed at or before it."""
-    row: asyncpg.Record | None = await pool.fetchrow(
-        "SELECT v.key, v.version, v.data, v.changed_at AS updated_at, v.deleted "
-        "FROM record_versions v WHERE v.dataset_code = $1 AND v.key = $2 AND v.changed_at <= $3 "
-        "ORDER BY v.version DESC LIMIT 1",
+async def fetch_versions(
+    pool: asyncpg.Pool, view: View, stored_key: str, until: datetime | None = None
+) -> list[asyncpg.Record]:
+    """The newest ``VERSION_SCAN`` versions of a record (changed at or before ``until`` when
+    given), oldest first, for ``schema.records.versions`` to cut to the caller's view."""
+    rows = await pool.fetch(
+        "SELECT v.version, v.changed_at, v.source, v.reason, v.data, v.deleted "
+        "FROM record_versions v WHERE v.dataset_code = $1 AND v.key = $2 "
+        "AND ($3::timestamptz IS NULL OR v.changed_at <= $3) "
+        "ORDER BY v.version DESC LIMIT $4",
         view.code,
         stored_key,
-        as_of,
+        until,
+        VERSION_SCAN,
     )
-    return row
-
-
-async def fetch_history(pool: asyncpg.Pool, view: View, stored_key: str) -> list[asyncpg.Record]:
-    return list(
-        await pool.fetch(
-            "SELECT v.version, v.hash, v.changed_at, v.source, v.reason, v.data, v.deleted "
-            "FROM record_versions v WHERE v.dataset_code = $1 AND v.key = $2 "
-            "ORDER BY v.version DESC LIMIT $3",
-            view.code,
-            stored_key,
-            HISTORY_LIMIT,
-        )
-    )
+    return list(reversed(rows))
 
 
 def _normalised(view: View, field: DatasetField, c: Condition) -> Any:
@@ -168,10 +158,9 @@ def _normalised(view: View, field: DatasetField, c: Condition) -> Any:
 
 __all__ = [
     "count",
-    "fetch_as_of",
     "fetch_current",
-    "fetch_history",
     "fetch_page",
+    "fetch_versions",
     "parse_user_filter",
     "visibility",
     "where_clauses",
