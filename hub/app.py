@@ -7,12 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from hub.auth.issuer import issuer_routes
+from hub.auth.issuer import MAX_TOKEN_BODY, TOKEN_PATH, issuer_routes
 from hub.graphql_http import graphql_endpoint
+from hub.http_limits import BodyLimit
 from hub.runtime import Hub, open_hub
 from hub.services import Services
 from hub.settings import Settings
@@ -66,7 +68,14 @@ def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
         Route("/metrics", metrics),
         *issuer_routes(),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    # Bodies are capped before they are read (header size is capped by hub.http_protocol).
+    body_limit = Middleware(
+        BodyLimit,
+        max_body_bytes=settings.max_body_bytes,
+        limits={TOKEN_PATH: MAX_TOKEN_BODY},
+        oauth_paths=frozenset({TOKEN_PATH}),
+    )
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[body_limit])
 
 
 __all__ = ["create_app"]

@@ -54,6 +54,21 @@ class Settings(BaseSettings):
     max_page_size: int = Field(100, ge=1, le=10000, description="Largest page a list returns.")
     max_query_depth: int = Field(8, ge=2, le=50, description="Deepest GraphQL selection served.")
     max_query_nodes: int = Field(500, ge=10, description="Most fields one GraphQL query selects.")
+    max_document_bytes: int = Field(
+        100_000, ge=1_000, description="Largest GraphQL document accepted, in bytes (else 413)."
+    )
+    max_document_tokens: int = Field(
+        5_000, ge=200, description="Most lexical tokens (and comments) one document may hold."
+    )
+    max_variable_values: int = Field(
+        10_000, ge=10, description="Most values (strings, numbers, list items) in variables."
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1_000, description="Largest /graphql request body, in bytes (else 413)."
+    )
+    max_header_bytes: int = Field(
+        16_384, ge=1_024, description="Largest request line and headers, in bytes (else 431)."
+    )
     plan_cache_size: int = Field(2048, ge=0, description="Compiled query plans kept per process.")
     db_pool_size: int = Field(10, ge=1, le=200, description="Connections per hub process.")
     log_level: str = Field("INFO", description="Python log level.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -33,8 +34,11 @@ from hub.settings import Settings
 TOKEN_PATH = "/oauth/token"  # noqa: S105 (a URL path, not a secret)
 JWKS_PATH = "/.well-known/jwks.json"
 _PUBLIC_MEMBERS = ("kty", "crv", "x", "y", "kid", "alg", "use")
-_MAX_BODY = 8192
+#: Largest token request body, in bytes (a form of a few short parameters).
+MAX_TOKEN_BODY = 8192
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# RFC 6749 Appendix A: parameters are printable; a NUL cannot even reach PostgreSQL text.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class _OAuthError(Exception):
@@ -171,7 +175,7 @@ async def _form(request: Request) -> dict[str, str]:
             "invalid_request", "send the request as application/x-www-form-urlencoded"
         )
     body = await request.body()
-    if len(body) > _MAX_BODY:
+    if len(body) > MAX_TOKEN_BODY:
         raise _OAuthError("invalid_request", "request body is too large")
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
@@ -179,6 +183,12 @@ async def _form(request: Request) -> dict[str, str]:
         raise _OAuthError("invalid_request", "request body is not valid form data") from None
     form: dict[str, str] = {}
     for name, value in pairs:
+        if _CONTROL.search(name):
+            raise _OAuthError("invalid_request", "a parameter name contains a control character")
+        if _CONTROL.search(value):
+            raise _OAuthError(
+                "invalid_request", f"parameter '{name[:40]}' contains a control character"
+            )
         if name in form:  # RFC 6749 §3.2: parameters must not be repeated
             raise _OAuthError("invalid_request", f"parameter '{name}' is repeated")
         if value:  # §3.1: a parameter without a value counts as omitted
@@ -200,6 +210,10 @@ def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, st
             raise _OAuthError("invalid_client", "malformed Basic credentials", 401)
         # RFC 6749 §2.3.1: id and secret are form-encoded before Basic encoding.
         client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
+        if _CONTROL.search(client_id) or _CONTROL.search(secret):
+            raise _OAuthError(
+                "invalid_client", "malformed Basic credentials: a control character", 401
+            )
         if form.get("client_id", client_id) != client_id:
             raise _OAuthError("invalid_request", "'client_id' differs from the Basic credentials")
         return client_id, secret
@@ -231,6 +245,8 @@ def _not_found() -> Response:
 
 
 __all__ = [
+    "MAX_TOKEN_BODY",
+    "TOKEN_PATH",
     "issue_token",
     "issuer_routes",
     "metadata",

@@ -112,6 +112,7 @@ async def _prepare(settings: Settings, demo: bool) -> list[str]:
 
 def _serve_worker(settings: Settings, host: str, port: int) -> None:
     from hub.app import create_app
+    from hub.http_protocol import server_options
 
     configure_logging(settings.log_level)  # a spawned worker starts with no logging set up
 
@@ -127,10 +128,8 @@ def _serve_worker(settings: Settings, host: str, port: int) -> None:
         create_app(settings),
         log_level=settings.log_level.lower(),
         log_config=None,  # hub.logs: tracebacks without messages, no query strings
-        access_log=False,
         lifespan="on",
-        loop="auto",  # uvloop, with httptools for HTTP parsing (both installed with the hub)
-        http="auto",
+        **server_options(settings),  # uvloop, httptools with the header cap, no access log
     )
     # uvicorn re-raises the signal after its graceful shutdown; the stop was asked for.
     with contextlib.suppress(KeyboardInterrupt):

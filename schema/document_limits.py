@@ -1,0 +1,55 @@
+"""Size limits on a GraphQL document, checked before and while it is parsed.
+
+Invariant: no document costs more parsing than ``max_bytes`` of text and ``max_tokens``
+lexical tokens (comments counted apart, with the same bound): parsing is linear in tokens,
+and validation after it in AST nodes, so a hostile document (a megabyte of directives,
+unused variables or fragments) is refused after a bounded amount of work, with
+``QueryTooComplex`` naming the limit and what was measured.
+"""
+
+from __future__ import annotations
+
+from graphql import DocumentNode, GraphQLSyntaxError, parse
+
+from catalog.errors import QueryTooComplex
+
+# graphql-core ends the message of every parser limit (tokens, comments, nesting) so;
+# tests/test_http_edge.py pins it, so an upgrade that changes it fails there.
+_ABORTED = "Parsing aborted."
+
+
+def check_document_size(query: str, max_bytes: int) -> int:
+    """The document's size in UTF-8 bytes; ``QueryTooComplex`` when above ``max_bytes``."""
+    # len(str) bounds the UTF-8 size from below: most documents are ASCII and skip encoding.
+    size = len(query) if query.isascii() else len(query.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise QueryTooComplex(
+            f"the document is {size} bytes; the hub accepts at most {max_bytes} "
+            "(HUB_MAX_DOCUMENT_BYTES)"
+        )
+    return size
+
+
+def parse_bounded(query: str, max_bytes: int, max_tokens: int) -> DocumentNode:
+    """Parse ``query`` within the limits.
+
+    Raises ``QueryTooComplex`` for a document over ``max_bytes``, over ``max_tokens`` tokens
+    or comments, or nested too deeply to parse; ``GraphQLSyntaxError`` for a syntax error.
+    """
+    check_document_size(query, max_bytes)
+    try:
+        return parse(query, max_lexical_tokens=max_tokens, max_comments=max_tokens)
+    except GraphQLSyntaxError as error:
+        if not error.message.endswith(_ABORTED):
+            raise
+        description = error.message.removeprefix("Syntax Error: ").removesuffix(_ABORTED)
+    if "tokens" in description or "comments" in description:
+        kind = "tokens" if "tokens" in description else "comments"
+        raise QueryTooComplex(
+            f"the document has more than {max_tokens} {kind}; the hub parses at most "
+            f"{max_tokens} (HUB_MAX_DOCUMENT_TOKENS)"
+        )
+    raise QueryTooComplex(f"the document cannot be parsed: {description.strip()}")
+
+
+__all__ = ["check_document_size", "parse_bounded"]
