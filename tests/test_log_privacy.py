@@ -26,7 +26,7 @@ mutation($dataset: String!, $key: String!, $values: JSON!) {
 CITIZEN_LIST = """
 query($phone: String) { citizenList(first: 5, filter: {phone: {eq: $phone}}) { totalCount } }"""
 BUSINESS_LIST = """
-query($capital: Decimal) { businessList(filter: {charterCapital: {gte: $capital}}) { totalCount } }
+query($capital: String) { businessList(filter: {charterCapital: {gte: $capital}}) { totalCount } }
 """
 
 
