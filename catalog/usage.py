@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import policy
@@ -87,14 +87,14 @@ async def list_audit_events(
 async def usage_report(session: AsyncSession, principal: Principal, month: str) -> list[UsageRow]:
     """``record.read`` events of ``month`` summed per (agency, dataset), in the caller's scope:
     requests (events), records served (``detail.count``, else the keys listed) and refused
-    (events that withheld fields)."""
+    (events that withheld fields or served nothing for a key asked: no grant, outside the
+    row filter, unknown key)."""
     start, end = month_bounds(month)
     scope = _scope(principal, "usageReport", allow_steward=True)
     served = func.coalesce(
         AuditEvent.detail["count"].as_integer(), func.cardinality(AuditEvent.keys), 0
     )
-    refused = AuditEvent.detail["refused"]
-    was_refused = (func.jsonb_typeof(refused) == "array") & (func.jsonb_array_length(refused) > 0)
+    was_refused = _non_empty(AuditEvent.detail["refused"]) | _non_empty(AuditEvent.detail["missed"])
     agency = func.coalesce(AuditEvent.agency, ANONYMOUS_AGENCY)
     stmt = (
         select(
@@ -119,6 +119,14 @@ async def usage_report(session: AsyncSession, principal: Principal, month: str) 
         UsageRow(str(r.agency), str(r.dataset), int(r.requests), int(r.served), int(r.refused))
         for r in await session.execute(stmt)
     ]
+
+
+def _non_empty(array: Any) -> ColumnElement[bool]:
+    """``detail.<name>`` is a non-empty JSON array (absent or null: false)."""
+    # CASE, not AND: jsonb_array_length fails on a non-array and AND may evaluate it first.
+    return case(
+        (func.jsonb_typeof(array) == "array", func.jsonb_array_length(array) > 0), else_=False
+    )
 
 
 def _scope(principal: Principal, action: str, *, allow_steward: bool) -> ColumnElement[Any] | None:

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from catalog.access import Access
 from catalog.audit import chain_pending
+from catalog.checkpoints import SigningKeys, write_checkpoint
 from catalog.errors import Unauthenticated
 from catalog.policy import can_see_dataset
 from catalog.principal import Principal
@@ -64,6 +65,9 @@ class Services:
         await self.refresh(force=True)
         self._tasks.append(asyncio.create_task(self._listen(), name="hub-listen"))
         self._tasks.append(asyncio.create_task(self._chain_forever(), name="hub-audit-chain"))
+        self._tasks.append(
+            asyncio.create_task(self._checkpoint_forever(), name="hub-audit-checkpoint")
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -256,6 +260,23 @@ class Services:
             except Exception:
                 log.warning("audit chainer failed; retrying", exc_info=True)
             await asyncio.sleep(1.0)
+
+    async def _checkpoint_forever(self) -> None:
+        """Sign the audit chain head every HUB_AUDIT_CHECKPOINT_SECONDS while events flow:
+        every process offers, the database lets one write (catalog.checkpoints)."""
+        interval = self.settings.audit_checkpoint_seconds
+        tick = max(1.0, interval / 6)
+        while True:
+            await asyncio.sleep(tick)
+            try:
+                store = self.hub.keys  # read each time: `hub keys rotate` swaps the keys
+                keys = SigningKeys(tuple(store.signing_keys), store.active_signing_kid)
+                async with self.sessions.begin() as session:
+                    await write_checkpoint(session, keys, min_interval=interval - tick)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("audit checkpoint failed; retrying", exc_info=True)
 
     async def chain_audit(self) -> int:
         """Chain everything pending, in slices: hashing is CPU work on this worker's event

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     )
     plan_cache_size: int = Field(2048, ge=0, description="Compiled query plans kept per process.")
     db_pool_size: int = Field(10, ge=1, le=200, description="Connections per hub process.")
+    audit_checkpoint_seconds: int = Field(
+        30, ge=1, le=60, description="Seconds between signed audit checkpoints while events flow."
+    )
     log_level: str = Field("INFO", description="Python log level.")
 
     @field_validator("log_level")

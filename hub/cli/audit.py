@@ -1,12 +1,29 @@
-"""``hub audit verify``: recompute the audit chain and name the first broken link."""
+"""``hub audit verify`` and ``hub audit checkpoints export``: recompute the audit chain, name
+the first broken link, and check the signed checkpoints of its head (the table's and an
+owner's kept copy), which is how events deleted from the end of the chain are found."""
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
 import click
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.audit import ChainReport
+from catalog.checkpoints import Checkpoint, CheckpointReport, SigningKeys, parse_kept
+from catalog.errors import InvalidInput
 from hub.cli import HubContext, pass_hub, run
+from hub.keys import KeyStore
 from hub.settings import Settings
+
+
+@dataclass
+class _Verified:
+    chain: ChainReport
+    checkpoints: CheckpointReport | None
 
 
 @click.group()
@@ -15,10 +32,20 @@ def audit() -> None:
 
 
 @audit.command()
+@click.option(
+    "--checkpoints",
+    "kept_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A kept copy of the checkpoints (JSON lines from `hub audit checkpoints export`) "
+    "to verify against as well. Default: only the checkpoints table.",
+)
 @pass_hub
-def verify(ctx: HubContext) -> None:
-    """Chain pending events, then recompute every hash; exit 1 at the first broken link."""
-    report = run(_verify(ctx.settings))
+def verify(ctx: HubContext, kept_file: Path | None) -> None:
+    """Chain pending events, recompute every hash and check the signed checkpoints; exit 1
+    at a broken link, a bad signature or a chain cut short."""
+    kept = _read_kept(kept_file) if kept_file is not None else []
+    result = run(_verify(ctx.settings, kept, str(kept_file)))
+    report = result.chain
     if not report.ok:
         click.echo(
             f"audit chain BROKEN at position {report.broken_at}: {report.reason} "
@@ -26,24 +53,106 @@ def verify(ctx: HubContext) -> None:
             err=True,
         )
         raise SystemExit(1)
-    click.echo(f"audit chain intact: {report.checked} events verified")
+    checks = result.checkpoints
+    assert checks is not None
+    if not checks.ok:
+        for problem in checks.problems:
+            click.echo(problem, err=True)
+        raise SystemExit(1)
+    last = checks.last
+    summary = (
+        f"; {checks.checked} signed checkpoints verified, the last at position {last.pos} "
+        f"({last.as_json()['at']})"
+        if last is not None
+        else "; no checkpoint yet"
+    )
+    if kept_file is not None:
+        summary += f"; {checks.kept_checked} kept checkpoints in {kept_file} verified"
+    click.echo(f"audit chain intact: {report.checked} events verified{summary}")
 
 
-async def _verify(settings: Settings) -> ChainReport:
-    from catalog.audit import chain_pending, verify_chain
+@audit.group()
+def checkpoints() -> None:
+    """Signed checkpoints of the audit chain head."""
+
+
+@checkpoints.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_hub
+def export(ctx: HubContext, file: Path) -> None:
+    """Sign the current chain head, then add every checkpoint not yet in FILE to it (JSON
+    lines; FILE only grows, so a copy kept across exports outlives a rewritten table)."""
+    known = _read_kept(file) if file.exists() else []
+    fresh = run(_export(ctx.settings))
+    seen = {c.jws for c in known}
+    new = [c for c in fresh if c.jws not in seen]
+    lines = [json.dumps(c.as_json(), ensure_ascii=False) + "\n" for c in [*known, *new]]
+    tmp = file.with_name(file.name + ".tmp")
+    # Written then renamed: an interrupted export never leaves a kept copy half-written.
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.writelines(lines)
+    os.replace(tmp, file)
+    click.echo(f"{len(new)} new checkpoints added to {file} ({len(lines)} in all)")
+
+
+def signing_keys(store: KeyStore) -> SigningKeys:
+    """The keys file's signing keys as the checkpoint signer needs them."""
+    return SigningKeys(tuple(store.signing_keys), store.active_signing_kid)
+
+
+def _read_kept(file: Path) -> list[Checkpoint]:
+    try:
+        with open(file, encoding="utf-8") as fh:
+            return parse_kept(fh, str(file))
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file}: not UTF-8 JSON lines") from None
+    except OSError as exc:
+        raise click.ClickException(f"{file}: {exc.strerror or exc}") from None
+    except InvalidInput as exc:  # names the file and line
+        raise click.ClickException(exc.message) from None
+
+
+async def _chain_all(sessions: async_sessionmaker[AsyncSession]) -> None:
+    from catalog.audit import chain_pending
+
+    while True:
+        async with sessions.begin() as session:
+            if await chain_pending(session) == 0:
+                return
+
+
+async def _verify(settings: Settings, kept: list[Checkpoint], kept_from: str) -> _Verified:
+    from catalog.audit import verify_chain
+    from catalog.checkpoints import verify_checkpoints
     from hub.runtime import hub_session
 
     async with hub_session(settings) as hub:
         async with hub.db.sessions() as session:
             report = await verify_chain(session)
         if not report.ok:
-            return report
-        while True:
-            async with hub.db.sessions.begin() as session:
-                if await chain_pending(session) == 0:
-                    break
+            return _Verified(report, None)
+        await _chain_all(hub.db.sessions)
         async with hub.db.sessions() as session:
-            return await verify_chain(session)
+            report = await verify_chain(session)
+            if not report.ok:
+                return _Verified(report, None)
+            checks = await verify_checkpoints(session, signing_keys(hub.keys), kept, kept_from)
+        return _Verified(report, checks)
+
+
+async def _export(settings: Settings) -> list[Checkpoint]:
+    from catalog.checkpoints import checkpoints_after, write_checkpoint
+    from hub.runtime import hub_session
+
+    async with hub_session(settings) as hub:
+        await _chain_all(hub.db.sessions)
+        async with hub.db.sessions.begin() as session:
+            await write_checkpoint(session, signing_keys(hub.keys), min_interval=0)
+        out: list[Checkpoint] = []
+        async with hub.db.sessions() as session:
+            while batch := await checkpoints_after(session, (out[-1].id or 0) if out else 0):
+                out.extend(batch)
+        return out
 
 
 COMMANDS = [audit]

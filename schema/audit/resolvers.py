@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from catalog import models
 from catalog.errors import InvalidInput
+from catalog.reads import READ_ACTION
 from catalog.usage import AuditQuery, list_audit_events, usage_report
 from schema.catalogue.types import PageInfo
 from schema.context import Context
@@ -32,6 +33,13 @@ class AuditEvent:
     fields: list[str] | None
     purpose: str | None
     request_id: str | None
+    records_served: int | None = strawberry.field(
+        description="record.read: how many records were served (0: a read of nothing)."
+    )
+    missed_keys: list[str] | None = strawberry.field(
+        description="record.read: keys asked that served no record (no grant, outside the "
+        "row filter, unknown key); blind indexes where the key field is encrypted."
+    )
     chain_pos: int = strawberry.field(description="Position in the hash chain.")
     prev_hash: str
     hash: str
@@ -51,10 +59,26 @@ class AuditEvent:
             fields=row.fields,
             purpose=row.purpose,
             request_id=row.request_id,
+            records_served=_detail_int(row, "count"),
+            missed_keys=_detail_strings(row, "missed"),
             chain_pos=row.chain_pos,
             prev_hash=row.prev_hash,
             hash=row.hash,
         )
+
+
+def _detail_int(row: models.AuditEvent, name: str) -> int | None:
+    if row.action != READ_ACTION or not isinstance(row.detail, dict):
+        return None
+    value = row.detail.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _detail_strings(row: models.AuditEvent, name: str) -> list[str] | None:
+    if row.action != READ_ACTION or not isinstance(row.detail, dict):
+        return None
+    value = row.detail.get(name, [])
+    return [str(v) for v in value] if isinstance(value, list) else None
 
 
 @strawberry.type

@@ -22,7 +22,7 @@ import orjson
 
 from catalog.access import Access
 from catalog.models import Dataset
-from catalog.reads import ReadItem, record_reads
+from catalog.reads import Asked, ReadItem, asked_key, is_dataset_code, record_reads
 from catalog.records import unseal
 from catalog.values import VIETNAM
 from schema.context import Context
@@ -81,6 +81,7 @@ class ReadLedger:
         self.reads: list[ReadItem] = []
         self.fields: dict[str, set[str]] = defaultdict(set)
         self.refused: dict[str, set[str]] = defaultdict(set)
+        self.asked: dict[str, list[str]] = defaultdict(list)  # dataset → keys as asked
         self._active = 0
         self._waiters: list[asyncio.Future[None]] = []
         self._errors_sent: set[str] = set()
@@ -103,9 +104,14 @@ class ReadLedger:
             self.refused[view.code] |= fields
 
     @contextlib.asynccontextmanager
-    async def open(self) -> AsyncIterator[ReadLedger]:
-        """Around one resolver: the last to leave writes the audit, the others wait for it."""
+    async def open(self, ask: tuple[str, str] | None = None) -> AsyncIterator[ReadLedger]:
+        """Around one resolver: the last to leave writes the audit, the others wait for it.
+
+        ``ask``: (dataset, key) of a single lookup; if it serves nothing, the audit still
+        shows the key was asked (a read of zero records)."""
         self._active += 1
+        if ask is not None:
+            self.asked[ask[0]].append(ask[1])
         try:
             yield self
         finally:
@@ -132,8 +138,10 @@ class ReadLedger:
 
     async def _flush(self) -> None:
         reads, fields, refused = self.reads, dict(self.fields), dict(self.refused)
+        asked = self._asked(reads)
         self.reads, self.fields, self.refused = [], defaultdict(set), defaultdict(set)
-        if not reads and not refused:
+        self.asked = defaultdict(list)
+        if not reads and not refused and not asked.keys:
             return
         ctx = self.ctx
         async with ctx.sessions.begin() as session:
@@ -145,11 +153,31 @@ class ReadLedger:
                 ctx.purpose,
                 ctx.request_id,
                 {code: sorted(names) for code, names in refused.items()},
+                asked,
             )
         for code, names in sorted(refused.items()):
             if code not in self._errors_sent:
                 self._errors_sent.add(code)
                 ctx.extra_errors.append(purpose_error(code, names))
+
+
+    def _asked(self, reads: list[ReadItem]) -> Asked:
+        """The keys asked, in audit form; a key given as the stored key it was served
+        under (the blind index shown in place of an unreadable key) stays as given."""
+        services = self.ctx.services
+        served = {(code, key) for code, key, _version in reads}
+        keys: dict[str, list[str]] = {}
+        for code, given in self.asked.items():
+            if not is_dataset_code(code):
+                continue  # no dataset could have this name: nothing to tell its owner
+            dataset = services.snapshot.datasets.get(code)
+            keys[code] = [
+                key.strip()
+                if (code, key.strip()) in served
+                else asked_key(self.ctx.principal, dataset, key, services.field_keys)
+                for key in given
+            ]
+        return Asked(keys=keys)
 
 
 def aware(moment: datetime) -> datetime:

@@ -1,0 +1,268 @@
+"""Reads that return nothing are audited (DESIGN.md §6): a single-key lookup that serves no
+record (no grant, outside the row filter, unknown key) on the typed and the generic path, and
+count-only typed queries, each leave a ``record.read`` event of zero records with the keys
+asked (stored keys: blind indexes for encrypted identifiers) or the list's filter shape and
+count; ``usageReport`` counts the lookups as refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from catalog.models import AuditEvent
+from catalog.values import VIETNAM
+from hub.runtime import Hub
+from tests.record_support import TUSON, Gql, approved_grant
+from tests.records_fixtures import load_demo_records
+
+PURPOSE = "Giải quyết thủ tục hành chính"
+TYPED_CITIZEN = "query($k: String!) { citizen(key: $k) { citizenId fullName } }"
+GENERIC_CITIZEN = 'query($k: String!) { record(dataset: "citizen", key: $k) { key } }'
+GENERIC_HISTORY = 'query($k: String!) { recordHistory(dataset: "citizen", key: $k) { version } }'
+TYPED_BUSINESS = "query($k: String!) { business(key: $k) { taxCode name } }"
+COUNT_ONLY = "{ citizenList { totalCount } }"
+COUNT_FILTERED = "query($d: String!) { citizenList(filter: {district: {eq: $d}}) { totalCount } }"
+USAGE = """
+query($month: String!) {
+  usageReport(month: $month) { rows { agency dataset requests recordsServed refused } }
+}"""
+EVENTS = """
+query { auditEvents(dataset: "citizen", first: 20) {
+  edges { node { action agency dataset keys missedKeys recordsServed } } } }"""
+NEVER_SEEN_ID = "001099000999"
+
+
+@pytest.fixture
+async def demo(hub: Hub, app: Any) -> dict[str, list[dict[str, Any]]]:
+    return await load_demo_records(hub, businesses=6, parcels=4, citizens=24)
+
+
+@pytest.fixture
+async def tuson(gql: Gql, token: Callable[..., str], demo: dict[str, Any]) -> str:
+    """A Từ Sơn reader with a grant on citizens of its own district only."""
+    reader = token("UBND-TX-TUSON", "reader", subject="tuson-app")
+    await approved_grant(
+        gql,
+        reader,
+        token("SYT", "owner"),
+        "citizen",
+        ["citizen_id", "full_name", "district"],
+        {"district": TUSON},
+    )
+    return reader
+
+
+async def _reads(hub: Hub, dataset: str | None = None) -> list[AuditEvent]:
+    async with hub.db.sessions() as session:
+        stmt = select(AuditEvent).where(AuditEvent.action == "record.read")
+        if dataset is not None:
+            stmt = stmt.where(AuditEvent.dataset == dataset)
+        return list(await session.scalars(stmt.order_by(AuditEvent.seq)))
+
+
+def _blind(hub: Hub, value: str) -> str:
+    return hub.keys.sealing_keys().blind(value)
+
+
+def _outside(demo: dict[str, Any]) -> str:
+    return str(next(c for c in demo["citizen"] if c["district"] != TUSON)["citizen_id"])
+
+
+def _inside(demo: dict[str, Any]) -> str:
+    return str(next(c for c in demo["citizen"] if c["district"] == TUSON)["citizen_id"])
+
+
+def _month() -> str:
+    return datetime.now(VIETNAM).strftime("%Y-%m")
+
+
+@pytest.mark.parametrize("query", [TYPED_CITIZEN, GENERIC_CITIZEN, GENERIC_HISTORY])
+async def test_lookup_without_a_grant_is_a_read_of_zero_records(
+    gql: Gql, token: Callable[..., str], hub: Hub, demo: dict[str, Any], query: str
+) -> None:
+    citizen_id = str(demo["citizen"][0]["citizen_id"])
+    body = await gql(query, token=token("STNMT", "reader"), purpose=PURPOSE, k=citizen_id)
+    assert "errors" not in body, body
+    assert next(iter(body["data"].values())) in (None, [])
+    (event,) = await _reads(hub, "citizen")
+    assert event.agency == "STNMT" and event.purpose == PURPOSE
+    # The encrypted identifier is kept as its blind index, never in plaintext.
+    assert event.keys == [_blind(hub, citizen_id)]
+    assert event.detail is not None
+    assert event.detail["count"] == 0
+    assert event.detail["missed"] == [_blind(hub, citizen_id)]
+
+
+@pytest.mark.parametrize("query", [TYPED_CITIZEN, GENERIC_CITIZEN])
+async def test_lookup_outside_the_row_filter_is_audited_like_an_unknown_key(
+    gql: Gql, tuson: str, hub: Hub, demo: dict[str, Any], query: str
+) -> None:
+    outside = await gql(query, token=tuson, purpose=PURPOSE, k=_outside(demo))
+    unknown = await gql(query, token=tuson, purpose=PURPOSE, k=NEVER_SEEN_ID)
+    assert next(iter(outside["data"].values())) is None
+    assert next(iter(unknown["data"].values())) is None
+    first, second = await _reads(hub, "citizen")
+    assert first.keys == [_blind(hub, _outside(demo))]
+    assert second.keys == [_blind(hub, NEVER_SEEN_ID)]
+    # Nothing in the event tells the caller which of the two keys exists.
+    assert (first.fields, first.detail and set(first.detail)) == (
+        second.fields,
+        second.detail and set(second.detail),
+    )
+    assert first.detail == {"count": 0, "missed": first.keys}
+    assert second.detail == {"count": 0, "missed": second.keys}
+
+
+async def test_served_and_missed_keys_share_one_event_per_dataset(
+    gql: Gql, tuson: str, hub: Hub, demo: dict[str, Any]
+) -> None:
+    query = """query($a: String!, $b: String!) {
+      inside: citizen(key: $a) { fullName } outside: citizen(key: $b) { fullName } }"""
+    body = await gql(query, token=tuson, purpose=PURPOSE, a=_inside(demo), b=_outside(demo))
+    assert body["data"]["inside"]["fullName"] and body["data"]["outside"] is None
+    (event,) = await _reads(hub, "citizen")
+    assert event.keys == [_blind(hub, _inside(demo)), _blind(hub, _outside(demo))]
+    assert event.detail == {"count": 1, "missed": [_blind(hub, _outside(demo))]}
+
+
+async def test_plain_key_of_unencrypted_key_field_is_kept_as_asked(
+    gql: Gql, token: Callable[..., str], hub: Hub, demo: dict[str, Any]
+) -> None:
+    body = await gql(TYPED_BUSINESS, token=token("STNMT", "reader"), k="9999999999")
+    assert body["data"]["business"] is None
+    (event,) = await _reads(hub, "business")
+    assert event.keys == ["9999999999"]
+    assert event.detail == {"count": 0, "missed": ["9999999999"]}
+
+
+async def test_anonymous_lookup_of_restricted_dataset_is_audited(
+    gql: Gql, hub: Hub, demo: dict[str, Any]
+) -> None:
+    citizen_id = str(demo["citizen"][0]["citizen_id"])
+    assert await gql(GENERIC_CITIZEN, k=citizen_id) == {"data": {"record": None}}
+    (event,) = await _reads(hub, "citizen")
+    assert (event.subject, event.agency) == (None, None)
+    assert event.keys == [_blind(hub, citizen_id)]
+
+
+async def test_unknown_and_hidden_datasets_read_alike_in_the_callers_audit(
+    gql: Gql, token: Callable[..., str], hub: Hub, demo: dict[str, Any]
+) -> None:
+    draft = """mutation { createDataset(input: {code: "secret_register", title: "Sổ riêng",
+      sector: "y_te", keyField: "code", fields: [{name: "code", type: "string",
+      required: true}]}) { code } }"""
+    created = await gql(draft, token=token("SYT", "owner"))
+    assert "errors" not in created, created
+    reader = token("STNMT", "reader")
+    lookup = 'query($d: String!) { record(dataset: $d, key: "A-1") { key } }'
+    hidden = await gql(lookup, token=reader, d="secret_register")
+    missing = await gql(lookup, token=reader, d="no_such_register")
+    assert hidden == missing == {"data": {"record": None}}
+    first = (await _reads(hub, "secret_register"))[0]
+    second = (await _reads(hub, "no_such_register"))[0]
+    assert first.keys == second.keys == [_blind(hub, "A-1")]
+    assert first.detail == second.detail == {"count": 0, "missed": [_blind(hub, "A-1")]}
+
+
+async def test_lookup_of_a_name_no_dataset_could_have_leaves_no_event(
+    gql: Gql, token: Callable[..., str], hub: Hub, demo: dict[str, Any]
+) -> None:
+    lookup = 'query($d: String!) { record(dataset: $d, key: "A-1") { key } }'
+    body = await gql(lookup, token=token("STNMT", "reader"), d="Not A Dataset\u0007")
+    assert body == {"data": {"record": None}}
+    assert await _reads(hub) == []
+
+
+async def test_overlong_key_is_kept_as_its_blind_index(
+    gql: Gql, token: Callable[..., str], hub: Hub, demo: dict[str, Any]
+) -> None:
+    key = "9" * 5000
+    body = await gql(TYPED_BUSINESS, token=token("STNMT", "reader"), k=key)
+    assert body["data"]["business"] is None
+    (event,) = await _reads(hub, "business")
+    assert event.keys == [_blind(hub, key)]
+
+
+async def test_count_only_typed_query_is_audited_with_the_count(
+    gql: Gql, tuson: str, hub: Hub, demo: dict[str, Any]
+) -> None:
+    inside = sum(1 for c in demo["citizen"] if c["district"] == TUSON)
+    body = await gql(COUNT_ONLY, token=tuson, purpose=PURPOSE)
+    assert body == {"data": {"citizenList": {"totalCount": inside}}}
+    (event,) = await _reads(hub, "citizen")
+    assert event.agency == "UBND-TX-TUSON" and event.keys == []
+    assert event.detail == {"count": 0, "lists": [{"filter": [], "totalCount": inside}]}
+
+
+async def test_count_with_filter_keeps_the_filter_shape_not_its_values(
+    gql: Gql, tuson: str, hub: Hub, demo: dict[str, Any]
+) -> None:
+    body = await gql(COUNT_FILTERED, token=tuson, purpose=PURPOSE, d=TUSON)
+    count = body["data"]["citizenList"]["totalCount"]
+    (event,) = await _reads(hub, "citizen")
+    assert event.detail == {
+        "count": 0,
+        "lists": [{"filter": ["district:eq"], "totalCount": count}],
+    }
+    assert TUSON not in str(event.detail)
+
+
+async def test_anonymous_count_is_audited(gql: Gql, hub: Hub, demo: dict[str, Any]) -> None:
+    body = await gql("{ businessList { totalCount } }")
+    assert body == {"data": {"businessList": {"totalCount": len(demo["business"])}}}
+    (event,) = await _reads(hub, "business")
+    assert event.agency is None
+    assert event.detail == {
+        "count": 0,
+        "lists": [{"filter": [], "totalCount": len(demo["business"])}],
+    }
+
+
+async def test_list_that_served_records_is_audited_as_before(
+    gql: Gql, tuson: str, hub: Hub, demo: dict[str, Any]
+) -> None:
+    body = await gql(
+        "{ citizenList(first: 50) { edges { node { fullName } } } }", token=tuson, purpose=PURPOSE
+    )
+    served = len(body["data"]["citizenList"]["edges"])
+    (event,) = await _reads(hub, "citizen")
+    assert event.detail == {"count": served}
+
+
+async def test_usage_report_counts_lookups_that_served_nothing_as_refused(
+    gql: Gql, tuson: str, token: Callable[..., str], hub: Hub, demo: dict[str, Any]
+) -> None:
+    await gql(TYPED_CITIZEN, token=tuson, purpose=PURPOSE, k=_inside(demo))  # served
+    await gql(TYPED_CITIZEN, token=tuson, purpose=PURPOSE, k=_outside(demo))  # refused
+    await gql(GENERIC_CITIZEN, token=tuson, purpose=PURPOSE, k=NEVER_SEEN_ID)  # refused
+    await gql(COUNT_ONLY, token=tuson, purpose=PURPOSE)  # a count: not refused
+    body = await gql(USAGE, token=token("SYT", "owner"), month=_month())
+    assert body["data"]["usageReport"]["rows"] == [
+        {
+            "agency": "UBND-TX-TUSON",
+            "dataset": "citizen",
+            "requests": 4,
+            "recordsServed": 1,
+            "refused": 2,
+        }
+    ]
+
+
+async def test_owner_sees_which_keys_were_asked_in_vain(
+    gql: Gql, tuson: str, token: Callable[..., str], hub: Hub, demo: dict[str, Any]
+) -> None:
+    await gql(TYPED_CITIZEN, token=tuson, purpose=PURPOSE, k=_outside(demo))
+    body = await gql(EVENTS, token=token("SYT", "owner"))
+    nodes = [e["node"] for e in body["data"]["auditEvents"]["edges"]]
+    assert nodes[0] == {
+        "action": "record.read",
+        "agency": "UBND-TX-TUSON",
+        "dataset": "citizen",
+        "keys": [_blind(hub, _outside(demo))],
+        "missedKeys": [_blind(hub, _outside(demo))],
+        "recordsServed": 0,
+    }
