@@ -1,5 +1,11 @@
-"""Database clients: the SQLAlchemy engine for domain work and an asyncpg pool for the hot
-read path (compiled queries run as prepared statements and return JSON text untouched)."""
+"""Database clients: the SQLAlchemy engine for domain work, an asyncpg pool for the hot read
+path (compiled queries run as prepared statements and return JSON text untouched) and a small
+asyncpg pool for the read audit's writes.
+
+Every statement on the read pool runs under ``statement_timeout`` (``HUB_STATEMENT_TIMEOUT_MS``),
+so no single read can hold PostgreSQL for long; the audit and the domain (catalogue, grants,
+corrections) write through their own connections, which a timeout meant for reads never cuts.
+"""
 
 from __future__ import annotations
 
@@ -26,8 +32,11 @@ class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     pool: asyncpg.Pool | None = None
+    write_pool: asyncpg.Pool | None = None
 
-    async def open_pool(self, size: int) -> asyncpg.Pool:
+    async def open_pool(self, size: int, statement_timeout_ms: int = 0) -> asyncpg.Pool:
+        """The read pool; each statement on it is cancelled after ``statement_timeout_ms``
+        (0: never). Set at connection start-up, so it costs no round trip per request."""
         if self.pool is None:
             self.pool = await asyncpg.create_pool(
                 to_libpq_url(self.url),
@@ -35,13 +44,26 @@ class Database:
                 max_size=size,
                 statement_cache_size=1024,
                 reset=_keep_session,
+                server_settings={"statement_timeout": str(statement_timeout_ms)},
             )
         return self.pool
+
+    async def open_write_pool(self) -> asyncpg.Pool:
+        """Connections for the read audit's group commit (one writer at a time per process),
+        without the read pool's statement timeout: a served read's audit must commit."""
+        if self.write_pool is None:
+            self.write_pool = await asyncpg.create_pool(
+                to_libpq_url(self.url), min_size=1, max_size=2, reset=_keep_session
+            )
+        return self.write_pool
 
     async def close(self) -> None:
         if self.pool is not None:
             await self.pool.close()
             self.pool = None
+        if self.write_pool is not None:
+            await self.write_pool.close()
+            self.write_pool = None
         await self.engine.dispose()
 
 

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(
         16_384, ge=1_024, description="Largest request line and headers, in bytes (else 431)."
     )
+    max_query_cost: int = Field(
+        25_000, ge=1, description="Most rows one query may fetch, priced before it runs."
+    )
+    statement_timeout_ms: int = Field(
+        5_000, ge=0, description="Longest a record read may run in PostgreSQL, ms (0: none)."
+    )
     plan_cache_size: int = Field(2048, ge=0, description="Compiled query plans kept per process.")
     db_pool_size: int = Field(10, ge=1, le=200, description="Connections per hub process.")
     audit_checkpoint_seconds: int = Field(

@@ -1,0 +1,460 @@
+"""What a query may fetch, priced before any SQL runs (issue 7 item 13).
+
+The price of an operation is an upper bound on the rows it may fetch, computed from the
+document, the schema's field metadata and the request's variables alone, never from stored
+data (so a price reveals nothing about records):
+
+- a single lookup or a reference costs 1 row per parent; a list costs its page size per
+  parent (``first``, its default when absent, at most the hub's page size), and everything
+  selected under its nodes is multiplied by that page size: nesting multiplies;
+- ``history`` and ``recordHistory`` are lists of versions, priced at the most versions they
+  return (``HISTORY_VERSIONS``); a list without ``first`` is priced as a full page;
+- a scan of a dataset costs ``SCAN_ROWS``: a ``totalCount`` or ``recordCount`` counts every
+  visible record, and a ``contains`` condition cannot use an index (every filterable field is
+  index-backed, see ``catalog.indexes``, and only filterable fields may be filtered). A
+  reverse list reaches its records through the reference index, so its scan reads one
+  record's children and costs ``NESTED_SCAN_ROWS`` per parent;
+- introspection reads no data but still builds answers: ``__schema`` costs the number of
+  fields the schema describes, ``__type`` the fields of its largest type;
+- aliases and repeated fragments count every time they appear.
+
+The variable-free part is folded once per prepared document; what depends on variables
+(``first: $n``, ``filter: $f``) is a small expression evaluated per request.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    NamedTypeNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    Undefined,
+    ValueNode,
+    VariableNode,
+    get_named_type,
+    value_from_ast_untyped,
+)
+
+from catalog.errors import QueryTooComplex
+from schema.records.store import HISTORY_LIMIT
+from schema.records.types import FieldRole, RootRole
+
+SCAN_ROWS = 1000  # a count, or a filter no index serves, over one dataset
+NESTED_SCAN_ROWS = 100  # the same over the children of one record (via the reference index)
+HISTORY_VERSIONS = HISTORY_LIMIT  # the most versions one history answer holds
+UNINDEXED_OPERATORS = frozenset({"contains"})
+# Each field occurrence is visited once; the parse limits bound them long before this.
+MAX_VISITS = 100_000
+
+# Static fields that read records rather than the catalogue.
+_RECORD_PAGES = frozenset({("Query", "records")})
+_RECORD_HISTORIES = frozenset({("Query", "recordHistory")})
+_RECORD_COUNTS = frozenset({("Dataset", "recordCount")})
+
+
+class Cost(Protocol):
+    def value(self, variables: dict[str, Any]) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    n: int
+
+    def value(self, variables: dict[str, Any]) -> int:
+        return self.n
+
+
+@dataclass(frozen=True, slots=True)
+class Sum:
+    parts: tuple[Cost, ...]
+
+    def value(self, variables: dict[str, Any]) -> int:
+        return sum(part.value(variables) for part in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    parts: tuple[Cost, ...]
+
+    def value(self, variables: dict[str, Any]) -> int:
+        total = 1
+        for part in self.parts:
+            total *= part.value(variables)
+            if total == 0:
+                return 0
+        return total
+
+
+@dataclass(frozen=True, slots=True)
+class PageSize:
+    """``first`` given through a variable: its value, else the field's default, at most the
+    hub's page size (a larger one is refused by the binder with its own message)."""
+
+    node: ValueNode
+    default: int
+    maximum: int
+
+    def value(self, variables: dict[str, Any]) -> int:
+        given = value_from_ast_untyped(self.node, variables)
+        if given is None or given is Undefined:
+            return self.default
+        if isinstance(given, bool) or not isinstance(given, int):
+            return self.maximum  # not an Int: coercion refuses it; price the worst
+        return max(0, min(given, self.maximum))
+
+
+@dataclass(frozen=True, slots=True)
+class FilterScan:
+    """A filter given (partly) through variables: a scan when it uses an unindexed operator."""
+
+    node: ValueNode
+    price: int
+
+    def value(self, variables: dict[str, Any]) -> int:
+        return self.price if _has_unindexed(value_from_ast_untyped(self.node, variables)) else 0
+
+
+def _add(parts: list[Cost]) -> Cost:
+    constant = sum(p.n for p in parts if isinstance(p, Const))
+    rest = tuple(p for p in parts if not isinstance(p, Const))
+    if not rest:
+        return Const(constant)
+    return Sum((*rest, Const(constant))) if constant else (rest[0] if len(rest) == 1 else Sum(rest))
+
+
+def _times(a: Cost, b: Cost) -> Cost:
+    if isinstance(a, Const) and isinstance(b, Const):
+        return Const(a.n * b.n)
+    for one, other in ((a, b), (b, a)):
+        if isinstance(one, Const):
+            if one.n == 0:
+                return Const(0)
+            if one.n == 1:
+                return other
+    return Product((a, b))
+
+
+@dataclass(frozen=True, slots=True)
+class OperationCost:
+    """The price of one operation: ``cost.value(variables)`` rows, variable defaults applied."""
+
+    cost: Cost
+    defaults: Mapping[str, Any]
+
+    def price(self, variables: dict[str, Any]) -> int:
+        if isinstance(self.cost, Const):
+            return self.cost.n
+        merged = {**self.defaults, **variables} if self.defaults else variables
+        return self.cost.value(merged)
+
+
+class CostModel:
+    """Prices operations against one schema build."""
+
+    def __init__(self, schema: GraphQLSchema, max_page: int) -> None:
+        self.schema = schema
+        self.max_page = max_page
+        self._introspection: tuple[int, int] | None = None
+
+    def operation_cost(
+        self,
+        operation: OperationDefinitionNode,
+        fragments: Mapping[str, FragmentDefinitionNode],
+    ) -> OperationCost:
+        root = {
+            OperationType.QUERY: self.schema.query_type,
+            OperationType.MUTATION: self.schema.mutation_type,
+            OperationType.SUBSCRIPTION: self.schema.subscription_type,
+        }[operation.operation]
+        walk = _Walk(self, fragments)
+        cost = walk.selections(operation.selection_set, root)
+        defaults = {
+            d.variable.name.value: value_from_ast_untyped(d.default_value)
+            for d in operation.variable_definitions or ()
+            if d.default_value is not None
+        }
+        return OperationCost(cost, defaults)
+
+    def introspection_prices(self) -> tuple[int, int]:
+        """(``__schema``, ``__type``): fields described in all, and in the largest type."""
+        if self._introspection is None:
+            sizes = [
+                len(t.fields) + 1
+                for t in self.schema.type_map.values()
+                if isinstance(t, GraphQLObjectType | GraphQLInterfaceType)
+            ]
+            self._introspection = (len(self.schema.type_map) + sum(sizes), max(sizes, default=1))
+        return self._introspection
+
+
+class CostLimit:
+    """Refuses, before any SQL, an operation priced above ``max_cost`` (QUERY_TOO_COMPLEX
+    naming the price and the limit). Prices are kept per document while it lives (documents
+    are cached by the executor), so a repeated query pays one dictionary lookup plus its
+    variable-dependent part."""
+
+    def __init__(
+        self, schema: GraphQLSchema, max_cost: int, max_page: int, cache_size: int = 2048
+    ) -> None:
+        self.model = CostModel(schema, max_page)
+        self.max_cost = max_cost
+        self.cache_size = max(cache_size, 1)
+        self._priced: OrderedDict[int, tuple[weakref.ref[DocumentNode], _Prices]] = OrderedDict()
+
+    def check(
+        self, document: DocumentNode, operation_name: str | None, variables: dict[str, Any]
+    ) -> int:
+        """The operation's price; raises QueryTooComplex above the limit."""
+        operation = self.operation_cost(document, operation_name)
+        if operation is None:
+            return 0  # no such operation: execution reports it
+        cost = operation.price(variables)
+        if cost > self.max_cost:
+            raise QueryTooComplex(
+                f"query costs {cost}; the hub serves at most {self.max_cost} "
+                f"(a list counts its page size and nested lists multiply; history counts "
+                f"{HISTORY_VERSIONS} versions a record; totalCount, recordCount and contains "
+                f"filters {SCAN_ROWS} rows each): ask for smaller pages or fewer aliases"
+            )
+        return cost
+
+    def operation_cost(
+        self, document: DocumentNode, operation_name: str | None
+    ) -> OperationCost | None:
+        prices = self._prices(document)
+        if operation_name not in prices.operations:
+            if operation_name is not None or len(prices.operations) != 1:
+                return None
+            operation_name = next(iter(prices.operations))
+        cost = prices.costs.get(operation_name)
+        if cost is None:
+            cost = self.model.operation_cost(prices.operations[operation_name], prices.fragments)
+            prices.costs[operation_name] = cost
+        return cost
+
+    def _prices(self, document: DocumentNode) -> _Prices:
+        key = id(document)
+        found = self._priced.get(key)
+        if found is not None and found[0]() is document:
+            self._priced.move_to_end(key)
+            return found[1]
+        prices = _Prices(document)
+        self._priced[key] = (weakref.ref(document), prices)
+        while len(self._priced) > self.cache_size:
+            self._priced.popitem(last=False)
+        return prices
+
+
+class _Prices:
+    """One document's operations and fragments, and the prices worked out so far."""
+
+    __slots__ = ("costs", "fragments", "operations")
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.operations: dict[str | None, OperationDefinitionNode] = {}
+        self.fragments: dict[str, FragmentDefinitionNode] = {}
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                name = definition.name.value if definition.name else None
+                self.operations[name] = definition
+            elif isinstance(definition, FragmentDefinitionNode):
+                self.fragments[definition.name.value] = definition
+        self.costs: dict[str | None, OperationCost] = {}
+
+
+class _Walk:
+    def __init__(self, model: CostModel, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
+        self.model = model
+        self.fragments = fragments
+        self.visits = 0
+
+    def selections(
+        self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None
+    ) -> Cost:
+        """The price of a selection set, per one object of ``parent``."""
+        return _add([self.field(node, at) for node, at in self.fields_of(selection_set, parent)])
+
+    def fields_of(
+        self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None
+    ) -> list[tuple[FieldNode, GraphQLNamedType]]:
+        """Every field occurrence of a selection set with its parent type, fragments inlined
+        (each spread counts again: the answer repeats the work)."""
+        found: list[tuple[FieldNode, GraphQLNamedType]] = []
+        if selection_set is None or parent is None:
+            return found
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                self.visits += 1
+                if self.visits > MAX_VISITS:
+                    raise QueryTooComplex(f"query selects more than {MAX_VISITS} fields")
+                found.append((selection, parent))
+            elif isinstance(selection, InlineFragmentNode):
+                target = self._type_condition(selection.type_condition, parent)
+                found.extend(self.fields_of(selection.selection_set, target))
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self.fragments.get(selection.name.value)
+                if fragment is not None:  # else validation has refused the document already
+                    target = self._type_condition(fragment.type_condition, parent)
+                    found.extend(self.fields_of(fragment.selection_set, target))
+        return found
+
+    def field(self, node: FieldNode, parent: GraphQLNamedType) -> Cost:
+        name = node.name.value
+        if name == "__typename":
+            return Const(0)
+        if name in ("__schema", "__type"):
+            schema_price, type_price = self.model.introspection_prices()
+            return Const(schema_price if name == "__schema" else type_price)
+        fields = getattr(parent, "fields", None)
+        definition: GraphQLField | None = fields.get(name) if fields else None
+        if definition is None:
+            return Const(0)
+        role = (definition.extensions or {}).get("hub")
+        target = get_named_type(definition.type)
+        where = (parent.name, name)
+        if isinstance(role, RootRole):
+            if role.kind == "single":
+                return self._objects(node, target, 1)
+            return self._page(node, definition, target, scan=SCAN_ROWS)
+        if isinstance(role, FieldRole):
+            if role.kind == "reference":
+                return self._objects(node, target, 1)
+            if role.kind == "reverse":
+                return self._page(node, definition, target, scan=NESTED_SCAN_ROWS)
+            if role.kind == "history":
+                return self._objects(node, target, HISTORY_VERSIONS)
+            return Const(0)  # a value of the record already fetched
+        if where in _RECORD_PAGES:
+            return self._page(node, definition, target, scan=SCAN_ROWS)
+        if where in _RECORD_HISTORIES:
+            return self._objects(node, target, HISTORY_VERSIONS)
+        if where in _RECORD_COUNTS:
+            return Const(SCAN_ROWS)
+        if not isinstance(target, GraphQLObjectType | GraphQLInterfaceType):
+            return Const(0)  # a scalar or enum (or a list of them) comes with its parent
+        if "first" in definition.args:
+            return self._page(node, definition, target, scan=0)
+        return self._objects(node, target, self.model.max_page if _is_list(definition) else 1)
+
+    def _objects(self, node: FieldNode, target: GraphQLNamedType, rows: int) -> Cost:
+        """``rows`` objects of ``target`` per parent, each with the price of its selection."""
+        return _times(Const(rows), _add([Const(1), self.selections(node.selection_set, target)]))
+
+    def _page(
+        self, node: FieldNode, definition: GraphQLField, target: GraphQLNamedType, scan: int
+    ) -> Cost:
+        """A page of ``first`` objects; on record pages (``scan`` > 0) a scan for an
+        unindexed filter and one for ``totalCount``."""
+        size = self._page_size(node, definition)
+        parts: list[Cost] = [self._filter_scan(node, scan)] if scan else []
+        if not (isinstance(target, GraphQLObjectType) and "edges" in target.fields):
+            parts.append(
+                _times(size, _add([Const(1), self.selections(node.selection_set, target)]))
+            )
+            return _add(parts)
+        # A connection: the nodes under its edges are the page; totalCount comes once.
+        edge = get_named_type(target.fields["edges"].type)
+        for part, _parent in self.fields_of(node.selection_set, target):
+            if part.name.value == "totalCount":
+                parts.append(Const(scan or 1))
+            elif part.name.value == "edges" and isinstance(edge, GraphQLObjectType):
+                node_type = get_named_type(edge.fields["node"].type)
+                per_node = _add(
+                    [
+                        self.selections(item.selection_set, node_type)
+                        for item, _edge in self.fields_of(part.selection_set, edge)
+                        if item.name.value == "node"
+                    ]
+                )
+                parts.append(_times(size, _add([Const(1), per_node])))
+        return _add(parts)
+
+    def _page_size(self, node: FieldNode, definition: GraphQLField) -> Cost:
+        maximum = self.model.max_page
+        argument = definition.args.get("first")
+        default = argument.default_value if argument is not None else None
+        default = min(default, maximum) if isinstance(default, int) else min(20, maximum)
+        given = _argument(node, "first")
+        if given is None:
+            return Const(default)
+        size = PageSize(given, default, maximum)
+        return size if _has_variables(given) else Const(size.value({}))
+
+    def _filter_scan(self, node: FieldNode, price: int) -> Cost:
+        given = _argument(node, "filter")
+        if given is None:
+            return Const(0)
+        scan = FilterScan(given, price)
+        return scan if _has_variables(given) else Const(scan.value({}))
+
+    def _type_condition(
+        self, condition: NamedTypeNode | None, parent: GraphQLNamedType
+    ) -> GraphQLNamedType | None:
+        if condition is None:
+            return parent
+        return self.model.schema.type_map.get(condition.name.value)
+
+
+def _is_list(definition: GraphQLField) -> bool:
+    field_type = definition.type
+    if isinstance(field_type, GraphQLNonNull):
+        field_type = field_type.of_type
+    return isinstance(field_type, GraphQLList)
+
+
+def _argument(node: FieldNode, name: str) -> ValueNode | None:
+    for argument in node.arguments or ():
+        if argument.name.value == name:
+            return argument.value
+    return None
+
+
+def _has_variables(node: ValueNode) -> bool:
+    if isinstance(node, VariableNode):
+        return True
+    values = getattr(node, "values", None)
+    if values is not None:
+        return any(_has_variables(v) for v in values)
+    fields = getattr(node, "fields", None)
+    if fields is not None:
+        return any(_has_variables(f.value) for f in fields)
+    return False
+
+
+def _has_unindexed(value: Any) -> bool:
+    """Typed filters are ``{field: {op: value}}``; generic ones ``{field: value | {op: value}}``."""
+    if not isinstance(value, dict):
+        return False
+    return any(
+        isinstance(condition, dict) and any(op in UNINDEXED_OPERATORS for op in condition)
+        for condition in value.values()
+    )
+
+
+__all__ = [
+    "HISTORY_VERSIONS",
+    "NESTED_SCAN_ROWS",
+    "SCAN_ROWS",
+    "CostLimit",
+    "CostModel",
+    "OperationCost",
+]
