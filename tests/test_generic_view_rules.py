@@ -7,6 +7,7 @@ its answers identical."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,12 @@ query($d: String!, $k: String!) {
 CORRECT = """
 mutation($d: String!, $k: String!, $v: JSON!, $r: String!) {
   correctRecord(dataset: $d, key: $k, values: $v, reason: $r) { version changedAt }
+}"""
+PAGE = """
+query($d: String!, $first: Int, $after: String) {
+  records(dataset: $d, first: $first, after: $after) {
+    edges { cursor node { key values } } pageInfo { endCursor }
+  }
 }"""
 HOLDERS = """
 query($i: String!) { holders(identifier: $i) { dataset { code } key canRead } }
@@ -287,3 +294,101 @@ async def test_holders_do_not_change_when_a_hidden_identifier_changes(
         {"citizen_id": inside["citizen_id"]},
     )
     assert await gql(HOLDERS, token=reader, purpose=PURPOSE, i=inside["citizen_id"]) == before
+
+
+# -- a key the caller may not read ---------------------------------------------------------------
+
+CREATE = """
+mutation($input: DatasetInput!) { createDataset(input: $input) { code } }
+"""
+SUBMIT = "mutation($code: String!) { submitDataset(code: $code) { status } }"
+PUBLISH = "mutation($code: String!) { publishDataset(code: $code) { status } }"
+INSPECTION: dict[str, Any] = {
+    "code": "site_inspection",
+    "title": "Kiểm tra tại cơ sở kinh doanh",
+    "sector": "kinh-te",
+    "sensitivity": "PUBLIC",
+    "keyField": "visit_no",
+    "fields": [
+        # A public dataset keyed by an internal visit number: anonymous callers see outcomes.
+        {"name": "visit_no", "type": "string", "required": True, "sensitivity": "INTERNAL"},
+        {
+            "name": "business_tax_code",
+            "type": "string",
+            "sensitivity": "PUBLIC",
+            "piiKind": "tax_code",
+            "filterable": True,
+        },
+        {"name": "outcome", "type": "string", "sensitivity": "PUBLIC"},
+    ],
+}
+VISITS = [
+    {"visit_no": "KT-2025-0001", "business_tax_code": "2300100001", "outcome": "Đạt"},
+    {"visit_no": "KT-2025-0002", "business_tax_code": "2300100002", "outcome": "Nhắc nhở"},
+]
+
+
+@pytest.fixture
+async def inspections(
+    app: Any, gql: Gql, token: Callable[..., str], database: Database, keys: KeyStore
+) -> None:
+    owner = token("SKHDT", "owner")
+    assert "errors" not in await gql(CREATE, token=owner, input=INSPECTION)
+    assert "errors" not in await gql(SUBMIT, token=owner, code="site_inspection")
+    published = await gql(PUBLISH, token=token("STTTT", "steward"), code="site_inspection")
+    assert published["data"]["publishDataset"]["status"] == "PUBLISHED", published
+    await load(database, keys, "site_inspection", VISITS)
+
+
+async def test_a_key_the_caller_may_not_read_is_shown_as_its_blind_index(
+    gql: Gql, token: Callable[..., str], keys: KeyStore, inspections: None
+) -> None:
+    body = await gql(RECORDS, d="site_inspection")
+    shown = [e["node"] for e in body["data"]["records"]["edges"]]
+    assert sorted(n["key"] for n in shown) == sorted(
+        field_keys(keys).blind(v["visit_no"]) for v in VISITS
+    )
+    assert all("visit_no" not in n["values"] and n["values"]["outcome"] for n in shown)
+    owner = await gql(RECORDS, token=token("SKHDT", "owner"), d="site_inspection")
+    assert [e["node"]["key"] for e in owner["data"]["records"]["edges"]] == [
+        v["visit_no"] for v in VISITS
+    ]
+
+
+async def test_cursors_do_not_carry_a_key_the_caller_may_not_read(
+    gql: Gql, inspections: None
+) -> None:
+    first = await gql(PAGE, d="site_inspection", first=1, after=None)
+    page = first["data"]["records"]
+    cursor = page["pageInfo"]["endCursor"]
+    assert page["edges"][0]["cursor"] == cursor
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    assert not any(v["visit_no"] in raw for v in VISITS)
+    second = await gql(PAGE, d="site_inspection", first=1, after=cursor)
+    assert "errors" not in second, second
+    (node,) = [e["node"] for e in second["data"]["records"]["edges"]]
+    assert node["values"]["outcome"] == VISITS[1]["outcome"]
+    forged = base64.urlsafe_b64encode(b'{"$enc":"k1","n":"AAAA","c":"AAAA"}').decode()
+    assert codes(await gql(PAGE, d="site_inspection", first=1, after=forged)) == ["BAD_USER_INPUT"]
+
+
+async def test_lookup_by_a_key_value_the_caller_may_not_read_finds_nothing(
+    gql: Gql, token: Callable[..., str], inspections: None
+) -> None:
+    visit = VISITS[0]["visit_no"]
+    assert await gql(RECORD, d="site_inspection", k=visit) == {"data": {"record": None}}
+    assert await gql(HISTORY, d="site_inspection", k=visit) == {"data": {"recordHistory": []}}
+    later = "2100-01-01T00:00:00Z"
+    as_of = await gql(RECORD, d="site_inspection", k=visit, asOf=later)
+    assert as_of == {"data": {"record": None}}
+    reader = await gql(RECORD, token=token("STNMT", "reader"), d="site_inspection", k=visit)
+    assert reader["data"]["record"]["key"] == visit  # INTERNAL: any signed-in agency
+
+
+async def test_holders_show_a_key_the_caller_may_not_read_as_its_blind_index(
+    gql: Gql, keys: KeyStore, inspections: None
+) -> None:
+    body = await gql(HOLDERS, i=VISITS[0]["business_tax_code"])
+    assert _found(body) == [
+        ("site_inspection", field_keys(keys).blind(VISITS[0]["visit_no"]), True)
+    ]

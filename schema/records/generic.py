@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 import strawberry
@@ -19,13 +20,14 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from catalog import models
-from catalog.errors import InvalidInput, NotFound
+from catalog.errors import NotFound
 from catalog.records import correct_record, stored_key, view_hash
 from schema.catalogue.types import Dataset, PageInfo
 from schema.context import Context
-from schema.pagination import decode_cursor, encode_cursor, page_size
+from schema.pagination import page_size
 from schema.records import store
 from schema.records.reading import ReadLedger, Shaped, View, aware, ledger, view_of
+from schema.records.record_cursors import cursor_for, decode_after, open_after
 from schema.records.versions import seen_as_of, seen_versions
 
 CtxInfo = Info[Context, None]
@@ -90,7 +92,7 @@ class RecordQuery:
     ) -> RecordConnection:
         ctx = info.context
         size = page_size(first, ctx.max_page_size)
-        after_key = _key_cursor(after)
+        after_key = decode_after(after)
         async with ledger(ctx).open() as reads:
             return await _records(ctx, reads, dataset, filter, size, after_key)
 
@@ -118,7 +120,7 @@ async def _records(
     dataset: str,
     filter: object,
     size: int,
-    after_key: str | None,
+    after: str | dict[str, Any] | None,
 ) -> RecordConnection:
     view = await view_of(ctx, dataset)
     if view is None:
@@ -127,6 +129,7 @@ async def _records(
         )
     user_filter = store.parse_user_filter(view, filter)
     pool = ctx.services.pool
+    after_key = open_after(view, after)
     rows = await store.fetch_page(pool, view, user_filter, after_key, size + 1)
     page = rows[:size]
     edges = []
@@ -136,12 +139,12 @@ async def _records(
             continue
         reads.served(view, row["key"], row["version"], shaped)
         node = _record(view, shaped, row["version"], row["updated_at"])
-        edges.append(RecordEdge(node=node, cursor=encode_cursor(row["key"])))
+        edges.append(RecordEdge(node=node, cursor=cursor_for(view, row["key"], shaped)))
 
     async def counter() -> int:
         return await store.count(pool, view, user_filter)
 
-    end = encode_cursor(page[-1]["key"]) if page else None
+    end = edges[-1].cursor if edges else None
     return RecordConnection(
         edges=edges,
         page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=end),
@@ -179,10 +182,11 @@ async def _record_as_of(
 
 
 async def history_of(
-    ctx: Context, reads: ReadLedger, dataset: str, key: str
+    ctx: Context, reads: ReadLedger, dataset: str, key: str, *, stored: bool = False
 ) -> list[RecordVersion]:
-    """Entries of a record the caller sees now, newest first (``schema.records.versions``)."""
-    found = await _visible_now(ctx, reads, dataset, key)
+    """Entries of a record the caller sees now, newest first (``schema.records.versions``);
+    ``key`` as in ``_visible_now``."""
+    found = await _visible_now(ctx, reads, dataset, key, stored=stored)
     if found is None:
         return []
     view, current = found
@@ -206,19 +210,29 @@ async def history_of(
 
 
 async def _visible_now(
-    ctx: Context, reads: ReadLedger, dataset: str, key: str
+    ctx: Context, reads: ReadLedger, dataset: str, key: str, *, stored: bool = False
 ) -> tuple[View, asyncpg.Record] | None:
     """The caller's view and the current record under ``key``, if the caller sees it now:
-    not deleted and admitted by its rules (the gate of ``record``, ``asOf`` and history)."""
+    not deleted and admitted by its rules (the gate of ``record``, ``asOf`` and history).
+
+    ``key`` is the key's value, or the blind index shown in place of one; ``stored``: it is
+    the stored key of a record the hub itself just served (the typed ``history`` field). A
+    key's value finds a record only where the caller may read the key there: otherwise the
+    answer would confirm a value it may not read."""
     view = await view_of(ctx, dataset)
     if view is None:
         return None
-    lookup = _stored_keys(view, key)
-    if not lookup:
+    by_value, by_token = ([], [key]) if stored else _stored_keys(view, key)
+    if not by_value and not by_token:
         reads.withheld(view, frozenset({view.dataset.key_field}))
         return None
-    current = await store.fetch_current(ctx.services.pool, view, lookup)
-    if current is None or view.shape(current["key"], current["data"]) is None:
+    current = await store.fetch_current(ctx.services.pool, view, [*by_value, *by_token])
+    if current is None:
+        return None
+    shaped = view.shape(current["key"], current["data"])
+    if shaped is None:
+        return None
+    if current["key"] not in by_token and view.dataset.key_field not in shaped.served:
         return None
     return view, current
 
@@ -271,28 +285,17 @@ def _plain(key: str) -> str:
     return unicodedata.normalize("NFC", key).strip()
 
 
-def _stored_keys(view: View, key: str) -> list[str]:
-    """The stored keys ``key`` may name; empty when it names a RESTRICTED key without a purpose.
-
-    Where the key field is encrypted, a caller that may not read it holds the blind index
-    shown in its place, so that is accepted too; it reveals nothing the caller did not see.
-    """
+def _stored_keys(view: View, key: str) -> tuple[list[str], list[str]]:
+    """The stored keys ``key`` may name: by its value, and as the blind index shown in place
+    of an encrypted key the caller may not read (that reveals nothing it did not see). No
+    value lookup when the key is RESTRICTED and no purpose is stated."""
     plain = _plain(key)
-    blind = stored_key(view.dataset, plain, view.ctx.services.field_keys)
-    shown = [plain] if blind != plain and _BLIND.fullmatch(plain) else []
+    by_value = stored_key(view.dataset, plain, view.ctx.services.field_keys)
+    by_token = [plain] if by_value != plain and _BLIND.fullmatch(plain) else []
     if view.withheld_of(frozenset({view.dataset.key_field})):
         # Even "does this identifier exist?" is a read of the RESTRICTED value.
-        return shown
-    return [blind, *shown]
-
-
-def _key_cursor(after: str | None) -> str | None:
-    if after is None:
-        return None
-    decoded = decode_cursor(after)
-    if not isinstance(decoded, str):
-        raise InvalidInput("argument 'after': not a cursor this hub issued")
-    return decoded
+        return [], by_token
+    return [by_value], by_token
 
 
 __all__ = ["Record", "RecordConnection", "RecordEdge", "RecordMutation", "RecordQuery"]

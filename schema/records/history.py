@@ -19,7 +19,7 @@ async def resolve_history(source: Any, info: GraphQLResolveInfo) -> list[RecordV
     code, _, stored_key = str(source["__ref"]).partition(PART_SEPARATOR)
     ctx: Context = info.context
     async with ledger(ctx).open() as reads:
-        return await history_of(ctx, reads, code, stored_key)
+        return await history_of(ctx, reads, code, stored_key, stored=True)
 
 
 __all__ = ["resolve_history"]

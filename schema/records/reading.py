@@ -32,7 +32,7 @@ from schema.context import Context
 class Shaped:
     """A record as the caller may see it."""
 
-    key: str  # plaintext key where readable, else the stored key (blind index)
+    key: str  # plaintext key where readable, else its blind index (``View.opaque_key``)
     values: dict[str, Any]
     served: frozenset[str]
     withheld: frozenset[str]  # readable with a purpose, none given
@@ -69,8 +69,14 @@ class View:
         served = allowed - withheld
         shown = {name: value for name, value in values.items() if name in served}
         key_field = self.dataset.key_field
-        key = str(shown[key_field]) if key_field in shown else stored_key
+        key = str(shown[key_field]) if key_field in shown else self.opaque_key(stored_key)
         return Shaped(key, shown, frozenset(served), withheld)
+
+    def opaque_key(self, stored_key: str) -> str:
+        """What stands for a key the caller may not read: its blind index (the stored key
+        when the key field is encrypted), never the value itself."""
+        key_field = next(f for f in self.dataset.fields if f.name == self.dataset.key_field)
+        return stored_key if key_field.encrypted else self.ctx.services.field_keys.blind(stored_key)
 
 
 class ReadLedger:
