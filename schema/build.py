@@ -1,8 +1,10 @@
 """Builds the executable schema: the contract's static types plus the types generated from the
-published catalogue. Rebuilt when the catalogue changes; each build is immutable."""
+published catalogue. Rebuilt when the catalogue changes; each build is immutable and shares
+the static part (``static_schema``)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,9 +25,16 @@ def build_schema(
     return strawberry.Schema(query=query, mutation=mutation)
 
 
+@functools.cache
+def static_schema() -> strawberry.Schema:
+    """The contract's static part, built once per process and shared by every catalogue build
+    (its types never change; rebuilding it on each publish cost time and left garbage)."""
+    return build_schema()
+
+
 def _unique(types: Sequence[type[Any]]) -> tuple[type[Any], ...]:
     """Callers may pass the static types too; each is merged once."""
     return tuple(dict.fromkeys(types))
 
 
-__all__ = ["build_schema"]
+__all__ = ["build_schema", "static_schema"]

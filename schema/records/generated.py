@@ -30,7 +30,9 @@ from schema.records.history import resolve_history
 from schema.records.plan import DocumentPlan, plan_document, plan_fields
 from schema.records.runner import Runner
 from schema.records.selection import NotCompilable
-from schema.records.types import StaticTypes, build_dataset_types, root_fields
+from schema.records.types import FieldShown, StaticTypes, build_dataset_types, root_fields
+
+_GENERATED = "hub_generated"  # key of the GeneratedSchema in its GraphQLSchema's extensions
 
 # Used only when the static schema does not already define them.
 _FALLBACK_SCALARS = {
@@ -47,8 +49,15 @@ class GeneratedSchema:
 
     @classmethod
     def build(
-        cls, base: strawberry.Schema, datasets: Sequence[Dataset], services: Any, max_page: int
+        cls,
+        base: strawberry.Schema,
+        datasets: Sequence[Dataset],
+        services: Any,
+        max_page: int,
+        shown: FieldShown | None = None,
     ) -> GeneratedSchema:
+        """``shown`` narrows the generated types to the fields it accepts (see
+        ``build_dataset_types``); the caller passes only the datasets the schema is for."""
         core = base._schema
         type_map = core.type_map
         static = StaticTypes(
@@ -60,7 +69,7 @@ class GeneratedSchema:
             if "RecordVersion" in type_map
             else None,
         )
-        types = build_dataset_types(datasets, static, _resolve_value, resolve_history)
+        types = build_dataset_types(datasets, static, _resolve_value, resolve_history, shown)
         roots = root_fields(types, static, _resolve_root)
         assert core.query_type is not None
         base_query = core.query_type
@@ -82,6 +91,8 @@ class GeneratedSchema:
         schema._strawberry_schema = base  # type: ignore[attr-defined]
         generated = cls(schema, {d.code: d.key_field for d in datasets})
         generated.runner = Runner(schema, services, max_page)
+        # Generated root fields find the runner of the schema they run in (one per variant).
+        schema.extensions[_GENERATED] = generated
         return generated
 
     def planner(self, document: DocumentNode, schema: GraphQLSchema) -> DocumentPlan | None:
@@ -107,9 +118,7 @@ def _resolve_value(source: Any, info: GraphQLResolveInfo, **_args: Any) -> Any:
 
 async def _resolve_root(_source: Any, info: GraphQLResolveInfo, **_args: Any) -> Any:
     """A generated root field under normal execution: compile just this field's subtree."""
-    ctx: Context = info.context
-    services = ctx.services
-    generated: GeneratedSchema = services.generated
+    generated: GeneratedSchema = info.schema.extensions[_GENERATED]
     assert info.schema.query_type is not None
     operation = OperationDefinitionNode(
         operation=info.operation.operation,
@@ -128,6 +137,7 @@ async def _resolve_root(_source: Any, info: GraphQLResolveInfo, **_args: Any) ->
     except NotCompilable as exc:
         raise NotImplementedError(f"cannot serve this selection ({exc})") from None
     assert plan is not None and generated.runner is not None
+    ctx: Context = info.context
     outcome = await generated.runner.run(plan, info.variable_values, ctx, has_history=True)
     if outcome is None or outcome.data is None:
         return None

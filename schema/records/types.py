@@ -47,6 +47,9 @@ OPERATORS_BY_TYPE = {
 ENCRYPTED_OPERATORS = ("eq", "in")
 
 
+FieldShown = Callable[[DatasetField], bool]
+
+
 @dataclass(frozen=True, slots=True)
 class FieldRole:
     """What a generated field is, for the compiler."""
@@ -69,7 +72,7 @@ class DatasetTypes:
     object_type: GraphQLObjectType
     connection: GraphQLObjectType
     filter_input: GraphQLInputObjectType | None
-    order_enum: GraphQLEnumType
+    order_enum: GraphQLEnumType | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,19 +89,31 @@ def build_dataset_types(
     static: StaticTypes,
     resolve_value: GraphQLFieldResolver,
     resolve_history: GraphQLFieldResolver | None,
+    shown: FieldShown | None = None,
 ) -> dict[str, DatasetTypes]:
     """One ``DatasetTypes`` per dataset, with references resolved among them (datasets that
-    reference an unpublished one simply lack that reference field)."""
+    reference an unpublished one simply lack that reference field). With ``shown``, only the
+    fields it accepts exist in the types (the anonymous schema: PUBLIC fields only)."""
     by_code = {d.code: d for d in datasets}
+    # Plain lists read once: ORM attribute access is slow, and the reverse index keeps the
+    # build linear in the catalogue's size (it was datasets² × fields).
+    fields_of = {d.code: [f for f in d.fields if shown is None or shown(f)] for d in datasets}
+    children: dict[str, list[tuple[str, DatasetField]]] = {}
+    for d in datasets:
+        for cf in fields_of[d.code]:
+            if cf.type == "reference" and cf.references in by_code:
+                children.setdefault(cf.references, []).append((d.code, cf))
     types: dict[str, DatasetTypes] = {}
     operator_inputs: dict[tuple[str, tuple[str, ...]], GraphQLInputObjectType] = {}
-    filter_inputs = {d.code: _filter_input(d, static, operator_inputs) for d in datasets}
-    order_enums = {d.code: _order_enum(d) for d in datasets}
+    filter_inputs = {
+        d.code: _filter_input(d, fields_of[d.code], static, operator_inputs) for d in datasets
+    }
+    order_enums = {d.code: _order_enum(d, fields_of[d.code]) for d in datasets}
 
     def object_fields(dataset: Dataset) -> Callable[[], dict[str, GraphQLField]]:
         def thunk() -> dict[str, GraphQLField]:
             fields: dict[str, GraphQLField] = {}
-            for f in dataset.fields:
+            for f in fields_of[dataset.code]:
                 fields[camel(f.name)] = GraphQLField(
                     _scalar_for(f, static),
                     description=f.description,
@@ -117,20 +132,17 @@ def build_dataset_types(
                                 "hub": FieldRole("reference", dataset.code, f.name, target.code)
                             },
                         )
-            for child in datasets:
-                for cf in child.fields:
-                    if cf.type != "reference" or cf.references != dataset.code:
-                        continue
-                    name = camel(child.code) + "List"
-                    if name in fields:
-                        name = camel(child.code) + "ListBy" + pascal(cf.name)
-                    fields[name] = GraphQLField(
-                        GraphQLNonNull(types[child.code].connection),
-                        args=_list_args(types[child.code]),
-                        description=f"{child.code} records whose {cf.name} names this one.",
-                        resolve=resolve_value,
-                        extensions={"hub": FieldRole("reverse", dataset.code, cf.name, child.code)},
-                    )
+            for child_code, cf in children.get(dataset.code, ()):
+                name = camel(child_code) + "List"
+                if name in fields:
+                    name = camel(child_code) + "ListBy" + pascal(cf.name)
+                fields[name] = GraphQLField(
+                    GraphQLNonNull(types[child_code].connection),
+                    args=_list_args(types[child_code]),
+                    description=f"{child_code} records whose {cf.name} names this one.",
+                    resolve=resolve_value,
+                    extensions={"hub": FieldRole("reverse", dataset.code, cf.name, child_code)},
+                )
             if resolve_history is not None and static.record_version is not None:
                 fields["history"] = GraphQLField(
                     GraphQLNonNull(GraphQLList(GraphQLNonNull(static.record_version))),
@@ -208,7 +220,6 @@ def _deprecation(dataset: Dataset) -> str | None:
 
 def _list_args(t: DatasetTypes) -> dict[str, GraphQLArgument]:
     args = {
-        "orderBy": GraphQLArgument(t.order_enum),
         "first": GraphQLArgument(GraphQLInt, default_value=20),
         "after": GraphQLArgument(GraphQLString),
     }
@@ -222,6 +233,8 @@ def _scalar_for(field: DatasetField, static: StaticTypes) -> GraphQLOutputType:
         "int": GraphQLInt,
         "bool": GraphQLBoolean,
         "date": static.date,
+    if t.order_enum is not None:
+        args = {"orderBy": GraphQLArgument(t.order_enum), **args}
         "datetime": static.date_time,
         "json": static.json,
     }.get(field.type, GraphQLString)
@@ -287,13 +300,14 @@ def _filter_input(
     static: StaticTypes,
     made_inputs: dict[tuple[str, tuple[str, ...]], GraphQLInputObjectType],
 ) -> GraphQLInputObjectType | None:
-    filterable = [f for f in dataset.fields if f.filterable]
+    filterable = [f for f in shown_fields if f.filterable]
     if not filterable:
         return None
     return GraphQLInputObjectType(
         pascal(dataset.code) + "Filter",
         lambda: {
             camel(f.name): GraphQLInputField(
+    shown_fields: Sequence[DatasetField],
                 _operator_input(f, static, made_inputs), extensions={"hub": f.name}
             )
             for f in filterable
@@ -302,18 +316,21 @@ def _filter_input(
     )
 
 
-def orderable_fields(dataset: Dataset) -> list[DatasetField]:
+def orderable_fields(
+    dataset: Dataset, shown_fields: Sequence[DatasetField] | None = None
+) -> list[DatasetField]:
     """Keyset pagination needs non-null sort values: required, filterable, not encrypted."""
     return [
         f
-        for f in dataset.fields
+        for f in (dataset.fields if shown_fields is None else shown_fields)
         if (f.name == dataset.key_field or (f.filterable and f.required)) and not f.encrypted
     ]
 
 
-def _order_enum(dataset: Dataset) -> GraphQLEnumType:
+def _order_enum(dataset: Dataset, shown_fields: Sequence[DatasetField]) -> GraphQLEnumType | None:
+    """None when nothing is orderable (an enum needs a value; the list then has no orderBy)."""
     values: dict[str, GraphQLEnumValue] = {}
-    for f in orderable_fields(dataset):
+    for f in orderable_fields(dataset, shown_fields):
         for direction in ("ASC", "DESC"):
             values[f"{f.name.upper()}_{direction}"] = GraphQLEnumValue((f.name, direction))
     return GraphQLEnumType(pascal(dataset.code) + "OrderBy", values)
@@ -326,5 +343,8 @@ __all__ = [
     "StaticTypes",
     "build_dataset_types",
     "orderable_fields",
+    if not values:
+        return None
     "root_fields",
 ]
+    "FieldShown",

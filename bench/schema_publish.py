@@ -1,0 +1,196 @@
+"""Publish time and memory of schema rebuilds (issue 7 item 15).
+
+Starts an embedded PostgreSQL (pgserver) in a scratch directory, migrates and seeds it, starts
+the hub's ``Services`` (what each hub process holds), then:
+
+1. bulk: creates ``--datasets`` minus ``--publishes`` datasets of 21 fields at once and
+   rebuilds once (a "fresh start" with that catalogue; its RSS is the baseline);
+2. publishes ``--publishes`` more, one after another: each publish is the catalogue
+   transaction (create, submit, publish, indexes) plus ``Services.refresh`` (the schema
+   rebuild every hub process does), timed together;
+3. revises one dataset ``--revisions`` times (a compatible change: new description), each
+   followed by a refresh, as an owner revising in a loop would;
+
+and prints publish times and the process's resident memory (after a full collection) at each
+step. ``--sequential`` publishes all ``--datasets`` one by one instead (the issue's scenario).
+
+    .venv/bin/python bench/schema_publish.py --datasets 500 --publishes 10 --revisions 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import asyncpg  # noqa: E402
+
+from catalog.datasets import create_dataset, publish_dataset, revise_dataset, submit_dataset  # noqa: E402
+from catalog.principal import Principal  # noqa: E402
+from catalog.seed import seed_baseline  # noqa: E402
+from catalog.specs import DatasetSpec, FieldSpec  # noqa: E402
+from hub.db import make_database  # noqa: E402
+from hub.embedded_postgres import to_asyncpg_url, to_libpq_url  # noqa: E402
+from hub.keys import KeyStore  # noqa: E402
+from hub.migrate import upgrade  # noqa: E402
+from hub.runtime import Hub  # noqa: E402
+from hub.services import Services  # noqa: E402
+from hub.settings import Settings  # noqa: E402
+
+OWNER = Principal(subject="bench-owner", agency="STNMT", roles=frozenset({"owner"}))
+STEWARD = Principal(subject="bench-steward", agency="STTTT", roles=frozenset({"steward"}))
+REBUILDS: list[float] = []  # the Services.refresh part of each publish or revision
+TYPES = ("string", "int", "decimal", "date", "datetime", "bool", "enum")
+
+
+def rss_mb() -> float:
+    """Resident set size after a full collection, from /proc/self/statm."""
+    gc.collect()
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def spec(i: int, description: str = "bench") -> DatasetSpec:
+    """21 fields: a key, 19 of assorted types (some filterable, some INTERNAL), a reference."""
+    fields = [FieldSpec("code", "string", True, "key", "PUBLIC", filterable=True)]
+    for n in range(19):
+        kind = TYPES[n % len(TYPES)]
+        fields.append(
+            FieldSpec(
+                f"field_{n}",
+                kind,
+                False,
+                f"field {n}",
+                "PUBLIC" if n % 3 else "INTERNAL",
+                filterable=n % 2 == 0,
+                enum_values=("A", "B", "C") if kind == "enum" else None,
+            )
+        )
+    fields.append(
+        FieldSpec("holder_tax_code", "reference", False, "holder", "PUBLIC", references="business")
+    )
+    return DatasetSpec(
+        code=f"bench_set_{i:04d}",
+        title=f"Bench dataset {i}",
+        sector="bench",
+        key_field="code",
+        fields=tuple(fields),
+        description=description,
+        sensitivity="PUBLIC" if i % 2 else "INTERNAL",
+    )
+
+
+async def publish(services: Services, i: int) -> float:
+    started = time.perf_counter()
+    async with services.sessions.begin() as session:
+        await create_dataset(session, OWNER, spec(i))
+        await submit_dataset(session, OWNER, spec(i).code)
+        await publish_dataset(session, STEWARD, spec(i).code)
+    REBUILDS.append(await timed_refresh(services))
+    return time.perf_counter() - started
+
+
+async def revise(services: Services, i: int, n: int) -> float:
+    started = time.perf_counter()
+    async with services.sessions.begin() as session:
+        await revise_dataset(session, OWNER, spec(i, f"revision {n}"))
+    REBUILDS.append(await timed_refresh(services))
+    return time.perf_counter() - started
+
+
+async def timed_refresh(services: Services) -> float:
+    started = time.perf_counter()
+    await services.refresh()
+    return time.perf_counter() - started
+
+
+async def bulk(services: Services, count: int) -> float:
+    started = time.perf_counter()
+    async with services.sessions.begin() as session:
+        for i in range(count):
+            dataset = await create_dataset(session, OWNER, spec(i))
+            dataset.status = "PUBLISHED"
+    await services.refresh()
+    return time.perf_counter() - started
+
+
+def summary(label: str, times: list[float]) -> None:
+    if not times:
+        return
+    print(
+        f"{label}: n={len(times)} first={times[0]:.3f}s last={times[-1]:.3f}s "
+        f"median={statistics.median(times):.3f}s max={max(times):.3f}s"
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import pgserver
+
+    scratch = Path(tempfile.mkdtemp(prefix="hub-schema-bench-"))
+    server = pgserver.get_server(scratch / "pg", cleanup_mode="stop")
+    admin_url = to_asyncpg_url(server.get_uri("postgres"))
+    admin = await asyncpg.connect(to_libpq_url(admin_url))
+    await admin.execute('CREATE DATABASE "schema_bench"')
+    await admin.close()
+    head, _, tail = admin_url.partition("?")
+    url = head.rsplit("/", 1)[0] + "/schema_bench" + (f"?{tail}" if tail else "")
+    settings = Settings(
+        database_url=url,
+        data_dir=scratch / "hub",
+        keys_file=scratch / "keys.json",
+        public_url="http://hub.bench",
+    )
+    database = make_database(url, pool_size=4)
+    await upgrade(database.engine)
+    async with database.sessions.begin() as session:
+        await seed_baseline(session)
+    hub = Hub(settings=settings, db=database, keys=KeyStore.load_or_create(scratch / "keys.json"))
+    services = Services(hub)
+    await services.start()
+    try:
+        print(f"started: rss={rss_mb():.0f} MB")
+        publishes: list[float] = []
+        if args.sequential:
+            first = 0
+        else:
+            first = args.datasets - args.publishes
+            took = await bulk(services, first)
+            print(f"bulk {first} datasets + one rebuild: {took:.2f}s rss={rss_mb():.0f} MB")
+        for i in range(first, args.datasets):
+            publishes.append(await publish(services, i))
+            if (i + 1) % args.report_every == 0 or i + 1 == args.datasets:
+                print(f"published {i + 1}: last publish {publishes[-1]:.3f}s rss={rss_mb():.0f} MB")
+        summary("publish (catalogue transaction + rebuild)", publishes)
+        revisions = [await revise(services, 0, n) for n in range(args.revisions)]
+        summary("revise (catalogue transaction + rebuild)", revisions)
+        summary("of which Services.refresh (schema rebuild)", REBUILDS)
+        after = rss_mb()
+        await services.refresh(force=True)
+        print(f"after {args.revisions} revisions: rss={after:.0f} MB")
+    finally:
+        await services.stop()
+        await database.close()
+        server.cleanup()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", type=int, default=500)
+    parser.add_argument("--publishes", type=int, default=10)
+    parser.add_argument("--revisions", type=int, default=20)
+    parser.add_argument("--report-every", type=int, default=10)
+    parser.add_argument("--sequential", action="store_true")
+    asyncio.run(main(parser.parse_args()))
