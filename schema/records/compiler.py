@@ -32,13 +32,18 @@ from graphql import (
 
 from catalog.access import Access
 from catalog.crypto import FieldKeys
+from catalog.errors import Forbidden, InvalidInput
 from catalog.models import Dataset, DatasetField
+from catalog.naming import camel
 from catalog.records import stored_key
 from catalog.rowfilter import escape_like
 from catalog.values import normalise_value
 from schema.records.bind import Bound
+from schema.records.jsonsql import RS, build_object, concat_reads, lit, text_lit
+from schema.records.keyset import Ordering, cursor_value_reader, sql_cast
 from schema.records.selection import NotCompilable, Selected, collect
 from schema.records.sqlgen import (
+    NUMERIC_TYPES,
     Params,
     any_filter_sql,
     condition_sql,
@@ -51,12 +56,10 @@ from schema.records.sqlgen import (
 from schema.records.types import FieldRole, RootRole
 
 # Reads come back as text: records separated by READ_SEPARATOR, each "dataset US key US
-# version". The SQL spells the same characters as chr() calls.
+# version". The SQL spells the same characters as chr() calls (jsonsql.RS, US).
 READ_SEPARATOR = "\x1e"
 PART_SEPARATOR = "\x1f"
-RS = "chr(30)"
 US = "chr(31)"
-MAX_PAIRS = 50  # json_build_object takes at most 100 arguments
 
 
 @dataclass
@@ -82,10 +85,11 @@ class CompileContext:
     access: Mapping[str, Access]
     fragments: Mapping[str, FragmentDefinitionNode]
     keys: FieldKeys
-    has_purpose: bool
+    has_purpose: bool  # the request's X-Purpose header
     arg_index: Mapping[int, int]  # id(FieldNode) → position in Bound.args
     shapes: Sequence[Mapping[str, Any]]  # per argument site: what the SQL depends on
     with_refs: bool = False  # normal execution: objects carry "__ref" for Python resolvers
+    skipped: frozenset[int] = frozenset()  # selection nodes @skip/@include leave out
 
 
 class Compiler:
@@ -95,6 +99,7 @@ class Compiler:
         self._aliases = 0
         self.needs_post = False
         self.usage: dict[str, dict[str, set[str]]] = {}
+        self._root_purpose = False  # the root field being compiled has a purpose argument
 
     # -- entry ------------------------------------------------------------------------------
 
@@ -107,25 +112,29 @@ class Compiler:
         reads: list[str] = []
         for sel in roots:
             if sel.name == "__typename":
-                pairs.append((sel.key, _lit(query_type.name)))
+                pairs.append((sel.key, text_lit(query_type.name)))
                 continue
             gfield = query_type.fields[sel.name]
             role = (gfield.extensions or {}).get("hub")
             if not isinstance(role, RootRole):
                 raise NotCompilable(sel.name)
             alias = self._alias("q")
+            # DESIGN §5: a purpose argument on the root field counts for its whole subtree.
+            self._root_purpose = bool(
+                self._shape_of(self.cc.arg_index[id(sel.node)]).get("purpose")
+            )
             if role.kind == "single":
                 body = self._single(role.dataset, sel, gfield)
             else:
                 body = self._connection(role.dataset, sel, gfield, lambda _alias: [])
+            self._root_purpose = False
             joins.append(f"LEFT JOIN LATERAL ({body}) {alias} ON true")
             pairs.append((sel.key, f"{alias}.obj"))
             reads.append(f"{alias}.reads")
-        data = _build_object(pairs)
-        reads_sql = f"concat_ws({RS}, {', '.join(reads)})" if reads else "NULL::text"
+        data = build_object(pairs)
         result = (
             f"SELECT (SELECT policy_version FROM hub_state WHERE id = 1) = {policy} AS fresh, "
-            f"{data}::text AS data, {reads_sql} AS reads "
+            f"{data}::text AS data, {concat_reads(reads)} AS reads "
             f"FROM (SELECT 1) one {' '.join(joins)}"
         )
         usage = {
@@ -134,6 +143,15 @@ class Compiler:
         }
         sql, params = _compact(result, self.params)
         return CompiledQuery(sql, params, self.needs_post, usage)
+
+    def _collect(
+        self, selection_sets: Sequence[SelectionSetNode], type_name: str
+    ) -> list[Selected]:
+        return collect(selection_sets, self.cc.fragments, type_name, self.cc.skipped)
+
+    @property
+    def _has_purpose(self) -> bool:
+        return self.cc.has_purpose or self._root_purpose
 
     # -- root fields --------------------------------------------------------------------------
 
@@ -145,28 +163,39 @@ class Compiler:
         arg_pos = self.cc.arg_index[id(sel.node)]
         keys = self.cc.keys
         key_param = self.params.dynamic(lambda b: stored_key(dataset, b.args[arg_pos].key, keys))
-        ds = _lit(code)
+        ds = lit(code)
         alias = self._alias("r")
         if not access.allowed:
             return "SELECT NULL::json AS obj, NULL::text AS reads WHERE false"
         obj = self._object(dataset, access, alias, sel.sub_selections(), object_type)
         as_of = self._as_of_param(arg_pos)
+        where = [
+            f"{alias}.dataset_code = {ds}",
+            f"{alias}.key = {key_param}",
+            f"NOT {alias}.deleted",
+            # For asOf: the version as the caller would see it passes its row filters (field
+            # conditions in ``obj`` read the same alias, so the version's own data).
+            *self._visibility(dataset, access, alias),
+        ]
         if as_of:
             source = (
                 f"(SELECT v.dataset_code, v.key, v.version, v.data, v.blind, v.deleted "
                 f"FROM record_versions v WHERE v.dataset_code = {ds} AND v.key = {key_param} "
                 f"AND v.changed_at <= {as_of} ORDER BY v.version DESC LIMIT 1) {alias}"
             )
+            # DESIGN §5: an old version shows only while the record is visible now.
+            now = self._alias("n")
+            visible_now = [
+                f"{now}.dataset_code = {ds}",
+                f"{now}.key = {key_param}",
+                f"NOT {now}.deleted",
+                *self._visibility(dataset, access, now),
+            ]
+            where.append(f"EXISTS (SELECT 1 FROM records {now} WHERE {' AND '.join(visible_now)})")
         else:
             source = f"records {alias}"
-        where = [
-            f"{alias}.dataset_code = {ds}",
-            f"{alias}.key = {key_param}",
-            f"NOT {alias}.deleted",
-            *self._visibility(dataset, access, alias),
-        ]
         return (
-            f"SELECT {_build_object(obj.pairs, obj.deny)} AS obj, {_reads(obj)} AS reads "
+            f"SELECT {build_object(obj.pairs, obj.deny)} AS obj, {_reads(obj)} AS reads "
             f"FROM {source} {' '.join(obj.joins)} WHERE {' AND '.join(where)}"
         )
 
@@ -197,7 +226,7 @@ class Compiler:
         alias = self._alias("c")
         # Literal, not a parameter: the per-dataset partial indexes then apply to cached
         # generic plans (codes are catalogue-validated snake_case).
-        ds = _lit(code)
+        ds = lit(code)
         # A literal, like the dataset code: page sizes are few and bounded, and a generic plan
         # that does not know its LIMIT is a poor plan.
         limit = str(int(shape["first"]))
@@ -206,27 +235,26 @@ class Compiler:
             where.append("false")
         else:
             where.extend(self._visibility(dataset, access, alias))
-        where.extend(self._filters(dataset, alias, arg_pos, shape))
+        where.extend(self._filters(dataset, access, alias, sel, arg_pos, shape))
         count_where = list(where)
-        sort_field, direction = shape.get("order") or (dataset.key_field, "ASC")
-        sort = self._sort_expr(dataset, alias, sort_field)
-        tag = f"{sort_field}:{direction}"
-        order = (
-            f"{sort} {direction}"
-            if sort == f"{alias}.key"
-            else (f"{sort} {direction}, {alias}.key {direction}")
-        )
+        ordering, tag, sort_field = self._ordering(dataset, access, alias, sel, shape)
+        order = ordering.order_by
         if shape.get("after"):
-            after_value = self.params.dynamic(lambda b: _sql_scalar(b.args[arg_pos].after.value))
+            place = f"{sel.name}.after"
+            read_value = cursor_value_reader(sort_field, ordering.nullable, place)
+            after_value = self.params.dynamic(lambda b: read_value(b.args[arg_pos].after.value))
             after_key = self.params.dynamic(lambda b: b.args[arg_pos].after.key)
-            symbol = ">" if direction == "ASC" else "<"
-            if sort == f"{alias}.key":
-                where.append(f"{alias}.key {symbol} {after_key}")
-            else:
-                where.append(f"({sort}, {alias}.key) {symbol} ({after_value}, {after_key})")
+            where.append(ordering.after(after_value, after_key, sql_cast(sort_field)))
+        # The cursor carries the view value only; numbers as text, so no precision is lost.
+        cursor_sort = (
+            f"({ordering.sort})::text"
+            if sort_field is not None and sort_field.type in NUMERIC_TYPES
+            else ordering.sort
+        )
         cursor = (
             "translate(encode(convert_to(json_build_array("
-            f"{_lit(tag)}::text, {sort}, {alias}.key)::text, 'UTF8'), 'base64'), E'\\n', '')"
+            f"{lit(tag)}::text, {cursor_sort}, {alias}.key)::text, 'UTF8'), 'base64'), "
+            "E'\\n', '')"
         )
         where_sql = " AND ".join(where)
         columns: list[str] = []
@@ -235,9 +263,9 @@ class Compiler:
         outer_pairs: list[tuple[str, str]] = []
         wants_cursor = False
         node_count = 0
-        for part in collect(sel.sub_selections(), self.cc.fragments, connection_type.name):
+        for part in self._collect(sel.sub_selections(), connection_type.name):
             if part.name == "__typename":
-                outer_pairs.append((part.key, _lit(connection_type.name)))
+                outer_pairs.append((part.key, text_lit(connection_type.name)))
             elif part.name == "totalCount":
                 outer_pairs.append(
                     (
@@ -248,7 +276,7 @@ class Compiler:
             elif part.name == "pageInfo":
                 page_type = _named(connection_type.fields["pageInfo"].type)
                 info_pairs = []
-                for item in collect(part.sub_selections(), self.cc.fragments, page_type.name):
+                for item in self._collect(part.sub_selections(), page_type.name):
                     if item.name == "hasNextPage":
                         # A probe past the page, so the page itself never builds an extra row.
                         info_pairs.append(
@@ -262,36 +290,35 @@ class Compiler:
                         wants_cursor = True
                         info_pairs.append((item.key, "(array_agg(p.cur ORDER BY p.n DESC))[1]"))
                     elif item.name == "__typename":
-                        info_pairs.append((item.key, _lit(page_type.name)))
-                outer_pairs.append((part.key, _build_object(info_pairs)))
+                        info_pairs.append((item.key, text_lit(page_type.name)))
+                outer_pairs.append((part.key, build_object(info_pairs)))
             elif part.name == "edges":
                 edge_type = _named(connection_type.fields["edges"].type)
                 edge_pairs = []
-                for item in collect(part.sub_selections(), self.cc.fragments, edge_type.name):
+                for item in self._collect(part.sub_selections(), edge_type.name):
                     if item.name == "cursor":
                         wants_cursor = True
                         edge_pairs.append((item.key, "p.cur"))
                     elif item.name == "__typename":
-                        edge_pairs.append((item.key, _lit(edge_type.name)))
+                        edge_pairs.append((item.key, text_lit(edge_type.name)))
                     elif item.name == "node":
                         node_type = _named(edge_type.fields["node"].type)
                         obj = self._object(dataset, access, alias, item.sub_selections(), node_type)
                         column = f"o{node_count}"
                         node_count += 1
-                        columns.append(f"{_build_object(obj.pairs, obj.deny)} AS {column}")
+                        columns.append(f"{build_object(obj.pairs, obj.deny)} AS {column}")
                         inner_joins.extend(obj.joins)
                         reads_parts.append(_reads(obj))
                         edge_pairs.append((item.key, f"p.{column}"))
                 outer_pairs.append(
                     (
                         part.key,
-                        f"COALESCE(json_agg({_build_object(edge_pairs)} ORDER BY p.n), '[]'::json)",
+                        f"COALESCE(json_agg({build_object(edge_pairs)} ORDER BY p.n), '[]'::json)",
                     )
                 )
         if wants_cursor:
             columns.append(f"{cursor} AS cur")
-        reads_col = f"concat_ws({RS}, {', '.join(reads_parts)})" if reads_parts else "NULL::text"
-        columns.append(f"{reads_col} AS reads")
+        columns.append(f"{concat_reads(reads_parts)} AS reads")
         columns.append(f"row_number() OVER (ORDER BY {order}) AS n")
         # The page's rows are chosen first; references and nested lists join to those only.
         page = (
@@ -300,30 +327,99 @@ class Compiler:
         )
         inner = f"SELECT {', '.join(columns)} FROM {page} {' '.join(inner_joins)}"
         return (
-            f"SELECT {_build_object(outer_pairs)} AS obj, string_agg(p.reads, {RS}) AS reads "
+            f"SELECT {build_object(outer_pairs)} AS obj, string_agg(p.reads, {RS}) AS reads "
             f"FROM ({inner}) p"
         )
 
-    def _sort_expr(self, dataset: Dataset, alias: str, field_name: str) -> str:
-        if field_name == dataset.key_field:
-            return f"{alias}.key"
-        return typed_value(alias, _field(dataset, field_name))
+    def _ordering(
+        self,
+        dataset: Dataset,
+        access: Access,
+        alias: str,
+        sel: Selected,
+        shape: Mapping[str, Any],
+    ) -> tuple[Ordering, str, DatasetField | None]:
+        """The list's ordering on the caller's view, its cursor tag and the sort field (None
+        for the key)."""
+        sort_name, direction = shape.get("order") or (dataset.key_field, "ASC")
+        tag = f"{sort_name}:{direction}"
+        key = f"{alias}.key"
+        if sort_name == dataset.key_field:
+            return Ordering(key, key, direction, nullable=False, by_key=True), tag, None
+        f = _field(dataset, sort_name)
+        value = typed_value(alias, f)
+        condition = self._view_condition(
+            dataset, access, alias, f, f"{sel.name}.orderBy", "ordering"
+        )
+        if condition is None:
+            return Ordering(value, key, direction, nullable=False, by_key=False), tag, f
+        # Hidden on some rows: the view value, NULL there.
+        view_value = f"(CASE WHEN {condition} THEN {value} END)"
+        if f.type not in NUMERIC_TYPES and f.type != "bool":
+            view_value += ' COLLATE "C"'
+        return Ordering(view_value, key, direction, nullable=True, by_key=False), tag, f
+
+    def _view_condition(
+        self,
+        dataset: Dataset,
+        access: Access,
+        alias: str,
+        f: DatasetField,
+        place: str,
+        what: str,
+    ) -> str | None:
+        """Rows on which the caller may use ``f`` in a filter or ordering: None for every row it
+        sees. Raises Forbidden when it may read ``f`` on no row, InvalidInput when only a
+        purpose is missing (DESIGN §5: never computed on values the caller cannot read)."""
+        if not access.allowed:
+            return None  # the list is empty for this caller whatever it asks
+        filters = access.filters_for_field(f.name)
+        if filters == ():
+            raise Forbidden(
+                f"{place}: field '{f.name}' of dataset '{dataset.code}' is not readable by the "
+                "caller"
+            )
+        if f.name in access.restricted and access.purpose_required and not self._has_purpose:
+            raise InvalidInput(
+                f"{place}: {what} on RESTRICTED field '{f.name}' of dataset '{dataset.code}' "
+                "needs a purpose: send the X-Purpose header or give the root field a purpose "
+                "argument"
+            )
+        if filters is None:
+            return None
+        fields = {x.name: x for x in dataset.fields}
+        return any_filter_sql(alias, filters, fields, self.params, self.cc.keys.blind)
 
     def _filters(
-        self, dataset: Dataset, alias: str, arg_pos: int, shape: Mapping[str, Any]
+        self,
+        dataset: Dataset,
+        access: Access,
+        alias: str,
+        sel: Selected,
+        arg_pos: int,
+        shape: Mapping[str, Any],
     ) -> list[str]:
         out = []
         keys = self.cc.keys
         for name, op in shape.get("filter", ()):
             f = _field(dataset, name)
+            place = f"{sel.name}.filter.{camel(name)}"
+            condition = self._view_condition(dataset, access, alias, f, place, "filtering")
+            if condition is not None:
+                out.append(condition)  # rows where the field is hidden never match
 
-            def resolve(b: Bound, f: DatasetField = f, name: str = name, op: str = op) -> Any:
+            def resolve(
+                b: Bound, f: DatasetField = f, name: str = name, op: str = op, at: str = place
+            ) -> Any:
                 raw = b.args[arg_pos].filter[name][op]
-                if op == "in":
-                    return [_filter_value(dataset, f, v, keys) for v in raw]
-                if op == "contains":
-                    return escape_like(str(raw))
-                return _filter_value(dataset, f, raw, keys)
+                try:
+                    if op == "in":
+                        return [_filter_value(dataset, f, v, keys) for v in raw]
+                    if op == "contains":
+                        return escape_like(str(raw))
+                    return _filter_value(dataset, f, raw, keys)
+                except InvalidInput as exc:
+                    raise InvalidInput(f"{at}.{op}: {exc.message}") from None
 
             out.append(condition_sql(alias, f, op, self.params.dynamic(resolve)))
         return out
@@ -343,9 +439,9 @@ class Compiler:
         )
         if self.cc.with_refs:
             obj.pairs.append(("__ref", f"{alias}.dataset_code || {US} || {alias}.key"))
-        for sel in collect(selection_sets, self.cc.fragments, object_type.name):
+        for sel in self._collect(selection_sets, object_type.name):
             if sel.name == "__typename":
-                obj.pairs.append((sel.key, _lit(object_type.name)))
+                obj.pairs.append((sel.key, text_lit(object_type.name)))
                 continue
             gfield = object_type.fields[sel.name]
             role = (gfield.extensions or {}).get("hub")
@@ -386,7 +482,7 @@ class Compiler:
         )
         if f.encrypted:
             self.needs_post = True
-            value = f"json_build_object('$dec', {_lit(dataset.code + '.' + f.name)}, 'v', {value})"
+            value = f"json_build_object('$dec', {lit(dataset.code + '.' + f.name)}, 'v', {value})"
         if condition is not True:
             value = f"CASE WHEN {condition} THEN {value} END"
         obj.pairs.append((key, value))
@@ -405,12 +501,12 @@ class Compiler:
         place = f"{dataset.code}.{f.name}"
         filters = access.filters_for_field(f.name)
         if filters is not None and not filters:
-            obj.deny.append(_lit(f"F|{key}|{place}"))
+            obj.deny.append(lit(f"F|{key}|{place}"))
             usage["refused"].add(f.name)
             self.needs_post = True
             return False
-        if f.name in access.restricted and access.purpose_required and not self.cc.has_purpose:
-            obj.deny.append(_lit(f"P|{key}|{place}"))
+        if f.name in access.restricted and access.purpose_required and not self._has_purpose:
+            obj.deny.append(lit(f"P|{key}|{place}"))
             usage["refused"].add(f.name)
             self.needs_post = True
             return False
@@ -419,7 +515,7 @@ class Compiler:
             return True
         fields = {x.name: x for x in dataset.fields}
         condition = any_filter_sql(alias, filters, fields, self.params, self.cc.keys.blind)
-        obj.deny.append(f"CASE WHEN NOT {condition} THEN {_lit(f'F|{key}|{place}')} END")
+        obj.deny.append(f"CASE WHEN NOT {condition} THEN {lit(f'F|{key}|{place}')} END")
         usage["fields"].add(f.name)
         self.needs_post = True
         return condition
@@ -442,7 +538,7 @@ class Compiler:
         self._use(target.code)
         if condition is False or not target_access.allowed:
             if condition is not False:
-                obj.deny.append(_lit(f"F|{sel.key}|{target.code}"))
+                obj.deny.append(lit(f"F|{sel.key}|{target.code}"))
                 self.needs_post = True
             obj.pairs.append((sel.key, "NULL::json"))
             return
@@ -452,7 +548,7 @@ class Compiler:
         )
         reference = _reference_expr(alias, source)
         where = [
-            f"{t_alias}.dataset_code = {_lit(target.code)}",
+            f"{t_alias}.dataset_code = {lit(target.code)}",
             f"{t_alias}.key = {reference}",
             f"NOT {t_alias}.deleted",
             *self._visibility(target, target_access, t_alias),
@@ -460,7 +556,7 @@ class Compiler:
         j_alias = self._alias("j")
         on = "true" if condition is True else condition
         obj.joins.append(
-            f"LEFT JOIN LATERAL (SELECT {_build_object(inner.pairs, inner.deny)} AS obj, "
+            f"LEFT JOIN LATERAL (SELECT {build_object(inner.pairs, inner.deny)} AS obj, "
             f"{_reads(inner)} AS reads FROM records {t_alias} {' '.join(inner.joins)} "
             f"WHERE {' AND '.join(where)}) {j_alias} ON {on}"
         )
@@ -525,17 +621,6 @@ def _compact(sql: str, params: Params) -> tuple[str, Params]:
     return compacted, Params([params.slots[i - 1] for i in used])
 
 
-def _sql_scalar(value: Any) -> Any:
-    """A cursor's sort value as asyncpg binds it: numbers exactly, text as text."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float):
-        from decimal import Decimal
-
-        return Decimal(str(value))
-    return str(value)
-
-
 def _filter_value(dataset: Dataset, f: DatasetField, raw: Any, keys: FieldKeys) -> Any:
     stored = raw if f.encrypted else normalise_value(f, raw, dataset.code)
     return sql_param_value(f, stored, keys.blind)
@@ -560,29 +645,8 @@ def _named(gtype: Any) -> GraphQLObjectType:
     return gtype
 
 
-def _lit(text: str) -> str:
-    """A constant of our own making (type names, field paths) as an SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _reads(obj: _Object) -> str:
-    return f"concat_ws({RS}, {', '.join(obj.reads)})"
-
-
-def _build_object(pairs: Sequence[tuple[str, str]], deny: Sequence[str] = ()) -> str:
-    items = list(pairs)
-    if deny:
-        items.append(("__deny", f"array_remove(ARRAY[{', '.join(deny)}]::text[], NULL)"))
-    if not items:
-        return "json_build_object()"
-    chunks = [items[i : i + MAX_PAIRS] for i in range(0, len(items), MAX_PAIRS)]
-    built = [
-        "json_build_object(" + ", ".join(f"{_lit(k)}, {v}" for k, v in chunk) + ")"
-        for chunk in chunks
-    ]
-    if len(built) == 1:
-        return built[0]
-    return "(" + " || ".join(f"{b}::jsonb" for b in built) + ")::json"
+    return concat_reads(obj.reads)
 
 
 __all__ = [

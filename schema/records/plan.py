@@ -1,5 +1,10 @@
 """Planning, once per cached document: which operations the compiler can serve, which fields
-carry arguments it binds per request, and which datasets they touch."""
+carry arguments it binds per request, and which datasets they touch.
+
+A selection with ``@skip``/``@include`` is planned once with every node included (which
+decides whether the compiler can serve it at all) and once more per set of nodes the request's
+variables leave out (``for_variables``); each variant keeps its own compiled statements, so the
+directive conditions are part of the cache key."""
 
 from __future__ import annotations
 
@@ -16,12 +21,19 @@ from graphql import (
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
+    SelectionNode,
     SelectionSetNode,
 )
 
 from schema.records.bind import ArgSite
 from schema.records.compiler import CompiledQuery, _named
-from schema.records.selection import NotCompilable, Selected, collect
+from schema.records.selection import (
+    NotCompilable,
+    Selected,
+    collect,
+    conditional_nodes,
+    skipped_nodes,
+)
 from schema.records.types import FieldRole, RootRole
 
 PLANS_PER_DOCUMENT = 64
@@ -36,11 +48,46 @@ class OperationPlan:
     datasets: frozenset[str]
     fragments: Mapping[str, FragmentDefinitionNode]
     compiled: OrderedDict[Any, CompiledQuery] = field(default_factory=OrderedDict)
+    # For @skip/@include: how to plan again, the nodes carrying them, those left out here.
+    selection_sets: list[SelectionSetNode] = field(default_factory=list)
+    query_type: GraphQLObjectType | None = None
+    key_fields: Mapping[str, str] = field(default_factory=dict)
+    allow_history: bool = False
+    conditional: tuple[SelectionNode, ...] = ()
+    skipped: frozenset[int] = frozenset()
+    variants: OrderedDict[frozenset[int], OperationPlan | None] = field(default_factory=OrderedDict)
 
     def remember(self, key: Any, query: CompiledQuery) -> None:
         self.compiled[key] = query
         if len(self.compiled) > PLANS_PER_DOCUMENT:
             self.compiled.popitem(last=False)
+
+    def for_variables(self, variables: Any) -> OperationPlan | None:
+        """The plan of the selection these variables' @skip/@include conditions leave; None
+        when no generated field remains (normal execution then answers)."""
+        if not self.conditional:
+            return self
+        skipped = skipped_nodes(self.conditional, variables)
+        if skipped == self.skipped:
+            return self
+        if skipped in self.variants:
+            self.variants.move_to_end(skipped)
+            return self.variants[skipped]
+        assert self.query_type is not None
+        variant = plan_fields(
+            self.selection_sets,
+            self.query_type,
+            self.fragments,
+            self.operation,
+            self.key_fields,
+            self.allow_history,
+            skipped=skipped,
+            conditional=self.conditional,
+        )
+        self.variants[skipped] = variant
+        if len(self.variants) > PLANS_PER_DOCUMENT:
+            self.variants.popitem(last=False)
+        return variant
 
 
 @dataclass
@@ -83,10 +130,15 @@ def plan_fields(
     operation: OperationDefinitionNode,
     key_fields: Mapping[str, str],
     allow_history: bool = False,
+    skipped: frozenset[int] = frozenset(),
+    conditional: tuple[SelectionNode, ...] | None = None,
 ) -> OperationPlan | None:
-    """None when a root field is not a generated record field."""
-    roots = collect(selection_sets, fragments, query_type.name)
-    walker = _Walker(fragments, key_fields, allow_history)
+    """None when a root field is not a generated record field (or, with ``skipped``, when
+    none is left)."""
+    if conditional is None:
+        conditional = conditional_nodes(selection_sets, fragments)
+    roots = collect(selection_sets, fragments, query_type.name, skipped)
+    walker = _Walker(fragments, key_fields, allow_history, skipped)
     for sel in roots:
         if sel.name == "__typename":
             continue
@@ -111,6 +163,12 @@ def plan_fields(
         arg_index={id(site.node): i for i, site in enumerate(walker.sites)},
         datasets=frozenset(walker.datasets),
         fragments=fragments,
+        selection_sets=list(selection_sets),
+        query_type=query_type,
+        key_fields=key_fields,
+        allow_history=allow_history,
+        conditional=conditional,
+        skipped=skipped,
     )
 
 
@@ -120,10 +178,12 @@ class _Walker:
         fragments: Mapping[str, FragmentDefinitionNode],
         key_fields: Mapping[str, str],
         allow_history: bool,
+        skipped: frozenset[int],
     ) -> None:
         self.fragments = fragments
         self.key_fields = key_fields
         self.allow_history = allow_history
+        self.skipped = skipped
         self.sites: list[ArgSite] = []
         self.datasets: set[str] = set()
 
@@ -142,17 +202,19 @@ class _Walker:
         self.sites.append(ArgSite(sel.node, gfield, kind, code, key_field, names))
 
     def connection(self, sel: Selected, connection_type: GraphQLObjectType) -> None:
-        for part in collect(sel.sub_selections(), self.fragments, connection_type.name):
+        for part in collect(
+            sel.sub_selections(), self.fragments, connection_type.name, self.skipped
+        ):
             if part.name == "edges":
                 edge = _named(connection_type.fields["edges"].type)
-                for item in collect(part.sub_selections(), self.fragments, edge.name):
+                for item in collect(part.sub_selections(), self.fragments, edge.name, self.skipped):
                     if item.name == "node":
                         self.object(item.sub_selections(), _named(edge.fields["node"].type))
 
     def object(
         self, selection_sets: list[SelectionSetNode], object_type: GraphQLObjectType
     ) -> None:
-        for sel in collect(selection_sets, self.fragments, object_type.name):
+        for sel in collect(selection_sets, self.fragments, object_type.name, self.skipped):
             if sel.name == "__typename":
                 continue
             gfield = object_type.fields[sel.name]

@@ -46,7 +46,7 @@ def _error(kind: str, path: list[str | int], place: str) -> dict[str, Any]:
     if kind == "P":
         return {
             "message": f"reading RESTRICTED field '{field}' of dataset '{dataset}' needs a "
-            "purpose: send the X-Purpose header",
+            "purpose: send the X-Purpose header or give the root field a purpose argument",
             "path": path,
             "extensions": {"code": "BAD_USER_INPUT"},
         }
