@@ -218,7 +218,9 @@ class CostLimit:
         self.model = CostModel(schema, max_page)
         self.max_cost = max_cost
         self.cache_size = max(cache_size, 1)
-        self._priced: OrderedDict[int, tuple[weakref.ref[DocumentNode], _Prices]] = OrderedDict()
+        self._priced: OrderedDict[
+            int, tuple[weakref.ref[DocumentNode], dict[str | None, OperationCost]]
+        ] = OrderedDict()
 
     def check(
         self, document: DocumentNode, operation_name: str | None, variables: dict[str, Any]
@@ -240,45 +242,41 @@ class CostLimit:
     def operation_cost(
         self, document: DocumentNode, operation_name: str | None
     ) -> OperationCost | None:
-        prices = self._prices(document)
-        if operation_name not in prices.operations:
-            if operation_name is not None or len(prices.operations) != 1:
-                return None
-            operation_name = next(iter(prices.operations))
-        cost = prices.costs.get(operation_name)
-        if cost is None:
-            cost = self.model.operation_cost(prices.operations[operation_name], prices.fragments)
-            prices.costs[operation_name] = cost
+        """The named operation's price (the only one when unnamed), worked out once per
+        document; None when the document has no such operation."""
+        costs = self._costs_of(document)
+        if operation_name in costs:
+            return costs[operation_name]
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if operation_name is None:
+            chosen = operations[0] if len(operations) == 1 else None
+        else:
+            chosen = next(
+                (o for o in operations if o.name and o.name.value == operation_name), None
+            )
+        if chosen is None:
+            return None
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        cost = self.model.operation_cost(chosen, fragments)
+        costs[operation_name] = cost
         return cost
 
-    def _prices(self, document: DocumentNode) -> _Prices:
+    def _costs_of(self, document: DocumentNode) -> dict[str | None, OperationCost]:
+        """Prices already worked out for ``document``. Entries hold no reference to the
+        document or its operations, so a document the executor's cache drops is freed (a
+        reused id is told apart by the dead weak reference)."""
         key = id(document)
         found = self._priced.get(key)
         if found is not None and found[0]() is document:
             self._priced.move_to_end(key)
             return found[1]
-        prices = _Prices(document)
-        self._priced[key] = (weakref.ref(document), prices)
+        costs: dict[str | None, OperationCost] = {}
+        self._priced[key] = (weakref.ref(document), costs)
         while len(self._priced) > self.cache_size:
             self._priced.popitem(last=False)
-        return prices
-
-
-class _Prices:
-    """One document's operations and fragments, and the prices worked out so far."""
-
-    __slots__ = ("costs", "fragments", "operations")
-
-    def __init__(self, document: DocumentNode) -> None:
-        self.operations: dict[str | None, OperationDefinitionNode] = {}
-        self.fragments: dict[str, FragmentDefinitionNode] = {}
-        for definition in document.definitions:
-            if isinstance(definition, OperationDefinitionNode):
-                name = definition.name.value if definition.name else None
-                self.operations[name] = definition
-            elif isinstance(definition, FragmentDefinitionNode):
-                self.fragments[definition.name.value] = definition
-        self.costs: dict[str | None, OperationCost] = {}
+        return costs
 
 
 class _Walk:

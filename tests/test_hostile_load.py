@@ -1,0 +1,121 @@
+"""Issue 7 item 13, hostile load: while one client keeps sending the expensive queries the cost
+limit refuses (83 aliases of 100-record pages with history, or with ``contains`` filters),
+another client's keyed lookups stay fast and the hub's memory stays bounded. The refusal
+happens before any SQL, so the flood costs the hub only the pricing of each request."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from hub.runtime import Hub
+from tests.records_fixtures import load_demo_records
+
+FLOOD_SECONDS = 2.5
+LOOKUPS = 50
+P90_BOUND = 0.2  # seconds: generous for a 2-core machine shared with other work
+MEMORY_BOUND = 64 * 1024 * 1024  # bytes of resident memory the flood may add
+
+LOOKUP = "query($key: String!) { business(key: $key) { taxCode name district } }"
+
+
+def _history_pages(tag: str) -> str:
+    return (
+        "{ "
+        + " ".join(
+            f"{tag}{i}: businessList(first: 100) {{ edges {{ node {{ taxCode "
+            f"history {{ version }} }} }} }}"
+            for i in range(83)
+        )
+        + " }"
+    )
+
+
+def _contains_pages(tag: str) -> str:
+    return (
+        "{ "
+        + " ".join(
+            f'{tag}{i}: businessList(first: 100, filter: {{name: {{contains: "{tag}{i}"}}}}) '
+            f"{{ edges {{ node {{ taxCode name }} }} }}"
+            for i in range(83)
+        )
+        + " }"
+    )
+
+
+@pytest.fixture
+async def demo(hub: Hub, app: Starlette) -> dict[str, list[dict[str, Any]]]:
+    return await load_demo_records(hub)
+
+
+def _resident_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+async def _post(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
+    response = await client.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def _flood(client: httpx.AsyncClient, deadline: float) -> int:
+    """Refused queries back to back until ``deadline``; every tenth one is a new document (a
+    cache miss: parsed, validated and priced afresh). Returns how many were refused."""
+    documents = [_history_pages("h"), _contains_pages("c")]
+    sent = 0
+    while time.perf_counter() < deadline:
+        query = documents[sent % 2] if sent % 10 else _contains_pages(f"v{sent}_")
+        body = await _post(client, query)
+        codes = [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
+        assert codes == ["QUERY_TOO_COMPLEX"], body
+        assert "the hub serves at most" in body["errors"][0]["message"]
+        sent += 1
+    return sent
+
+
+async def _lookups(client: httpx.AsyncClient, keys: list[str], count: int) -> list[float]:
+    """Latencies of ``count`` keyed lookups, spread over the flood."""
+    latencies = []
+    for i in range(count):
+        key = keys[i % len(keys)]
+        started = time.perf_counter()
+        body = await _post(client, LOOKUP, key=key)
+        latencies.append(time.perf_counter() - started)
+        assert "errors" not in body, body
+        assert body["data"]["business"]["taxCode"] == key
+        await asyncio.sleep(FLOOD_SECONDS / LOOKUPS / 2)
+    return latencies
+
+
+async def test_keyed_lookups_stay_fast_while_refused_queries_flood_the_hub(
+    app: Starlette, demo: dict[str, list[dict[str, Any]]]
+) -> None:
+    keys = [str(b["tax_code"]) for b in demo["business"]]
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://hub.test") as attacker,
+        httpx.AsyncClient(transport=transport, base_url="http://hub.test") as reader,
+    ):
+        await _lookups(reader, keys, 3)  # warm: plan compiled, pools open
+        await _flood(attacker, time.perf_counter() + 0.3)
+        before = _resident_bytes()
+        deadline = time.perf_counter() + FLOOD_SECONDS
+        refused, latencies = await asyncio.gather(
+            _flood(attacker, deadline), _lookups(reader, keys, LOOKUPS)
+        )
+        after = _resident_bytes()
+    p90 = statistics.quantiles(latencies, n=10)[-1]
+    assert refused >= 10, f"only {refused} refused queries were sent"
+    assert p90 < P90_BOUND, f"keyed lookup p90 {p90 * 1000:.0f} ms under the flood"
+    assert after - before < MEMORY_BOUND, f"resident memory grew {(after - before) >> 20} MB"
