@@ -392,3 +392,26 @@ async def test_holders_show_a_key_the_caller_may_not_read_as_its_blind_index(
     assert _found(body) == [
         ("site_inspection", field_keys(keys).blind(VISITS[0]["visit_no"]), True)
     ]
+
+
+# -- corrections ---------------------------------------------------------------------------------
+
+CORRECTIONS = """
+query($since: DateTime!) { corrections(since: $since) { key versionRead currentVersion } }
+"""
+
+
+async def test_corrections_leave_out_a_change_to_values_the_reader_cannot_read(
+    gql: Gql, token: Callable[..., str], rows: dict[str, Any]
+) -> None:
+    reader = await _tuson_reader(gql, token, ["citizen_id", "full_name"])
+    key = _citizen(rows, inside=True)["citizen_id"]
+    since = "2000-01-01T00:00:00Z"
+    read = await gql(RECORD, token=reader, purpose=PURPOSE, d="citizen", k=key)
+    assert read["data"]["record"]["version"] == 1
+    await _correct(gql, token, "citizen", key, {"phone": "0911222333"})
+    hidden = await gql(CORRECTIONS, token=reader, purpose=PURPOSE, since=since)
+    assert hidden == {"data": {"corrections": []}}
+    await _correct(gql, token, "citizen", key, {"full_name": "Trần Văn Minh"})
+    seen = await gql(CORRECTIONS, token=reader, purpose=PURPOSE, since=since)
+    assert seen["data"]["corrections"] == [{"key": key, "versionRead": 1, "currentVersion": 3}]

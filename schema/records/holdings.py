@@ -1,5 +1,6 @@
 """``holders(identifier)``: "is this already collected, and where?" (001 Điều 4.4, 10.5), and
-``corrections(since:)``: records the caller's agency read that were corrected since.
+``corrections(since:)``: records the caller's agency read that were corrected since, in a way
+it can see (a correction of values it may not read is not listed).
 
 Both answer under the caller's access exactly as ``records`` does: a dataset the caller may
 not see, a record outside its row filters and a field it may not read (or may read only with
@@ -17,7 +18,7 @@ from strawberry.types import Info
 
 from catalog import models, policy
 from catalog.errors import InvalidInput
-from catalog.records import stored_key
+from catalog.records import stored_key, view_hash
 from schema.catalogue.types import Dataset
 from schema.context import Context
 from schema.pagination import page_size
@@ -29,16 +30,19 @@ CtxInfo = Info[Context, None]
 IDENTITY_KINDS = frozenset({"tax_code", "citizen_id", "parcel_id", "document_number", "card_no"})
 MAX_HOLDINGS = 50
 MAX_CORRECTIONS = 500
+CORRECTIONS_SLACK = 4
 MAX_IDENTIFIER = 200
 
 CORRECTIONS_SQL = """
 SELECT c.* FROM (
   SELECT DISTINCT ON (rr.dataset_code, rr.key)
          rr.dataset_code, rr.key, rr.version AS version_read, r.version AS current_version,
-         r.data, v.reason, v.changed_at
+         r.data, rv.data AS data_read, v.reason, v.changed_at
   FROM record_reads rr
   JOIN records r ON r.dataset_code = rr.dataset_code AND r.key = rr.key
   JOIN record_versions v ON v.dataset_code = rr.dataset_code AND v.key = rr.key
+  JOIN record_versions rv ON rv.dataset_code = rr.dataset_code AND rv.key = rr.key
+                         AND rv.version = rr.version
   WHERE rr.agency = $1 AND v.reason IS NOT NULL AND v.supersedes >= rr.version
     AND v.changed_at >= $2 AND r.version > rr.version AND NOT r.deleted
     AND NOT EXISTS (SELECT 1 FROM record_reads x WHERE x.agency = rr.agency
@@ -96,7 +100,9 @@ class HoldingQuery:
             return []
         await ctx.services.ensure_fresh()
         pool: asyncpg.Pool = ctx.services.pool
-        rows = await pool.fetch(CORRECTIONS_SQL, ctx.principal.agency, aware(since), size)
+        # Room for corrections the caller cannot see (hidden fields only), dropped below.
+        fetch = min(size * CORRECTIONS_SLACK, MAX_CORRECTIONS * CORRECTIONS_SLACK)
+        rows = await pool.fetch(CORRECTIONS_SQL, ctx.principal.agency, aware(since), fetch)
         views: dict[str, View | None] = {}
         out = []
         for row in rows:
@@ -106,7 +112,7 @@ class HoldingQuery:
             view = views[code]
             # Metadata only, yet still under today's access: a revoked grant hides it.
             shaped = view.shape(row["key"], row["data"]) if view is not None else None
-            if view is None or shaped is None:
+            if view is None or shaped is None or not _changed_for(view, row):
                 continue
             out.append(
                 Correction(
@@ -118,6 +124,8 @@ class HoldingQuery:
                     dataset_row=view.dataset,
                 )
             )
+            if len(out) >= size:
+                break
         return out
 
 
@@ -160,6 +168,14 @@ async def _holders(ctx: Context, reads: ReadLedger, ident: str) -> list[Holding]
         if len(out) >= MAX_HOLDINGS:
             break
     return out
+
+
+def _changed_for(view: View, row: asyncpg.Record) -> bool:
+    """Did the corrections since the version read change what the caller may read (with a
+    purpose, if it states none now)? One that touched only values it may not read is not
+    news to it, and listing it would leak that they changed."""
+    before, now = view.readable(row["data_read"]), view.readable(row["data"])
+    return before is None or now is None or view_hash(before) != view_hash(now)
 
 
 def _match_fields(view: View) -> tuple[list[models.DatasetField], frozenset[str]]:

@@ -60,8 +60,7 @@ class View:
 
     def shape(self, stored_key: str, data: Any) -> Shaped | None:
         """None when no rule of the caller sees this record."""
-        raw = orjson.loads(data) if isinstance(data, str | bytes) else data
-        values = unseal(self.dataset, raw, self.ctx.services.field_keys)
+        values = self._values(data)
         if not self.access.sees(values):
             return None
         allowed = self.access.fields_for(values)
@@ -71,6 +70,19 @@ class View:
         key_field = self.dataset.key_field
         key = str(shown[key_field]) if key_field in shown else self.opaque_key(stored_key)
         return Shaped(key, shown, frozenset(served), withheld)
+
+    def readable(self, data: Any) -> dict[str, Any] | None:
+        """Values the caller's rules let it read on this record, whether or not it stated a
+        purpose; None when no rule sees the record."""
+        values = self._values(data)
+        if not self.access.sees(values):
+            return None
+        allowed = self.access.fields_for(values)
+        return {name: value for name, value in values.items() if name in allowed}
+
+    def _values(self, data: Any) -> dict[str, Any]:
+        raw = orjson.loads(data) if isinstance(data, str | bytes) else data
+        return unseal(self.dataset, raw, self.ctx.services.field_keys)
 
     def opaque_key(self, stored_key: str) -> str:
         """What stands for a key the caller may not read: its blind index (the stored key
@@ -165,7 +177,6 @@ class ReadLedger:
             if code not in self._errors_sent:
                 self._errors_sent.add(code)
                 ctx.extra_errors.append(purpose_error(code, names))
-
 
     def _asked(self, reads: list[ReadItem]) -> Asked:
         """The keys asked, in audit form; a key given as the stored key it was served
