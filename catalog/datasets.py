@@ -1,13 +1,14 @@
 """Datasets of the catalogue and their lifecycle DRAFT → SUBMITTED → PUBLISHED → DEPRECATED.
 
-Invariants: codes are snake_case and unique; the key field exists and is required; one
-authoritative dataset per entity kind and identifier (001 Điều 4.4, 10.5: never collect twice)
-unless a dataset declares itself a reference to it; a published dataset only grows compatibly.
+Invariants: codes are snake_case and unique; a definition keeps the rules of
+``catalog.dataset_rules`` (checked on its text cleaned by ``catalog.spec_text``) at creation,
+revision and publication; a published dataset only grows compatibly, and loosening its or a
+field's sensitivity waits for a new version and a steward's publication, while tightening takes
+effect at once (DESIGN.md §3). A dataset the caller may not see does not exist for it.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -16,21 +17,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import policy
 from catalog.audit import EventDraft, append_event
+from catalog.dataset_rules import (
+    breaking_changes,
+    check_publishable,
+    identifier_of,
+    reference_target,
+    validate_dataset,
+)
 from catalog.errors import Conflict, InvalidInput, NotFound
-from catalog.fields import refuse_secret, validate_field_list
 from catalog.indexes import ensure_indexes, ensure_partition
 from catalog.models import Agency, Dataset, DatasetField
-from catalog.naming import (
-    RESERVED_ROOT_FIELDS,
-    RESERVED_TYPE_NAMES,
-    SNAKE_CASE,
-    default_list,
-    default_single,
-    pascal,
-)
+from catalog.naming import HUB_NAMES, SNAKE_CASE, HubNames, default_list, default_single
 from catalog.principal import Principal
 from catalog.rowfilter import escape_like
-from catalog.specs import ENTITY_KINDS, SENSITIVITIES, DatasetSpec, FieldSpec
+from catalog.spec_text import clean_reason, clean_spec
+from catalog.specs import DatasetSpec, FieldSpec
+from catalog.text import clean_line, is_clean_line
 
 MAX_PAGE = 100
 
@@ -44,6 +46,8 @@ class DatasetQuery:
 
 
 async def get_dataset(session: AsyncSession, code: str) -> Dataset | None:
+    if not _could_exist(code):
+        return None  # not a stored code (a NUL could not even reach PostgreSQL)
     return await session.get(Dataset, code)
 
 
@@ -51,8 +55,13 @@ async def visible_dataset(session: AsyncSession, principal: Principal, code: str
     """The dataset if the caller may know it exists; NotFound otherwise (no existence oracle)."""
     dataset = await get_dataset(session, code)
     if dataset is None or not policy.can_see_dataset(principal, dataset):
-        raise NotFound(f"dataset '{code}' does not exist")
+        shown = code if is_clean_line(code) else code.encode("unicode_escape").decode("ascii")
+        raise NotFound(f"dataset '{shown}' does not exist")
     return dataset
+
+
+def _could_exist(code: str) -> bool:
+    return len(code) <= 63 and SNAKE_CASE.fullmatch(code) is not None
 
 
 async def list_visible_datasets(
@@ -64,6 +73,7 @@ async def list_visible_datasets(
     first: int,
 ) -> tuple[list[Dataset], bool, int]:
     """One page of datasets the caller may see, ordered by code; returns (page, more, total)."""
+    query = _clean_query(query)
     stmt = select(Dataset)
     if query.sector:
         stmt = stmt.where(Dataset.sector == query.sector)
@@ -72,9 +82,7 @@ async def list_visible_datasets(
     if query.status:
         stmt = stmt.where(Dataset.status == query.status)
     if query.text:
-        # 002 Điều 5.2: titles are stored NFC, so a decomposed (NFD) query must match them too.
-        text = unicodedata.normalize("NFC", query.text)
-        pattern = "%" + escape_like(text) + "%"
+        pattern = "%" + escape_like(query.text) + "%"
         stmt = stmt.where(
             or_(
                 Dataset.code.ilike(pattern),
@@ -88,6 +96,19 @@ async def list_visible_datasets(
         stmt = stmt.where(Dataset.code > after)
     rows = list(await session.scalars(stmt.order_by(Dataset.code).limit(first + 1)))
     return rows[:first], len(rows) > first, int(total or 0)
+
+
+def _clean_query(query: DatasetQuery) -> DatasetQuery:
+    # 002 Điều 5.2: titles are stored NFC, so a decomposed (NFD) query must match them too.
+    def clean(value: str | None, name: str) -> str | None:
+        return None if value is None else clean_line(value, f"datasets: filter.{name}")
+
+    return DatasetQuery(
+        sector=clean(query.sector, "sector"),
+        owner=clean(query.owner, "owner"),
+        status=clean(query.status, "status"),
+        text=clean(query.text, "text"),
+    )
 
 
 def _visibility_clause(principal: Principal):  # type: ignore[no-untyped-def]
@@ -105,18 +126,25 @@ async def create_dataset(
     spec: DatasetSpec,
     owner_code: str | None = None,
     request_id: str | None = None,
+    *,
+    hub_names: HubNames = HUB_NAMES,
 ) -> Dataset:
-    """Register a DRAFT dataset owned by ``owner_code`` (default: the caller's agency)."""
+    """Register a DRAFT dataset owned by ``owner_code`` (default: the caller's agency).
+
+    ``hub_names``: the names the running hub's own API takes (its static schema)."""
     owner = owner_code or principal.agency
     policy.require_authenticated(principal, "createDataset")
     if owner is None:
         raise InvalidInput("createDataset: the caller has no agency; name the owner agency")
+    owner = clean_line(owner, "createDataset: owner")
     policy.require_dataset_manager(principal, owner, "createDataset")
     if await session.get(Agency, owner) is None:
         raise NotFound(f"agency '{owner}' does not exist")
-    spec = _with_default_names(spec)
-    await validate_dataset(session, spec)
+    spec = _with_default_names(clean_spec(spec))
+    await validate_dataset(session, principal, spec, hub_names=hub_names)
     if await session.get(Dataset, spec.code) is not None:
+        # Codes are one namespace for every agency: that the code is taken is all a caller
+        # learns of a dataset it may not see (the same words as for a visible one).
         raise Conflict(f"dataset '{spec.code}' already exists; choose another code")
     dataset = Dataset(
         code=spec.code,
@@ -144,8 +172,15 @@ async def submit_dataset(
 
 
 async def publish_dataset(
-    session: AsyncSession, principal: Principal, code: str, request_id: str | None = None
+    session: AsyncSession,
+    principal: Principal,
+    code: str,
+    request_id: str | None = None,
+    *,
+    hub_names: HubNames = HUB_NAMES,
 ) -> Dataset:
+    """SUBMITTED → PUBLISHED by a steward, once its references are live and its names are
+    free beside the typed catalogue (``Conflict`` otherwise; the row stays SUBMITTED)."""
     dataset = await visible_dataset(session, principal, code)
     policy.require_steward(principal, "publishDataset")
     # A reference target must itself be shareable before this one goes live.
@@ -158,6 +193,8 @@ async def publish_dataset(
                     f"publishDataset: field '{field.name}' references dataset "
                     f"'{field.references}', which is not published yet; publish it first"
                 )
+    if dataset.status == "SUBMITTED":
+        await check_publishable(session, dataset, hub_names)
     published = await _move(session, principal, dataset, "SUBMITTED", "PUBLISHED", request_id)
     await ensure_indexes(session, published)
     return published
@@ -172,9 +209,10 @@ async def deprecate_dataset(
 ) -> Dataset:
     dataset = await visible_dataset(session, principal, code)
     policy.require_dataset_manager(principal, dataset.owner_code, "deprecateDataset")
-    if not reason.strip():
+    reason = clean_reason(reason, "deprecateDataset").strip()
+    if not reason:
         raise InvalidInput("deprecateDataset: a reason is required")
-    dataset.deprecation_reason = reason.strip()
+    dataset.deprecation_reason = reason
     return await _move(
         session, principal, dataset, "PUBLISHED", "DEPRECATED", request_id, {"reason": reason}
     )
@@ -187,26 +225,30 @@ async def revise_dataset(
     *,
     new_version: bool = False,
     request_id: str | None = None,
+    hub_names: HubNames = HUB_NAMES,
 ) -> Dataset:
     """Change a dataset's definition.
 
     DRAFT or SUBMITTED: replaced, back to DRAFT. PUBLISHED: compatible changes (new optional
-    fields, wording) apply at once; a breaking change needs ``new_version`` and starts the next
-    version as a DRAFT, which is submitted and published again.
+    fields, wording, tighter sensitivity) apply at once; a breaking change — loosening a
+    sensitivity among them — needs ``new_version`` and starts the next version as a DRAFT,
+    which is submitted and published again by a steward.
     """
+    spec = clean_spec(spec)
     dataset = await visible_dataset(session, principal, spec.code)
     policy.require_dataset_manager(principal, dataset.owner_code, "reviseDataset")
     spec = _with_default_names(spec)
-    await validate_dataset(session, spec, revising=dataset)
+    await validate_dataset(session, principal, spec, revising=dataset, hub_names=hub_names)
     if dataset.status == "DEPRECATED":
         raise Conflict(f"reviseDataset: dataset '{spec.code}' is deprecated")
-    breaking = _breaking_changes(dataset, spec)
+    breaking = breaking_changes(dataset, spec)
     detail: dict[str, object] = {"from_version": dataset.version}
     if dataset.status == "PUBLISHED" and breaking:
         if not new_version:
             raise Conflict(
                 f"reviseDataset: dataset '{spec.code}' is published and "
-                f"{'; '.join(breaking)}; a breaking change needs newVersion: true"
+                f"{'; '.join(breaking)}; a breaking change needs newVersion: true, then the "
+                "new version's submission and a steward's publication"
             )
         dataset.version += 1
         dataset.status = "DRAFT"
@@ -229,191 +271,12 @@ async def revise_dataset(
     return dataset
 
 
-async def validate_dataset(
-    session: AsyncSession, spec: DatasetSpec, revising: Dataset | None = None
-) -> None:
-    code = spec.code
-    if not SNAKE_CASE.fullmatch(code):
-        raise InvalidInput(f"dataset code must be snake_case (a-z, 0-9, _), got {code!r}")
-    if len(code) > 63:
-        raise InvalidInput(f"dataset code must be at most 63 characters, got {len(code)}: {code!r}")
-    place = f"dataset '{code}'"
-    refuse_secret(spec.sensitivity, place)
-    if spec.sensitivity not in SENSITIVITIES:
-        raise InvalidInput(
-            f"{place}: sensitivity must be one of {', '.join(SENSITIVITIES)}, "
-            f"got {spec.sensitivity!r}"
-        )
-    if spec.entity_kind not in ENTITY_KINDS:
-        raise InvalidInput(
-            f"{place}: entityKind must be one of {', '.join(ENTITY_KINDS)}, "
-            f"got {spec.entity_kind!r}"
-        )
-    for label, value in (("title", spec.title), ("sector", spec.sector)):
-        if not value or not value.strip():
-            raise InvalidInput(f"{place}: {label} must not be empty")
-    validate_field_list(spec.fields, code)
-    by_name = {f.name: f for f in spec.fields}
-    key = by_name.get(spec.key_field)
-    if key is None:
-        raise InvalidInput(f"{place}: key field '{spec.key_field}' is not one of its fields")
-    if not key.required:
-        raise InvalidInput(f"{place}: key field '{spec.key_field}' must be required")
-    if key.type not in ("string", "int", "reference", "enum"):
-        raise InvalidInput(f"{place}: key field '{spec.key_field}' cannot be of type {key.type}")
-    await _check_graphql_names(session, spec)
-    for field in spec.fields:
-        if field.references:
-            await _check_reference(session, spec, field)
-    await _check_single_authority(session, spec, key, revising)
-
-
 def _with_default_names(spec: DatasetSpec) -> DatasetSpec:
     return replace(
         spec,
         graphql_single=spec.graphql_single or default_single(spec.code),
         graphql_list=spec.graphql_list or default_list(spec.code),
     )
-
-
-# Input and enum types of the contract; RESERVED_TYPE_NAMES holds only its object types.
-_CONTRACT_INPUT_TYPES = frozenset(
-    {
-        "DatasetFilter",
-        "DatasetInput",
-        "FieldInput",
-        "GrantRequestInput",
-        "SearchFilter",
-        "Sensitivity",
-        "DatasetStatus",
-        "GrantStatus",
-        "SyncStatus",
-    }
-)
-# Types generated per dataset (DESIGN.md §10): LandParcel, LandParcelFilter, its connection…
-_GENERATED_TYPE_SUFFIXES = ("", "Filter", "OrderBy", "Edge", "Connection")
-
-
-async def _check_graphql_names(session: AsyncSession, spec: DatasetSpec) -> None:
-    # One clash makes the whole live schema unbuildable, so it is refused at registration.
-    for name in (spec.graphql_single, spec.graphql_list):
-        if name in RESERVED_ROOT_FIELDS:
-            raise InvalidInput(
-                f"dataset '{spec.code}': GraphQL name '{name}' is taken by the hub's own API"
-            )
-    my_types = {pascal(spec.code) + suffix for suffix in _GENERATED_TYPE_SUFFIXES}
-    taken = my_types & (RESERVED_TYPE_NAMES | _CONTRACT_INPUT_TYPES)
-    if taken:
-        raise InvalidInput(
-            f"dataset '{spec.code}': GraphQL type '{sorted(taken)[0]}' is taken by the hub's API"
-        )
-    mine = {n for n in (spec.graphql_single, spec.graphql_list) if n}
-    others = await session.execute(
-        select(Dataset.code, Dataset.graphql_single, Dataset.graphql_list).where(
-            Dataset.code != spec.code
-        )
-    )
-    for other_code, single, plural in others:
-        clash: set[str] = mine & {single, plural}
-        if not clash:
-            clash = my_types & {pascal(other_code) + s for s in _GENERATED_TYPE_SUFFIXES}
-        if clash:
-            raise InvalidInput(
-                f"dataset '{spec.code}': GraphQL name '{sorted(clash)[0]}' is already used by "
-                f"dataset '{other_code}'; choose another code"
-            )
-
-
-async def _check_reference(session: AsyncSession, spec: DatasetSpec, field: FieldSpec) -> None:
-    target_code, _, target_field = (field.references or "").partition(".")
-    place = f"field '{field.name}' of dataset '{spec.code}'"
-    if target_code == spec.code:
-        target_key, target_fields = spec.key_field, {f.name for f in spec.fields}
-    else:
-        target = await session.get(Dataset, target_code)
-        if target is None:
-            raise InvalidInput(f"{place}: references dataset '{target_code}', which does not exist")
-        target_key, target_fields = target.key_field, {f.name for f in target.fields}
-    if target_field and target_field not in target_fields:
-        raise InvalidInput(
-            f"{place}: references field '{target_field}' of dataset '{target_code}', "
-            "which does not exist"
-        )
-    if target_field and target_field != target_key:
-        raise InvalidInput(
-            f"{place}: a reference must point at the key field of '{target_code}' "
-            f"('{target_key}'), not '{target_field}'"
-        )
-
-
-def identifier_of(key: FieldSpec | DatasetField) -> str:
-    """What a dataset's key identifies: its PII kind (tax_code, citizen_id…) or its name."""
-    return key.pii_kind or key.name
-
-
-async def _check_single_authority(
-    session: AsyncSession, spec: DatasetSpec, key: FieldSpec, revising: Dataset | None
-) -> None:
-    # Checked for every entity kind: an unknown referenceOf would otherwise reach the foreign
-    # key and fail as an internal error.
-    if spec.reference_of is not None and (
-        spec.reference_of == spec.code or await session.get(Dataset, spec.reference_of) is None
-    ):
-        raise InvalidInput(
-            f"dataset '{spec.code}': referenceOf names '{spec.reference_of}', which does not exist"
-        )
-    if spec.entity_kind == "other":
-        return
-    rows = await session.scalars(
-        select(Dataset).where(
-            Dataset.entity_kind == spec.entity_kind,
-            Dataset.status != "DEPRECATED",
-            Dataset.code != spec.code,
-            Dataset.reference_of.is_(None),
-        )
-    )
-    for other in rows:
-        other_key = next((f for f in other.fields if f.name == other.key_field), None)
-        if other_key is None or identifier_of(other_key) != identifier_of(key):
-            continue
-        if spec.reference_of == other.code:
-            continue
-        raise Conflict(
-            f"dataset '{spec.code}' would hold {spec.entity_kind} entities keyed by "
-            f"{identifier_of(key)}, which dataset '{other.code}' of agency '{other.owner_code}' "
-            f'already holds authoritatively; declare referenceOf: "{other.code}" to build on '
-            "it instead of collecting the data again (001 Điều 4.4, 10.5)"
-        )
-
-
-def _breaking_changes(dataset: Dataset, spec: DatasetSpec) -> list[str]:
-    new = {f.name: f for f in spec.fields}
-    problems = []
-    if spec.key_field != dataset.key_field:
-        problems.append(f"the key field changes from '{dataset.key_field}'")
-    for old in dataset.fields:
-        now = new.get(old.name)
-        if now is None:
-            problems.append(f"field '{old.name}' is removed")
-            continue
-        for attr in ("type", "sensitivity", "encrypted"):
-            if getattr(now, attr) != getattr(old, attr):
-                problems.append(f"field '{old.name}' changes {attr}")
-        # Stored as the dataset code; the input may say "business.tax_code".
-        if _target(now.references) != old.references:
-            problems.append(f"field '{old.name}' changes references")
-        if now.required and not old.required:
-            problems.append(f"field '{old.name}' becomes required")
-        if (
-            tuple(old.enum_values or ())
-            != tuple(now.enum_values or ())[: len(old.enum_values or ())]
-        ):
-            problems.append(f"field '{old.name}' loses or reorders enum values")
-    old_names = {f.name for f in dataset.fields}
-    for name, field in new.items():
-        if name not in old_names and field.required:
-            problems.append(f"new field '{name}' is required")
-    return problems
 
 
 async def _move(
@@ -441,27 +304,18 @@ async def _move(
     return dataset
 
 
-def _target(references: str | None) -> str | None:
-    return (references or "").partition(".")[0] or None
-
-
-def _nfc(text: str | None) -> str | None:
-    # 002 Điều 5.2 (TCVN 6909:2001): Vietnamese text is stored NFC.
-    return unicodedata.normalize("NFC", text) if text is not None else None
-
-
 def _dataset_columns(spec: DatasetSpec) -> dict[str, object]:
     return {
-        "title": _nfc(spec.title.strip()),
-        "description": _nfc(spec.description),
+        "title": spec.title.strip(),
+        "description": spec.description,
         "sector": spec.sector.strip(),
         "sensitivity": spec.sensitivity,
         "entity_kind": spec.entity_kind,
         "key_field": spec.key_field,
         "reference_of": spec.reference_of,
-        "update_frequency": _nfc(spec.update_frequency),
+        "update_frequency": spec.update_frequency,
         "licence": spec.licence,
-        "legal_basis": _nfc(spec.legal_basis),
+        "legal_basis": spec.legal_basis,
         "steward": spec.steward,
         "graphql_single": spec.graphql_single,
         "graphql_list": spec.graphql_list,
@@ -506,13 +360,13 @@ def _field_rows(fields: Sequence[FieldSpec]) -> list[DatasetField]:
             position=i,
             type=f.type,
             required=f.required,
-            description=_nfc(f.description),
+            description=f.description,
             sensitivity=f.sensitivity,
             pii_kind=f.pii_kind,
             searchable=f.searchable,
             filterable=f.filterable,
             encrypted=f.encrypted,
-            references=_target(f.references),
+            references=reference_target(f.references),
             enum_values=list(f.enum_values) if f.enum_values else None,
         )
         for i, f in enumerate(fields)

@@ -3,10 +3,11 @@ dataset, the field and the bad value."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from catalog.errors import InvalidInput, SecretDataRefused
-from catalog.naming import SNAKE_CASE
+from catalog.naming import GENERATED_OBJECT_FIELDS, SNAKE_CASE, camel, reference_name
 from catalog.specs import FIELD_TYPES, PII_KINDS, SENSITIVITIES, FieldSpec
 
 SECRET_MARKS = frozenset({"SECRET", "MAT", "TOI_MAT", "TUYET_MAT"})
@@ -78,4 +79,70 @@ def validate_field_list(fields: Sequence[FieldSpec], dataset_code: str) -> None:
         seen.add(spec.name)
 
 
-__all__ = ["SECRET_MARKS", "refuse_secret", "validate_field", "validate_field_list"]
+class NamedField(Protocol):
+    """A field as a spec or a stored row: what its GraphQL names depend on."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def references(self) -> str | None: ...
+
+
+def check_exposed_names(
+    fields: Sequence[NamedField],
+    dataset_code: str,
+    target_keys: Mapping[str, str],
+    reverse_lists: Mapping[str, str] | None = None,
+) -> None:
+    """Every field of the dataset's generated type keeps a GraphQL name of its own.
+
+    Value fields are exposed in camelCase (``x_1`` and ``x1`` both as ``x1``), reference fields
+    also under their reference name (``holder_tax_code`` → ``holder``; ``target_keys`` maps a
+    referenced dataset to its key field), and the hub adds ``history`` and ``__typename``, and
+    the reverse lists of datasets that reference this one (``reverse_lists``: GraphQL name →
+    referencing dataset). A name taken twice would silently hide one of them, so it is refused
+    with both names.
+    """
+    place = f"dataset '{dataset_code}'"
+    taken: dict[str, str] = {}
+    for f in fields:
+        exposed = camel(f.name)
+        _claim(taken, exposed, f"field '{f.name}'", place)
+    for f in fields:
+        target = (f.references or "").partition(".")[0]
+        if f.type != "reference" or target not in target_keys:
+            continue
+        exposed = reference_name(f.name, target_keys[target])
+        _claim(taken, exposed, f"reference field '{f.name}'", place)
+    for exposed, child in (reverse_lists or {}).items():
+        if exposed in taken:
+            raise InvalidInput(
+                f"{place}: {taken[exposed]} would be exposed in GraphQL as '{exposed}', the "
+                f"list of dataset '{child}' records that reference this one; rename the field"
+            )
+
+
+def _claim(taken: dict[str, str], exposed: str, what: str, place: str) -> None:
+    if exposed in GENERATED_OBJECT_FIELDS:
+        raise InvalidInput(
+            f"{place}: {what} would be exposed in GraphQL as '{exposed}', a field the hub "
+            "generates on every record type; rename the field"
+        )
+    if exposed in taken:
+        raise InvalidInput(
+            f"{place}: {taken[exposed]} and {what} would both be exposed in GraphQL as "
+            f"'{exposed}'; rename one of them"
+        )
+    taken[exposed] = what
+
+
+__all__ = [
+    "SECRET_MARKS",
+    "NamedField",
+    "check_exposed_names",
+    "refuse_secret",
+    "validate_field",
+    "validate_field_list",
+]

@@ -26,6 +26,7 @@ from hub.keys import KeyStore
 from hub.runtime import Hub
 from hub.snapshot import Snapshot, load_snapshot, read_versions
 from schema.build import static_schema
+from schema.catalogue.buildcheck import build_skipping
 from schema.context import Context
 from schema.executor import Executor, PreparedDocument
 from schema.records.generated import GeneratedSchema
@@ -123,8 +124,16 @@ class Services:
             rebuild = force or snapshot.catalog_version != self.snapshot.catalog_version
             self.snapshot = snapshot
             if rebuild or self.executor is None:
-                executor = self._build_executor(snapshot)
-                public_executor = self._build_executor(snapshot, anonymous=True)
+                try:
+                    executor = self._build_executor(snapshot)
+                    public_executor = self._build_executor(snapshot, anonymous=True)
+                except Exception:
+                    if self.executor is None:
+                        raise
+                    # Keep serving the last good schema; the failing datasets are logged.
+                    log.exception("schema rebuild failed; serving the previous schema")
+                    self._dirty = False
+                    return
                 self.executor, self.public_executor = executor, public_executor
                 del executor, public_executor
                 # The schema and catalogue are large, long-lived object graphs: keep them out
@@ -146,18 +155,27 @@ class Services:
     def _build_executor(self, snapshot: Snapshot, anonymous: bool = False) -> Executor:
         """One executable schema with its own document and plan caches (plans are compiled
         against the schema's types, so each variant keeps its own)."""
+        # A dataset whose types cannot be built is left out (and logged), never the schema.
         if anonymous:
             datasets, readable = snapshot.anonymous_view()
-            generated = GeneratedSchema.build(
-                static_schema(),
+            generated = build_skipping(
+                lambda kept: GeneratedSchema.build(
+                    static_schema(),
+                    kept,
+                    self,
+                    self.settings.max_page_size,
+                    shown=lambda f: f.name in readable[f.dataset_code],
+                ),
+                lambda built: built.schema,
                 datasets,
-                self,
-                self.settings.max_page_size,
-                shown=lambda f: f.name in readable[f.dataset_code],
             )
         else:
-            generated = GeneratedSchema.build(
-                static_schema(), snapshot.typed(), self, self.settings.max_page_size
+            generated = build_skipping(
+                lambda kept: GeneratedSchema.build(
+                    static_schema(), kept, self, self.settings.max_page_size
+                ),
+                lambda built: built.schema,
+                snapshot.typed(),
             )
             self.generated = generated
         # Checked now, not on the first request: a build costs its whole time at publish.

@@ -7,8 +7,11 @@ from strawberry.types import Info
 
 from catalog import agencies as agency_domain
 from catalog import datasets as dataset_domain
+from catalog.dataset_rules import typed_neighbours
 from catalog.errors import NotFound
 from catalog.specs import DatasetSpec, FieldSpec
+from catalog.text import is_clean_line
+from schema.catalogue.buildcheck import check_builds, hub_names
 from schema.catalogue.types import (
     Agency,
     Dataset,
@@ -45,6 +48,8 @@ class CatalogueQuery:
 
     @strawberry.field
     async def agency(self, info: CtxInfo, code: str) -> Agency | None:
+        if not is_clean_line(code):
+            return None  # no agency code holds a control character (nor could PostgreSQL)
         async with info.context.sessions() as session:
             row = await agency_domain.get_agency(session, code)
         return Agency.of(row) if row else None
@@ -99,7 +104,12 @@ class CatalogueMutation:
         ctx = info.context
         async with ctx.sessions.begin() as session:
             row = await dataset_domain.create_dataset(
-                session, ctx.principal, to_spec(input), input.owner, ctx.request_id
+                session,
+                ctx.principal,
+                to_spec(input),
+                input.owner,
+                ctx.request_id,
+                hub_names=hub_names(),
             )
         await ctx.services.catalogue_changed()
         return Dataset.of(row)
@@ -116,7 +126,10 @@ class CatalogueMutation:
                 to_spec(input),
                 new_version=new_version,
                 request_id=ctx.request_id,
+                hub_names=hub_names(),
             )
+            if row.status == "PUBLISHED":  # applied at once: it must still build
+                check_builds(row, await typed_neighbours(session, row), "reviseDataset")
         await ctx.services.catalogue_changed()
         return Dataset.of(row)
 
@@ -132,7 +145,11 @@ class CatalogueMutation:
     async def publish_dataset(self, info: CtxInfo, code: str) -> Dataset:
         ctx = info.context
         async with ctx.sessions.begin() as session:
-            row = await dataset_domain.publish_dataset(session, ctx.principal, code, ctx.request_id)
+            row = await dataset_domain.publish_dataset(
+                session, ctx.principal, code, ctx.request_id, hub_names=hub_names()
+            )
+            # Before the commit: a row that cannot be built never becomes PUBLISHED.
+            check_builds(row, await typed_neighbours(session, row), "publishDataset")
         await ctx.services.catalogue_changed()
         return Dataset.of(row)
 
