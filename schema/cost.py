@@ -15,7 +15,9 @@ data (so a price reveals nothing about records):
   reverse list reaches its records through the reference index, so its scan reads one
   record's children and costs ``NESTED_SCAN_ROWS`` per parent;
 - introspection reads no data but still builds answers: ``__schema`` costs the number of
-  fields the schema describes, ``__type`` the fields of its largest type;
+  types and fields the schema describes, up to ``MAX_INTROSPECTION`` (so the one full
+  introspection a tool sends stays served however large the catalogue grows), ``__type``
+  the fields of the largest type;
 - aliases and repeated fragments count every time they appear.
 
 The variable-free part is folded once per prepared document; what depends on variables
@@ -27,8 +29,7 @@ from __future__ import annotations
 import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -47,7 +48,6 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    Undefined,
     ValueNode,
     VariableNode,
     get_named_type,
@@ -55,13 +55,22 @@ from graphql import (
 )
 
 from catalog.errors import QueryTooComplex
+from schema.cost_terms import (
+    Const,
+    Cost,
+    FilterScan,
+    OperationCost,
+    PageSize,
+    add,
+    times,
+)
 from schema.records.store import HISTORY_LIMIT
 from schema.records.types import FieldRole, RootRole
 
 SCAN_ROWS = 1000  # a count, or a filter no index serves, over one dataset
 NESTED_SCAN_ROWS = 100  # the same over the children of one record (via the reference index)
 HISTORY_VERSIONS = HISTORY_LIMIT  # the most versions one history answer holds
-UNINDEXED_OPERATORS = frozenset({"contains"})
+MAX_INTROSPECTION = 10_000  # the most one ``__schema`` costs
 # Each field occurrence is visited once; the parse limits bound them long before this.
 MAX_VISITS = 100_000
 
@@ -69,102 +78,6 @@ MAX_VISITS = 100_000
 _RECORD_PAGES = frozenset({("Query", "records")})
 _RECORD_HISTORIES = frozenset({("Query", "recordHistory")})
 _RECORD_COUNTS = frozenset({("Dataset", "recordCount")})
-
-
-class Cost(Protocol):
-    def value(self, variables: dict[str, Any]) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Const:
-    n: int
-
-    def value(self, variables: dict[str, Any]) -> int:
-        return self.n
-
-
-@dataclass(frozen=True, slots=True)
-class Sum:
-    parts: tuple[Cost, ...]
-
-    def value(self, variables: dict[str, Any]) -> int:
-        return sum(part.value(variables) for part in self.parts)
-
-
-@dataclass(frozen=True, slots=True)
-class Product:
-    parts: tuple[Cost, ...]
-
-    def value(self, variables: dict[str, Any]) -> int:
-        total = 1
-        for part in self.parts:
-            total *= part.value(variables)
-            if total == 0:
-                return 0
-        return total
-
-
-@dataclass(frozen=True, slots=True)
-class PageSize:
-    """``first`` given through a variable: its value, else the field's default, at most the
-    hub's page size (a larger one is refused by the binder with its own message)."""
-
-    node: ValueNode
-    default: int
-    maximum: int
-
-    def value(self, variables: dict[str, Any]) -> int:
-        given = value_from_ast_untyped(self.node, variables)
-        if given is None or given is Undefined:
-            return self.default
-        if isinstance(given, bool) or not isinstance(given, int):
-            return self.maximum  # not an Int: coercion refuses it; price the worst
-        return max(0, min(given, self.maximum))
-
-
-@dataclass(frozen=True, slots=True)
-class FilterScan:
-    """A filter given (partly) through variables: a scan when it uses an unindexed operator."""
-
-    node: ValueNode
-    price: int
-
-    def value(self, variables: dict[str, Any]) -> int:
-        return self.price if _has_unindexed(value_from_ast_untyped(self.node, variables)) else 0
-
-
-def _add(parts: list[Cost]) -> Cost:
-    constant = sum(p.n for p in parts if isinstance(p, Const))
-    rest = tuple(p for p in parts if not isinstance(p, Const))
-    if not rest:
-        return Const(constant)
-    return Sum((*rest, Const(constant))) if constant else (rest[0] if len(rest) == 1 else Sum(rest))
-
-
-def _times(a: Cost, b: Cost) -> Cost:
-    if isinstance(a, Const) and isinstance(b, Const):
-        return Const(a.n * b.n)
-    for one, other in ((a, b), (b, a)):
-        if isinstance(one, Const):
-            if one.n == 0:
-                return Const(0)
-            if one.n == 1:
-                return other
-    return Product((a, b))
-
-
-@dataclass(frozen=True, slots=True)
-class OperationCost:
-    """The price of one operation: ``cost.value(variables)`` rows, variable defaults applied."""
-
-    cost: Cost
-    defaults: Mapping[str, Any]
-
-    def price(self, variables: dict[str, Any]) -> int:
-        if isinstance(self.cost, Const):
-            return self.cost.n
-        merged = {**self.defaults, **variables} if self.defaults else variables
-        return self.cost.value(merged)
 
 
 class CostModel:
@@ -202,7 +115,8 @@ class CostModel:
                 for t in self.schema.type_map.values()
                 if isinstance(t, GraphQLObjectType | GraphQLInterfaceType)
             ]
-            self._introspection = (len(self.schema.type_map) + sum(sizes), max(sizes, default=1))
+            described = len(self.schema.type_map) + sum(sizes)
+            self._introspection = (min(described, MAX_INTROSPECTION), max(sizes, default=1))
         return self._introspection
 
 
@@ -234,8 +148,9 @@ class CostLimit:
             raise QueryTooComplex(
                 f"query costs {cost}; the hub serves at most {self.max_cost} "
                 f"(a list counts its page size and nested lists multiply; history counts "
-                f"{HISTORY_VERSIONS} versions a record; totalCount, recordCount and contains "
-                f"filters {SCAN_ROWS} rows each): ask for smaller pages or fewer aliases"
+                f"{HISTORY_VERSIONS} versions a record; a totalCount, recordCount or contains "
+                f"filter {SCAN_ROWS} rows, {NESTED_SCAN_ROWS} on a nested list): ask for "
+                "smaller pages or fewer aliases"
             )
         return cost
 
@@ -289,7 +204,7 @@ class _Walk:
         self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None
     ) -> Cost:
         """The price of a selection set, per one object of ``parent``."""
-        return _add([self.field(node, at) for node, at in self.fields_of(selection_set, parent)])
+        return add([self.field(node, at) for node, at in self.fields_of(selection_set, parent)])
 
     def fields_of(
         self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None
@@ -355,7 +270,7 @@ class _Walk:
 
     def _objects(self, node: FieldNode, target: GraphQLNamedType, rows: int) -> Cost:
         """``rows`` objects of ``target`` per parent, each with the price of its selection."""
-        return _times(Const(rows), _add([Const(1), self.selections(node.selection_set, target)]))
+        return times(Const(rows), add([Const(1), self.selections(node.selection_set, target)]))
 
     def _page(
         self, node: FieldNode, definition: GraphQLField, target: GraphQLNamedType, scan: int
@@ -365,10 +280,8 @@ class _Walk:
         size = self._page_size(node, definition)
         parts: list[Cost] = [self._filter_scan(node, scan)] if scan else []
         if not (isinstance(target, GraphQLObjectType) and "edges" in target.fields):
-            parts.append(
-                _times(size, _add([Const(1), self.selections(node.selection_set, target)]))
-            )
-            return _add(parts)
+            parts.append(times(size, add([Const(1), self.selections(node.selection_set, target)])))
+            return add(parts)
         # A connection: the nodes under its edges are the page; totalCount comes once.
         edge = get_named_type(target.fields["edges"].type)
         for part, _parent in self.fields_of(node.selection_set, target):
@@ -376,15 +289,15 @@ class _Walk:
                 parts.append(Const(scan or 1))
             elif part.name.value == "edges" and isinstance(edge, GraphQLObjectType):
                 node_type = get_named_type(edge.fields["node"].type)
-                per_node = _add(
+                per_node = add(
                     [
                         self.selections(item.selection_set, node_type)
                         for item, _edge in self.fields_of(part.selection_set, edge)
                         if item.name.value == "node"
                     ]
                 )
-                parts.append(_times(size, _add([Const(1), per_node])))
-        return _add(parts)
+                parts.append(times(size, add([Const(1), per_node])))
+        return add(parts)
 
     def _page_size(self, node: FieldNode, definition: GraphQLField) -> Cost:
         maximum = self.model.max_page
@@ -438,18 +351,9 @@ def _has_variables(node: ValueNode) -> bool:
     return False
 
 
-def _has_unindexed(value: Any) -> bool:
-    """Typed filters are ``{field: {op: value}}``; generic ones ``{field: value | {op: value}}``."""
-    if not isinstance(value, dict):
-        return False
-    return any(
-        isinstance(condition, dict) and any(op in UNINDEXED_OPERATORS for op in condition)
-        for condition in value.values()
-    )
-
-
 __all__ = [
     "HISTORY_VERSIONS",
+    "MAX_INTROSPECTION",
     "NESTED_SCAN_ROWS",
     "SCAN_ROWS",
     "CostLimit",
