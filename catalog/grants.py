@@ -2,7 +2,9 @@
 
 Lifecycle REQUESTED → APPROVED | DENIED → REVOKED / EXPIRED. Only the owning agency's
 ``owner`` role decides (000 Điều 20.2). Every request and decision is audited in its
-transaction. EXPIRED is what an approved grant past its ``valid_to`` reads as.
+transaction. EXPIRED is what an approved grant past its ``valid_to`` reads as. An agency holds
+a bounded number of REQUESTED grants per dataset, and listings are pages in a total order
+(newest first, then id), so no flood of requests can hide a grant from its owner.
 """
 
 from __future__ import annotations
@@ -13,18 +15,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 
 from catalog import policy
-from catalog.access import ALL_NON_RESTRICTED
+from catalog.access import ALL_NON_RESTRICTED, GrantView
 from catalog.audit import EventDraft, append_event
-from catalog.errors import Conflict, InvalidInput, NotFound
+from catalog.errors import Conflict, InvalidInput, NotFound, QueryTooComplex
 from catalog.models import Dataset, Grant
 from catalog.principal import Principal
-from catalog.rowfilter import parse_row_filter
+from catalog.rowfilter import typed_row_filter
 
+#: Largest page of grants.
 MAX_LIST = 500
+#: REQUESTED grants one agency may hold open per dataset, unless the caller says otherwise.
+DEFAULT_MAX_OPEN_REQUESTS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +50,43 @@ def effective_status(grant: Grant, now: datetime | None = None) -> str:
     return grant.status
 
 
+def stored_grant_view(row: Grant, dataset: Dataset) -> GrantView | None:
+    """The stored grant as the policy reads it, its row filter typed against the dataset's
+    current fields; ``None`` when that filter does not fit them (requested before filters were
+    typed, or the dataset changed since): such a grant matches no record."""
+    try:
+        row_filter = typed_row_filter(
+            row.row_filter, {f.name: f for f in dataset.fields}, dataset.code
+        )
+    except InvalidInput:
+        return None
+    return GrantView(
+        id=str(row.id),
+        dataset=row.dataset_code,
+        grantee=row.grantee_code,
+        fields=frozenset(row.fields),
+        row_filter=row_filter,
+        status=row.status,
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+    )
+
+
 async def request_grant(
     session: AsyncSession,
     principal: Principal,
     request: GrantRequest,
     request_id: str | None = None,
+    max_open: int = DEFAULT_MAX_OPEN_REQUESTS,
 ) -> Grant:
+    """Record a REQUESTED grant for the caller's agency.
+
+    Raises ``QueryTooComplex`` when the agency already holds ``max_open`` REQUESTED grants on
+    the dataset (checked under a per-agency-and-dataset lock, so concurrent requests cannot
+    overshoot), ``InvalidInput`` for a bad field list, row filter, purpose or validity,
+    ``NotFound`` for a dataset the caller may not see and ``Conflict`` for an unpublished or
+    own dataset.
+    """
     policy.require_authenticated(principal, "requestGrant")
     if principal.agency is None:
         raise InvalidInput("requestGrant: the caller's token names no agency")
@@ -69,14 +106,19 @@ async def request_grant(
         raise InvalidInput(
             f"requestGrant: dataset '{dataset.code}' has no field(s) {', '.join(unknown)}"
         )
-    filterable = {f.name: f.type for f in dataset.fields if f.filterable}
-    row_filter = parse_row_filter(request.row_filter, filterable, "requestGrant.rowFilter")
+    row_filter = typed_row_filter(
+        request.row_filter,
+        {f.name: f for f in dataset.fields},
+        dataset.code,
+        "requestGrant.rowFilter",
+    )
     purpose = (request.purpose or "").strip()
     if len(purpose) < 5:
         raise InvalidInput("requestGrant: state the purpose (at least 5 characters)")
     now = datetime.now(UTC)
     if request.valid_to is not None and request.valid_to <= now:
         raise InvalidInput("requestGrant: validTo must be in the future")
+    await _check_open_requests(session, principal.agency, dataset.code, max_open)
     grant = Grant(
         id=uuid.uuid4(),
         dataset_code=dataset.code,
@@ -118,6 +160,15 @@ async def decide_grant(
     if grant.status != "REQUESTED":
         raise Conflict(
             f"decideGrant: grant {grant_id} is {grant.status}; only REQUESTED ones are decided"
+        )
+    if approve and grant.row_filter is not None:
+        # Requested before filters were typed, or the dataset changed since: approving it
+        # would serve a filter the two read paths evaluate differently.
+        typed_row_filter(
+            grant.row_filter,
+            {f.name: f for f in dataset.fields},
+            dataset.code,
+            f"decideGrant: grant {grant_id} rowFilter",
         )
     now = datetime.now(UTC)
     grant.status = "APPROVED" if approve else "DENIED"
@@ -171,6 +222,15 @@ async def revoke_grant(
     return grant
 
 
+@dataclass(frozen=True, slots=True)
+class GrantPage:
+    """One page of grants, newest first; ``after`` the last one's id is the next page."""
+
+    grants: list[Grant]
+    has_next_page: bool
+    total_count: int
+
+
 async def list_grants(
     session: AsyncSession,
     principal: Principal,
@@ -178,9 +238,71 @@ async def list_grants(
     dataset: str | None = None,
     grantee: str | None = None,
     status: str | None = None,
+    first: int = MAX_LIST,
+    after: str | None = None,
 ) -> list[Grant]:
-    """Grants the caller may see: on its agency's datasets, to its agency, or all (steward)."""
+    """Grants the caller may see: on its agency's datasets, to its agency, or all (steward);
+    newest first, at most ``first``, those after the grant with id ``after``."""
+    page = await page_grants(
+        session,
+        principal,
+        dataset=dataset,
+        grantee=grantee,
+        status=status,
+        first=first,
+        after=after,
+        with_total=False,
+    )
+    return page.grants
+
+
+async def page_grants(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    dataset: str | None = None,
+    grantee: str | None = None,
+    status: str | None = None,
+    first: int = MAX_LIST,
+    after: str | None = None,
+    with_total: bool = True,
+) -> GrantPage:
+    """A page of the grants the caller may see, in a total order (``created_at`` then id,
+    newest first), so paging never skips or repeats a grant while new ones arrive.
+
+    Raises ``QueryTooComplex`` for ``first`` above ``MAX_LIST`` and ``InvalidInput`` for a
+    negative ``first`` or an ``after`` that is not the id of a grant the caller may see.
+    """
     policy.require_authenticated(principal, "grants")
+    if first < 0:
+        raise InvalidInput(f"grants: argument 'first' must be 0 or more, got {first}")
+    if first > MAX_LIST:
+        raise QueryTooComplex(
+            f"grants: at most {MAX_LIST} grants per page, got first: {first}; page on with 'after'"
+        )
+    stmt = _visible_grants(principal, dataset, grantee, status)
+    total = 0
+    if with_total:
+        counted = stmt.with_only_columns(func.count(Grant.id)).order_by(None)
+        total = int(await session.scalar(counted) or 0)
+    if after is not None:
+        position = await session.execute(
+            stmt.with_only_columns(Grant.created_at, Grant.id).where(
+                Grant.id == _grant_id(after, "grants: argument 'after'")
+            )
+        )
+        found = position.first()
+        if found is None:  # unknown, or not the caller's to see: the same answer
+            raise InvalidInput(f"grants: argument 'after': no grant {after} in this listing")
+        stmt = stmt.where(tuple_(Grant.created_at, Grant.id) < tuple_(found[0], found[1]))
+    ordered = stmt.order_by(Grant.created_at.desc(), Grant.id.desc()).limit(first + 1)
+    rows = list(await session.scalars(ordered))
+    return GrantPage(rows[:first], len(rows) > first, total)
+
+
+def _visible_grants(
+    principal: Principal, dataset: str | None, grantee: str | None, status: str | None
+) -> Select[Any]:
     stmt = select(Grant).join(Dataset, Dataset.code == Grant.dataset_code)
     if not principal.is_steward:
         stmt = stmt.where(
@@ -199,8 +321,38 @@ async def list_grants(
         )
     elif status:
         stmt = stmt.where(Grant.status == status)
-    rows = await session.scalars(stmt.order_by(Grant.created_at.desc()).limit(MAX_LIST))
-    return list(rows)
+    return stmt
+
+
+async def _check_open_requests(
+    session: AsyncSession, grantee: str, dataset: str, max_open: int
+) -> None:
+    # Serialise requests of one agency on one dataset until this transaction ends, so the
+    # count below cannot be raced past the limit by concurrent requests.
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('grant-request'), hashtext(:key))"),
+        {"key": f"{grantee}\x1f{dataset}"},
+    )
+    open_count = await session.scalar(
+        select(func.count(Grant.id)).where(
+            Grant.grantee_code == grantee,
+            Grant.dataset_code == dataset,
+            Grant.status == "REQUESTED",
+        )
+    )
+    if (open_count or 0) >= max_open:
+        raise QueryTooComplex(
+            f"requestGrant: agency '{grantee}' already has {open_count} open requests on "
+            f"dataset '{dataset}' (limit {max_open}, HUB_MAX_OPEN_GRANT_REQUESTS); wait for "
+            "the owner's decisions"
+        )
+
+
+def _grant_id(value: str, place: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidInput(f"{place}: {value[:64]!r} is not a grant id") from None
 
 
 async def _grant_for_owner(
@@ -226,10 +378,15 @@ async def _grant_for_owner(
 
 
 __all__ = [
+    "DEFAULT_MAX_OPEN_REQUESTS",
+    "MAX_LIST",
+    "GrantPage",
     "GrantRequest",
     "decide_grant",
     "effective_status",
     "list_grants",
+    "page_grants",
     "request_grant",
     "revoke_grant",
+    "stored_grant_view",
 ]

@@ -91,6 +91,11 @@ class Services:
         if versions != (self.snapshot.catalog_version, self.snapshot.policy_version):
             await self.refresh()
 
+    @property
+    def max_open_grant_requests(self) -> int:
+        """REQUESTED grants one agency may hold open per dataset (``requestGrant``)."""
+        return self.settings.max_open_grant_requests
+
     async def admit(self, principal: Principal) -> Principal:
         """The principal, if its client is still registered as its token says (embedded
         issuer only; an external IdP revokes its own tokens); else ``Unauthenticated``.

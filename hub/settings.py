@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     )
     token_ttl: int = Field(900, ge=60, le=86400, description="Embedded access token lifetime, s.")
     max_page_size: int = Field(100, ge=1, le=10000, description="Largest page a list returns.")
+    max_open_grant_requests: int = Field(
+        10, ge=1, le=1000, description="REQUESTED grants one agency may hold open per dataset."
+    )
     max_query_depth: int = Field(8, ge=2, le=50, description="Deepest GraphQL selection served.")
     max_query_nodes: int = Field(500, ge=10, description="Most fields one GraphQL query selects.")
     max_document_bytes: int = Field(

@@ -4,16 +4,20 @@ process sees a publish, a revocation or an expiry on its next request."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.access import Access, GrantView, decide_read, grant_view, next_boundary
+from catalog.access import Access, GrantView, decide_read, next_boundary
+from catalog.grants import stored_grant_view
 from catalog.models import Dataset, Grant
 from catalog.principal import ANONYMOUS, Principal
 from hub.auth.registry import RegisteredClient, load_clients
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -93,8 +97,16 @@ async def load_snapshot(session: AsyncSession, previous: Snapshot | None = None)
         dataset = datasets.get(row.dataset_code)
         if dataset is None:
             continue
-        filterable = {f.name: f.type for f in dataset.fields if f.filterable}
-        grants.setdefault(row.dataset_code, []).append(grant_view(row, filterable))
+        view = stored_grant_view(row, dataset)
+        if view is None:
+            # The grant's id only: its filter values may be personal data.
+            log.warning(
+                "grant %s: its row filter does not fit dataset %s; it matches no record",
+                row.id,
+                row.dataset_code,
+            )
+            continue
+        grants.setdefault(row.dataset_code, []).append(view)
     clients = await load_clients(session)
     return Snapshot(catalog_version, policy_version, datasets, grants, clients=clients)
 

@@ -1,4 +1,5 @@
-"""Grant types of the contract (``api.graphql``): Grant, GrantStatus, GrantRequestInput."""
+"""Grant types of the contract (``api.graphql``): Grant, GrantStatus, GrantRequestInput, and
+the ``grantsPage`` connection added to it (GrantConnection, GrantEdge)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from strawberry.types import Info
 
 from catalog import models
 from catalog.grants import effective_status
-from schema.catalogue.types import Agency, Dataset
+from schema.catalogue.types import Agency, Dataset, PageInfo
 from schema.context import Context
 
 
@@ -83,6 +84,19 @@ class Grant:
         return Agency.of(row)
 
 
+@strawberry.type
+class GrantEdge:
+    node: Grant
+    cursor: str
+
+
+@strawberry.type
+class GrantConnection:
+    edges: list[GrantEdge]
+    page_info: PageInfo
+    total_count: int
+
+
 @strawberry.input
 class GrantRequestInput:
     dataset: str
@@ -99,4 +113,4 @@ class GrantRequestInput:
     valid_to: datetime | None = None
 
 
-__all__ = ["Grant", "GrantRequestInput", "GrantStatus"]
+__all__ = ["Grant", "GrantConnection", "GrantEdge", "GrantRequestInput", "GrantStatus"]
