@@ -23,7 +23,7 @@ from schema.context import Context
 from schema.document_limits import check_document_size
 from schema.errors import error_response
 from schema.executor import parse_variables
-from schema.inputs import header_text, normalise_variables
+from schema.inputs import header_text, normalise_variables, variable_uses
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,8 @@ async def graphql_endpoint(request: Request) -> Response:
     except QueryTooComplex as exc:  # a document too large to parse: refused by its size
         return _json(error_response(exc.code, exc.message), 413)
     try:
-        # Every text input is checked and NFC-normalised here, once (literals: executor).
-        variables = normalise_variables(raw_variables, settings.max_variable_values)
         purpose = header_text("X-Purpose", request.headers.get("x-purpose"), MAX_PURPOSE_LENGTH)
-    except HubError as exc:
+    except InvalidInput as exc:
         return _json(error_response(exc.code, exc.message), 400)
     executor = services.executor_for(principal)  # anonymous callers: the public schema
     prepared = executor.prepare(query)
@@ -78,6 +76,16 @@ async def graphql_endpoint(request: Request) -> Response:
                 405,
                 {"Allow": "POST"},
             )
+    try:
+        # Every text input is checked and NFC-normalised once, here (literals: on parsing).
+        document = prepared.document
+        variables = normalise_variables(
+            raw_variables,
+            settings.max_variable_values,
+            (lambda name: variable_uses(document, name)) if document is not None else None,
+        )
+    except HubError as exc:  # answered as a variable that fails coercion is: HTTP 200
+        return _json(error_response(exc.code, exc.message))
     context = Context(
         principal=principal,
         sessions=services.sessions,

@@ -1,4 +1,5 @@
-"""uvicorn's httptools protocol with a cap on the size of a request's line and headers.
+"""uvicorn's httptools protocol with a cap on the size of a request's line and headers, and
+lingering closes.
 
 Invariant: no request head (request line and headers) larger than ``max_header_bytes`` (plus
 at most one socket read) is ever parsed; it is answered 431 at once. httptools has no limit
@@ -6,14 +7,17 @@ of its own and grows a header value by concatenation on every read, so a 100 MB 
 13.8 s of CPU, during which every other client waited. (uvicorn's h11 protocol has a limit,
 ``h11_max_incomplete_event_size``, but answers 400 and parses in pure Python.)
 
-After a refusal the connection lingers: our side is shut for writing, further bytes are
-discarded, and it closes once the client closes or after ``LINGER_SECONDS``; closing at once
-with unread bytes would send a reset that can destroy the 431 before the client reads it.
+A connection closed while a request is still arriving (a 431 here, a 413 from
+``hub.http_limits``) lingers: our side is shut for writing, further bytes are discarded
+unparsed, and it closes once the client closes or after ``LINGER_SECONDS``. Closing at once
+with unread bytes makes the kernel send a reset, which can destroy the refusal before the
+client reads it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import orjson
@@ -43,11 +47,14 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self._head_bytes = 0
         self._in_head = True
-        self._refused = False
+        self.lingering = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
-        if self._refused:
-            return  # lingering after a 431: discard
+        if self.lingering:
+            return  # the request was refused: discard what still arrives
         if self._in_head:
             self._head_bytes += len(data)
         super().data_received(data)
@@ -63,10 +70,15 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self._in_head = True  # a pipelined request's head may follow
 
+    def request_arriving(self) -> bool:
+        """Whether bytes of a request are still to come (its head or its body)."""
+        if self._in_head:
+            return self._head_bytes > 0
+        return self.cycle is not None and self.cycle.more_body
+
     def _refuse(self) -> None:
         if self.transport.is_closing():
             return
-        self._refused = True
         if self.cycle is not None and not self.cycle.response_complete:
             self.transport.close()  # a pipelined head behind a running request: just stop
             return
@@ -81,13 +93,34 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
             b"content-length: " + str(len(payload)).encode("ascii") + b"\r\n"
             b"connection: close\r\n\r\n" + payload
         )
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
-        self.loop.call_later(LINGER_SECONDS, self._close)
+        self.transport.close()
 
-    def _close(self) -> None:
-        if not self.transport.is_closing():
-            self.transport.close()
+
+class _LingeringTransport:
+    """The connection's transport, whose ``close`` lingers while a request is arriving."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: HeaderLimitedProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def is_closing(self) -> bool:
+        return self._protocol.lingering or self._transport.is_closing()
+
+    def close(self) -> None:
+        if self._protocol.lingering or self._transport.is_closing():
+            return
+        if not (self._protocol.request_arriving() and self._transport.can_write_eof()):
+            self._transport.close()
+            return
+        self._protocol.lingering = True
+        with contextlib.suppress(RuntimeError):  # reading may be paused by flow control
+            self._transport.resume_reading()
+        self._transport.write_eof()  # after what is buffered: the client reads it, then EOF
+        # The client's EOF closes the transport sooner (eof_received returns None).
+        self._protocol.loop.call_later(LINGER_SECONDS, self._transport.close)
 
 
 def server_options(settings: Settings) -> dict[str, Any]:

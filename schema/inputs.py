@@ -10,10 +10,24 @@ byte (PostgreSQL text cannot store one; an unchecked NUL surfaced as INTERNAL), 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from graphql import DocumentNode, StringValueNode, Visitor, get_location, visit
+from graphql import (
+    ArgumentNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    Node,
+    ObjectFieldNode,
+    StringValueNode,
+    VariableDefinitionNode,
+    VariableNode,
+    Visitor,
+    get_location,
+    visit,
+)
 
 from catalog.errors import InvalidInput, QueryTooComplex
 
@@ -28,14 +42,41 @@ def normalise_text(value: str, where: str) -> str:
     return value if value.isascii() else unicodedata.normalize("NFC", value)
 
 
-def normalise_variables(variables: dict[str, Any], max_values: int) -> dict[str, Any]:
+def normalise_variables(
+    variables: dict[str, Any],
+    max_values: int,
+    used_at: Callable[[str], list[str]] | None = None,
+) -> dict[str, Any]:
     """A copy of ``variables`` with every string (object keys too) NFC-normalised.
 
     Raises ``InvalidInput`` naming the variable path (``$filter.name.eq``) of a string with a
-    NUL byte, and ``QueryTooComplex`` as soon as the walk meets more than ``max_values``
-    values or lists and objects nested deeper than ``MAX_VARIABLE_DEPTH``.
+    NUL byte, and where the document uses the variable (``used_at``, e.g. ``variable_uses``),
+    and ``QueryTooComplex`` as soon as the walk meets more than ``max_values`` values or
+    lists and objects nested deeper than ``MAX_VARIABLE_DEPTH``.
     """
-    return _VariableWalk(max_values).object(variables)
+    walk = _VariableWalk(max_values)
+    try:
+        return walk.object(variables)
+    except InvalidInput as error:
+        uses = used_at(walk.current) if used_at is not None and walk.current else []
+        if not uses:
+            raise
+        raise InvalidInput(f"{error.message} (used at {', '.join(uses[:3])})") from None
+
+
+def variable_uses(document: DocumentNode, name: str) -> list[str]:
+    """Where ``$name`` is used in ``document``: argument paths such as
+    ``businessList.filter.name.eq``, for error messages."""
+    uses: list[str] = []
+
+    class Uses(Visitor):
+        def enter_variable(self, node: VariableNode, *args: Any) -> None:
+            parent, ancestors = args[1], args[3]
+            if node.name.value == name and not isinstance(parent, VariableDefinitionNode):
+                uses.append(_argument_path([*ancestors, parent], args[0]))
+
+    visit(document, Uses())
+    return uses
 
 
 def normalise_literals(document: DocumentNode, query: str) -> DocumentNode:
@@ -86,12 +127,14 @@ class _VariableWalk:
     def __init__(self, max_values: int) -> None:
         self.max_values = max_values
         self.seen = 0
+        self.current = ""  # the variable being walked, to say where it is used
 
     def object(self, variables: dict[str, Any]) -> dict[str, Any]:
-        return {
-            normalise_text(name, "a variable name"): self.value(value, f"${name}", 1)
-            for name, value in variables.items()
-        }
+        normalised = {}
+        for name, value in variables.items():
+            self.current = name
+            normalised[normalise_text(name, "a variable name")] = self.value(value, f"${name}", 1)
+        return normalised
 
     def value(self, value: Any, path: str, depth: int) -> Any:
         self.seen += 1
@@ -121,10 +164,11 @@ class _VariableWalk:
 
 
 class _LiteralNormaliser(Visitor):
-    def enter_string_value(self, node: StringValueNode, *_args: Any) -> StringValueNode | None:
+    def enter_string_value(self, node: StringValueNode, *args: Any) -> StringValueNode | None:
         if "\x00" in node.value:
+            at = _argument_path([*args[3], args[1]], args[0])
             raise InvalidInput(
-                f"a string literal in the document {_where(node)} contains a NUL byte"
+                f"a string literal in the document {_where(node)}, at {at}, contains a NUL byte"
             )
         if node.value.isascii():
             return None
@@ -134,6 +178,22 @@ class _LiteralNormaliser(Visitor):
         return StringValueNode(value=value, block=node.block, loc=node.loc)
 
 
+def _argument_path(chain: list[Any], key: Any) -> str:
+    """``businessList.filter.district.in[1]`` for a value reached through ``chain``."""
+    parts: list[str] = []
+    for item in chain:
+        if isinstance(item, FieldNode):
+            parts.append((item.alias or item.name).value)
+        elif isinstance(item, ArgumentNode | ObjectFieldNode):
+            parts.append(item.name.value)
+        elif isinstance(item, FragmentDefinitionNode):
+            parts.append(f"fragment {item.name.value}:")
+    path = ".".join(parts).replace(":.", ": ")
+    if isinstance(key, int) and chain and not isinstance(chain[-1], Node):
+        path += f"[{key}]"
+    return path or "the document"
+
+
 def _where(node: StringValueNode) -> str:
     if node.loc is None:
         return "(at an unknown place)"
@@ -141,4 +201,10 @@ def _where(node: StringValueNode) -> str:
     return f"(line {location.line}, column {location.column})"
 
 
-__all__ = ["header_text", "normalise_literals", "normalise_text", "normalise_variables"]
+__all__ = [
+    "header_text",
+    "normalise_literals",
+    "normalise_text",
+    "normalise_variables",
+    "variable_uses",
+]
