@@ -31,6 +31,7 @@ from catalog.models import Dataset, RecordRead
 from catalog.naming import SNAKE_CASE
 from catalog.principal import Principal
 from catalog.records import stored_key
+from catalog.rowfilter import OPERATORS
 
 MAX_KEYS = 1000
 MAX_ASKED_KEY_CHARS = 256
@@ -79,6 +80,22 @@ def is_dataset_code(code: str) -> bool:
 def list_shape(conditions: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """A list filter as the audit keeps it: ``field:operator`` pairs, never the values."""
     return sorted(f"{name}:{op}" for name, ops in conditions.items() for op in ops)
+
+
+def filter_shape(raw: object) -> list[str]:
+    """A generic ``records`` filter (rowFilter syntax) as the audit keeps it: ``field:op``
+    pairs, never the values; names no field could have are kept as ``?``."""
+    if not isinstance(raw, Mapping):
+        return []
+    pairs: set[str] = set()
+    for name, spec in raw.items():
+        field_name = name if isinstance(name, str) and is_dataset_code(name) else "?"
+        if isinstance(spec, Mapping):
+            ops = [op if isinstance(op, str) and op in OPERATORS else "?" for op in spec]
+        else:
+            ops = ["in" if isinstance(spec, list) else "eq"]
+        pairs.update(f"{field_name}:{op}" for op in ops)
+    return sorted(pairs)
 
 
 def read_events(
@@ -169,6 +186,7 @@ __all__ = [
     "Asked",
     "ReadItem",
     "asked_key",
+    "filter_shape",
     "is_dataset_code",
     "list_shape",
     "read_events",

@@ -222,6 +222,39 @@ async def test_anonymous_count_is_audited(gql: Gql, hub: Hub, demo: dict[str, An
     }
 
 
+async def test_generic_list_that_matched_nothing_keeps_the_filter_shape(
+    gql: Gql, tuson: str, hub: Hub, demo: dict[str, Any]
+) -> None:
+    query = """query($f: JSON) { records(dataset: "citizen", filter: $f) { totalCount
+      edges { node { key } } } }"""
+    body = await gql(query, token=tuson, purpose=PURPOSE, f={"district": "Huyện Không Có"})
+    assert body["data"]["records"] == {"totalCount": 0, "edges": []}
+    (event,) = await _reads(hub, "citizen")
+    assert event.keys == []
+    assert event.detail == {"count": 0, "lists": [{"filter": ["district:eq"]}]}
+
+
+async def test_generic_list_without_a_grant_is_audited(
+    gql: Gql, token: Callable[..., str], hub: Hub, demo: dict[str, Any]
+) -> None:
+    query = 'query { records(dataset: "citizen") { edges { node { key } } } }'
+    body = await gql(query, token=token("STNMT", "reader"), purpose=PURPOSE)
+    assert body["data"]["records"]["edges"] == []
+    (event,) = await _reads(hub, "citizen")
+    assert event.agency == "STNMT"
+    assert event.detail == {"count": 0, "lists": [{"filter": []}]}
+
+
+async def test_generic_filter_names_no_field_could_have_are_not_stored(
+    gql: Gql, token: Callable[..., str], hub: Hub, demo: dict[str, Any]
+) -> None:
+    query = 'query($f: JSON) { records(dataset: "citizen", filter: $f) { totalCount } }'
+    body = await gql(query, token=token("STNMT", "reader"), f={"Bad Name\u0001": {"zz": 1}})
+    assert body["data"]["records"]["totalCount"] is None
+    (event,) = await _reads(hub, "citizen")
+    assert event.detail == {"count": 0, "lists": [{"filter": ["?:?"]}]}
+
+
 async def test_list_that_served_records_is_audited_as_before(
     gql: Gql, tuson: str, hub: Hub, demo: dict[str, Any]
 ) -> None:

@@ -93,7 +93,7 @@ class RecordQuery:
         ctx = info.context
         size = page_size(first, ctx.max_page_size)
         after_key = decode_after(after)
-        async with ledger(ctx).open() as reads:
+        async with ledger(ctx).open(listed=(dataset, filter)) as reads:
             return await _records(ctx, reads, dataset, filter, size, after_key)
 
     @strawberry.field(description="One record by key; asOf: the version current at that time.")

@@ -22,7 +22,14 @@ import orjson
 
 from catalog.access import Access
 from catalog.models import Dataset
-from catalog.reads import Asked, ReadItem, asked_key, is_dataset_code, record_reads
+from catalog.reads import (
+    Asked,
+    ReadItem,
+    asked_key,
+    filter_shape,
+    is_dataset_code,
+    record_reads,
+)
 from catalog.records import unseal
 from catalog.values import VIETNAM
 from schema.context import Context
@@ -100,6 +107,7 @@ class ReadLedger:
         self.fields: dict[str, set[str]] = defaultdict(set)
         self.refused: dict[str, set[str]] = defaultdict(set)
         self.asked: dict[str, list[str]] = defaultdict(list)  # dataset → keys as asked
+        self.listed: dict[str, list[dict[str, Any]]] = defaultdict(list)  # dataset → lists
         self._active = 0
         self._waiters: list[asyncio.Future[None]] = []
         self._errors_sent: set[str] = set()
@@ -122,14 +130,19 @@ class ReadLedger:
             self.refused[view.code] |= fields
 
     @contextlib.asynccontextmanager
-    async def open(self, ask: tuple[str, str] | None = None) -> AsyncIterator[ReadLedger]:
+    async def open(
+        self, ask: tuple[str, str] | None = None, listed: tuple[str, object] | None = None
+    ) -> AsyncIterator[ReadLedger]:
         """Around one resolver: the last to leave writes the audit, the others wait for it.
 
-        ``ask``: (dataset, key) of a single lookup; if it serves nothing, the audit still
-        shows the key was asked (a read of zero records)."""
+        ``ask``: (dataset, key) of a single lookup; ``listed``: (dataset, filter) of a list.
+        If they serve nothing, the audit still shows what was asked (a read of zero records:
+        the key, or the filter's shape)."""
         self._active += 1
         if ask is not None:
             self.asked[ask[0]].append(ask[1])
+        if listed is not None:
+            self.listed[listed[0]].append({"filter": filter_shape(listed[1])})
         try:
             yield self
         finally:
@@ -158,8 +171,8 @@ class ReadLedger:
         reads, fields, refused = self.reads, dict(self.fields), dict(self.refused)
         asked = self._asked(reads)
         self.reads, self.fields, self.refused = [], defaultdict(set), defaultdict(set)
-        self.asked = defaultdict(list)
-        if not reads and not refused and not asked.keys:
+        self.asked, self.listed = defaultdict(list), defaultdict(list)
+        if not reads and not refused and not asked.keys and not asked.lists:
             return
         ctx = self.ctx
         async with ctx.sessions.begin() as session:
@@ -194,7 +207,8 @@ class ReadLedger:
                 else asked_key(self.ctx.principal, dataset, key, services.field_keys)
                 for key in given
             ]
-        return Asked(keys=keys)
+        lists = {code: shapes for code, shapes in self.listed.items() if is_dataset_code(code)}
+        return Asked(keys=keys, lists=lists)
 
 
 def aware(moment: datetime) -> datetime:
