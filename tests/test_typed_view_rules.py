@@ -19,8 +19,10 @@ from catalog.grants import GrantRequest, decide_grant, request_grant
 from catalog.models import Dataset
 from catalog.principal import Principal
 from catalog.records import correct_record
+from hub.db import Database
 from hub.runtime import Hub
 from hub.settings import Settings
+from schema.records.jsonsql import build_object, concat_reads
 from tests.records_fixtures import field_keys, load_demo_records
 
 Gql = Callable[..., Awaitable[dict[str, Any]]]
@@ -429,6 +431,32 @@ async def test_many_aliased_lookups_are_audited(
             )
         )
     assert sorted(logged) == sorted(set(keys))
+
+
+async def test_reads_list_of_many_parts_skips_null_chunks(database: Database) -> None:
+    parts = ["NULL::text"] * 150 + ["'a'"] + ["NULL::text"] * 120 + ["'b'"]
+    async with database.sessions() as session:
+        joined = await session.scalar(text(f"SELECT {concat_reads(parts)}"))
+        empty = await session.scalar(text(f"SELECT {concat_reads(['NULL::text'] * 250)}"))
+    assert joined == "a\x1eb"
+    assert empty == ""
+
+
+async def test_object_of_many_pairs_keeps_order_and_value_types(database: Database) -> None:
+    pairs = [
+        (f"k{i}", v)
+        for i, v in enumerate(["'x'::text", "NULL::json", "true", "3", "json_build_array(1)"] * 30)
+    ]
+    async with database.sessions() as session:
+        built = await session.scalar(
+            text(f"SELECT {build_object(pairs, ['NULL', chr(39) + 'F|k0|d.f' + chr(39)])}::text")
+        )
+    import orjson
+
+    value = orjson.loads(built)
+    assert list(value) == [k for k, _ in pairs] + ["__deny"]
+    assert [value[f"k{i}"] for i in range(5)] == ["x", None, True, 3, [1]]
+    assert value["__deny"] == ["F|k0|d.f"]
 
 
 # -- 5. directives --------------------------------------------------------------------------------
