@@ -195,6 +195,7 @@ def root_fields(
                 "asOf": GraphQLArgument(
                     static.date_time, description="Read the record as it was at this time."
                 ),
+                "purpose": _purpose_argument(),
             },
             description=f"One {code} record by {d.key_field}.",
             deprecation_reason=_deprecation(d),
@@ -203,13 +204,22 @@ def root_fields(
         )
         fields[d.graphql_list] = GraphQLField(
             GraphQLNonNull(t.connection),
-            args=_list_args(t),
+            args={**_list_args(t), "purpose": _purpose_argument()},
             description=f"{t.dataset.title}: a page of records.",
             deprecation_reason=_deprecation(d),
             resolve=resolve_root,
             extensions={"hub": RootRole("list", code)},
         )
     return fields
+
+
+def _purpose_argument() -> GraphQLArgument:
+    # DESIGN §5: the purpose of reading RESTRICTED fields, as the X-Purpose header states it.
+    return GraphQLArgument(
+        GraphQLString,
+        description="Why RESTRICTED fields under this field are read (logged with the read); "
+        "counts as the X-Purpose header for this field.",
+    )
 
 
 def _deprecation(dataset: Dataset) -> str | None:
@@ -223,6 +233,8 @@ def _list_args(t: DatasetTypes) -> dict[str, GraphQLArgument]:
         "first": GraphQLArgument(GraphQLInt, default_value=20),
         "after": GraphQLArgument(GraphQLString),
     }
+    if t.order_enum is not None:
+        args = {"orderBy": GraphQLArgument(t.order_enum), **args}
     if t.filter_input is not None:
         args = {"filter": GraphQLArgument(t.filter_input), **args}
     return args
@@ -233,8 +245,6 @@ def _scalar_for(field: DatasetField, static: StaticTypes) -> GraphQLOutputType:
         "int": GraphQLInt,
         "bool": GraphQLBoolean,
         "date": static.date,
-    if t.order_enum is not None:
-        args = {"orderBy": GraphQLArgument(t.order_enum), **args}
         "datetime": static.date_time,
         "json": static.json,
     }.get(field.type, GraphQLString)
@@ -297,6 +307,7 @@ _SUFFIX_BY_OPERATORS = {
 
 def _filter_input(
     dataset: Dataset,
+    shown_fields: Sequence[DatasetField],
     static: StaticTypes,
     made_inputs: dict[tuple[str, tuple[str, ...]], GraphQLInputObjectType],
 ) -> GraphQLInputObjectType | None:
@@ -307,7 +318,6 @@ def _filter_input(
         pascal(dataset.code) + "Filter",
         lambda: {
             camel(f.name): GraphQLInputField(
-    shown_fields: Sequence[DatasetField],
                 _operator_input(f, static, made_inputs), extensions={"hub": f.name}
             )
             for f in filterable
@@ -333,18 +343,18 @@ def _order_enum(dataset: Dataset, shown_fields: Sequence[DatasetField]) -> Graph
     for f in orderable_fields(dataset, shown_fields):
         for direction in ("ASC", "DESC"):
             values[f"{f.name.upper()}_{direction}"] = GraphQLEnumValue((f.name, direction))
+    if not values:
+        return None
     return GraphQLEnumType(pascal(dataset.code) + "OrderBy", values)
 
 
 __all__ = [
     "DatasetTypes",
     "FieldRole",
+    "FieldShown",
     "RootRole",
     "StaticTypes",
     "build_dataset_types",
     "orderable_fields",
-    if not values:
-        return None
     "root_fields",
 ]
-    "FieldShown",
