@@ -189,6 +189,52 @@ async def test_reverse_list_filter_on_unreadable_field_is_forbidden(
     assert "hospital_code" in body["errors"][0]["message"]
 
 
+CARDS_BY_HOSPITAL = """
+query($k: String!, $h: String) { citizen(key: $k) {
+  healthInsuranceList(filter: {hospitalCode: {eq: $h}}) { totalCount
+    edges { node { cardNo hospitalCode } } pageInfo { hasNextPage } } } }
+"""
+
+
+async def test_reverse_list_filter_on_field_readable_on_some_rows_matches_only_there(
+    gql: Gql, token: Callable[..., str], hub: Hub, demo: dict[str, Any]
+) -> None:
+    await grant(hub, READER, "SYT", "citizen", ["district"])
+    await grant(hub, READER, "SYT", "health_insurance", ["card_no", "citizen_id"])
+    await grant(hub, READER, "SYT", "health_insurance", ["hospital_code"], {"district": TUSON})
+    cards = {c["citizen_id"]: c for c in demo["health_insurance"]}
+    insider = next(
+        c for c in demo["citizen"] if c["district"] == TUSON and c["citizen_id"] in cards
+    )
+    outsider = next(
+        c for c in demo["citizen"] if c["district"] != TUSON and c["citizen_id"] in cards
+    )
+    code = cards[insider["citizen_id"]]["hospital_code"]
+    reader = token(READER, "reader")
+    before = await gql(
+        CARDS_BY_HOSPITAL, token=reader, purpose=PURPOSE, k=outsider["citizen_id"], h=code
+    )
+    # The outsider's card is outside Từ Sơn: its hospital code is hidden; changing it is unseen.
+    await correct(
+        hub,
+        "health_insurance",
+        "SYT",
+        cards[outsider["citizen_id"]]["card_no"],
+        {"hospital_code": code},
+    )
+    after = await gql(
+        CARDS_BY_HOSPITAL, token=reader, purpose=PURPOSE, k=outsider["citizen_id"], h=code
+    )
+    assert after == before
+    assert after["data"]["citizen"]["healthInsuranceList"]["totalCount"] == 0
+    inside = await gql(
+        CARDS_BY_HOSPITAL, token=reader, purpose=PURPOSE, k=insider["citizen_id"], h=code
+    )
+    listed = inside["data"]["citizen"]["healthInsuranceList"]
+    assert listed["totalCount"] == 1
+    assert listed["edges"][0]["node"]["hospitalCode"] == code
+
+
 # -- 2. ordering and cursors -------------------------------------------------------------------
 
 
