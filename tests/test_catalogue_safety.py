@@ -392,7 +392,12 @@ def test_every_type_the_hub_generates_is_named_by_the_catalogue() -> None:
 
 
 async def _insert_unchecked(
-    hub: Hub, code: str, status: str, owner: str = "SKHDT", key: str = "sign_no"
+    hub: Hub,
+    code: str,
+    status: str,
+    owner: str = "SKHDT",
+    key: str = "sign_no",
+    extra: tuple[DatasetField, ...] = (),
 ) -> None:
     """A dataset row written as an old, unchecking version of the hub could have."""
     async with hub.db.sessions.begin() as session:
@@ -417,7 +422,8 @@ async def _insert_unchecked(
                         required=True,
                         sensitivity="PUBLIC",
                         filterable=True,
-                    )
+                    ),
+                    *extra,
                 ],
             )
         )
@@ -492,6 +498,35 @@ async def test_hub_starts_and_serves_with_a_clashing_published_row(
                 assert ready.status_code == 200
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert any("string_exact" in w for w in warnings), warnings
+
+
+def unbuildable() -> tuple[DatasetField, ...]:
+    """A field type no version of the hub knows, filterable: its types fail to build."""
+    return (DatasetField(name="scan", position=1, type="blob", filterable=True),)
+
+
+async def test_publishing_a_row_whose_types_fail_to_build_is_a_conflict(
+    gql: Gql, hub: Hub, steward: str, client: httpx.AsyncClient
+) -> None:
+    await _insert_unchecked(hub, "road_scan", "SUBMITTED", extra=unbuildable())
+    error, message = error_of(await gql(PUBLISH, token=steward, code="road_scan"))
+    assert error == "CONFLICT"
+    assert "dataset 'road_scan' cannot be built" in message
+    status = await gql(DATASET, token=steward, code="road_scan")
+    assert status["data"]["dataset"]["status"] == "SUBMITTED"
+    assert "errors" not in await _serves(client)
+
+
+async def test_hub_starts_without_a_published_row_whose_types_fail_to_build(
+    hub: Hub, seeded: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    await load_rows(hub, "business", generate.businesses(2))
+    await _insert_unchecked(hub, "road_scan", "PUBLISHED", extra=unbuildable())
+    with caplog.at_level(logging.WARNING):
+        restarted = await _restart(hub)
+    assert len(restarted["data"]["businessList"]["edges"]) == 2
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("road_scan left out" in w for w in warnings), warnings
 
 
 async def test_later_catalogue_changes_work_beside_a_clashing_published_row(
