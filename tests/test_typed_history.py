@@ -66,3 +66,21 @@ async def test_history_lists_versions_with_the_correction_reason(
     assert versions[1]["values"]["address"] == business["address"]
     # RESTRICTED fields stay out of history for a reader without a grant.
     assert "representative_phone" not in versions[1]["values"]
+
+
+DATES_BESIDE_HISTORY = """
+query($k: String!) { business(key: $k) { registeredOn updatedAt history { version } } }
+"""
+DATES_FAST = "query($k: String!) { business(key: $k) { registeredOn updatedAt } }"
+
+
+async def test_dates_beside_history_are_served_as_stored_like_the_fast_path(
+    gql: Gql, hub: Hub, app: Any
+) -> None:
+    # `history` runs under normal execution: the date scalars must pass stored text through.
+    business = (await load_demo_records(hub, businesses=2, parcels=1, citizens=1))["business"][0]
+    slow = await gql(DATES_BESIDE_HISTORY, k=business["tax_code"])
+    fast = await gql(DATES_FAST, k=business["tax_code"])
+    assert "errors" not in slow, slow
+    assert slow["data"]["business"]["updatedAt"] == fast["data"]["business"]["updatedAt"]
+    assert slow["data"]["business"]["registeredOn"] == business["registered_on"]

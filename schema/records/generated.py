@@ -69,6 +69,8 @@ class GeneratedSchema:
             if "RecordVersion" in type_map
             else None,
         )
+        for scalar in (static.date_time, static.date):
+            _serialize_stored_text(scalar)
         types = build_dataset_types(datasets, static, _resolve_value, resolve_history, shown)
         roots = root_fields(types, static, _resolve_root)
         assert core.query_type is not None
@@ -107,6 +109,26 @@ def _object(t: Any) -> GraphQLObjectType:
 def _scalar(t: Any) -> GraphQLScalarType:
     assert isinstance(t, GraphQLScalarType)
     return t
+
+
+def _serialize_stored_text(scalar: GraphQLScalarType) -> None:
+    """Record dates and times arrive from the compiled JSON as their stored ISO text, which is
+    already what the fast path sends; under normal execution (e.g. beside ``history``) the
+    scalar must pass that text through, not expect a ``datetime``. Idempotent."""
+    # graphql-core 3.3 calls coerce_output_value; older releases call serialize.
+    for attribute in ("coerce_output_value", "serialize"):
+        original = getattr(scalar, attribute, None)
+        if original is None or getattr(original, "_passes_text", False):
+            continue
+        setattr(scalar, attribute, _passing_text(original))
+
+
+def _passing_text(original: Any) -> Any:
+    def coerce(value: Any) -> Any:
+        return value if isinstance(value, str) else original(value)
+
+    coerce._passes_text = True  # type: ignore[attr-defined]
+    return coerce
 
 
 def _resolve_value(source: Any, info: GraphQLResolveInfo, **_args: Any) -> Any:
