@@ -73,11 +73,18 @@ HISTORY_VERSIONS = HISTORY_LIMIT  # the most versions one history answer holds
 MAX_INTROSPECTION = 10_000  # the most one ``__schema`` costs
 # Each field occurrence is visited once; the parse limits bound them long before this.
 MAX_VISITS = 100_000
+# Deeper than any valid document (HUB_MAX_QUERY_DEPTH is at most 50): only a fragment cycle,
+# which validation refuses, nests this far.
+MAX_NESTING = 100
 
 # Static fields that read records rather than the catalogue.
 _RECORD_PAGES = frozenset({("Query", "records")})
 _RECORD_HISTORIES = frozenset({("Query", "recordHistory")})
 _RECORD_COUNTS = frozenset({("Dataset", "recordCount")})
+
+
+class Unpriceable(QueryTooComplex):
+    """The document nests without end (a fragment cycle): validation will name the cycle."""
 
 
 class CostModel:
@@ -143,7 +150,23 @@ class CostLimit:
         operation = self.operation_cost(document, operation_name)
         if operation is None:
             return 0  # no such operation: execution reports it
-        cost = operation.price(variables)
+        return self._within_limit(operation.price(variables))
+
+    def check_document(self, document: DocumentNode) -> None:
+        """Before validation, which costs far more than pricing on a document of many aliases:
+        refuse a document of one operation whose price, needing no variables, is over the
+        limit. Anything else is priced again by ``check`` before execution."""
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(operations) != 1:
+            return
+        try:
+            operation = self.operation_cost(document, None)
+        except Unpriceable:
+            return  # validation refuses the cycle by name
+        if operation is not None and isinstance(operation.cost, Const):
+            self._within_limit(operation.cost.n)
+
+    def _within_limit(self, cost: int) -> int:
         if cost > self.max_cost:
             raise QueryTooComplex(
                 f"query costs {cost}; the hub serves at most {self.max_cost} "
@@ -195,19 +218,33 @@ class CostLimit:
 
 
 class _Walk:
+    """One pricing walk. Documents may be priced before validation (``check_document``), so
+    nothing here assumes the fields, types or fragments it meets exist or are acyclic."""
+
     def __init__(self, model: CostModel, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
         self.model = model
         self.fragments = fragments
         self.visits = 0
+        self.nesting = 0
 
     def selections(
         self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None
     ) -> Cost:
         """The price of a selection set, per one object of ``parent``."""
-        return add([self.field(node, at) for node, at in self.fields_of(selection_set, parent)])
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise Unpriceable(f"query nests more than {MAX_NESTING} levels deep")
+        try:
+            found = self.fields_of(selection_set, parent)
+            return add([self.field(node, at) for node, at in found])
+        finally:
+            self.nesting -= 1
 
     def fields_of(
-        self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None
+        self,
+        selection_set: SelectionSetNode | None,
+        parent: GraphQLNamedType | None,
+        spreading: frozenset[str] = frozenset(),
     ) -> list[tuple[FieldNode, GraphQLNamedType]]:
         """Every field occurrence of a selection set with its parent type, fragments inlined
         (each spread counts again: the answer repeats the work)."""
@@ -222,12 +259,13 @@ class _Walk:
                 found.append((selection, parent))
             elif isinstance(selection, InlineFragmentNode):
                 target = self._type_condition(selection.type_condition, parent)
-                found.extend(self.fields_of(selection.selection_set, target))
+                found.extend(self.fields_of(selection.selection_set, target, spreading))
             elif isinstance(selection, FragmentSpreadNode):
-                fragment = self.fragments.get(selection.name.value)
-                if fragment is not None:  # else validation has refused the document already
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is not None and name not in spreading:  # else validation refuses
                     target = self._type_condition(fragment.type_condition, parent)
-                    found.extend(self.fields_of(fragment.selection_set, target))
+                    found.extend(self.fields_of(fragment.selection_set, target, spreading | {name}))
         return found
 
     def field(self, node: FieldNode, parent: GraphQLNamedType) -> Cost:
@@ -237,8 +275,9 @@ class _Walk:
         if name in ("__schema", "__type"):
             schema_price, type_price = self.model.introspection_prices()
             return Const(schema_price if name == "__schema" else type_price)
-        fields = getattr(parent, "fields", None)
-        definition: GraphQLField | None = fields.get(name) if fields else None
+        if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            return Const(0)  # not a selection validation lets through
+        definition: GraphQLField | None = parent.fields.get(name)
         if definition is None:
             return Const(0)
         role = (definition.extensions or {}).get("hub")

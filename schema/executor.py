@@ -114,6 +114,9 @@ class Executor:
             )
         try:
             check_limits(document, self.max_depth, self.max_nodes)
+            if self.cost_limit is not None:
+                # Validating 83 aliases costs far more than pricing them: refuse first.
+                self.cost_limit.check_document(document)
         except HubError as error:
             return PreparedDocument(
                 None, ({"message": error.message, "extensions": {"code": error.code}},), {}

@@ -96,6 +96,11 @@ INTROSPECTION = """
 SCHEMA_ALIASES = (
     "{ " + " ".join(f"s{i}: __schema {{ types {{ name }} }}" for i in range(100)) + " }"
 )
+# Priced before validation: a cycle through fields must not stop the pricing walk.
+CYCLE = """
+query { landParcelList(first: 1) { edges { node { ...A } } } }
+fragment A on LandParcel { holder { landParcelList(first: 1) { edges { node { ...A } } } } }
+"""
 GENERIC_CONTAINS = """
 { records(dataset: "business", filter: {name: {contains: "zzzz"}}, first: 100) {
     totalCount edges { node { key } } } }
@@ -133,17 +138,19 @@ def _record_statements() -> float:
 
 
 async def _refused_quickly(gql: Gql, query: str, cost: int, **kwargs: Any) -> None:
-    await gql(query, **kwargs)  # the first call parses and validates the document
+    """Refused within 100 ms, first sent (priced before validation) and repeated (cached),
+    with the price and the limit named and no SQL run."""
     statements = _record_statements()
-    started = time.perf_counter()
-    body = await gql(query, **kwargs)
-    elapsed = time.perf_counter() - started
-    assert _codes(body) == ["QUERY_TOO_COMPLEX"], body
-    message = body["errors"][0]["message"]
-    assert f"query costs {cost};" in message
-    assert f"the hub serves at most {LIMIT}" in message
-    assert "data" not in body or body["data"] is None
-    assert elapsed < 0.1, f"refusal took {elapsed * 1000:.0f} ms"
+    for _attempt in ("first", "repeated"):
+        started = time.perf_counter()
+        body = await gql(query, **kwargs)
+        elapsed = time.perf_counter() - started
+        assert _codes(body) == ["QUERY_TOO_COMPLEX"], body
+        message = body["errors"][0]["message"]
+        assert f"query costs {cost};" in message
+        assert f"the hub serves at most {LIMIT}" in message
+        assert "data" not in body or body["data"] is None
+        assert elapsed < 0.1, f"{_attempt} refusal took {elapsed * 1000:.0f} ms"
     assert _record_statements() == statements  # refused before any SQL
 
 
@@ -272,6 +279,14 @@ async def test_aliases_and_fragment_spreads_each_count(app: Starlette) -> None:
     assert _price(app, one) == 50
     assert _price(app, aliased) == 100
     assert _price(app, spread) == 100
+
+
+async def test_fragment_cycle_still_gets_the_validation_error(
+    gql: Gql, token: Callable[..., str]
+) -> None:
+    body = await gql(CYCLE, token=token("STTTT", "reader"))
+    assert _codes(body) == ["BAD_USER_INPUT"], body
+    assert "Cannot spread fragment 'A' within itself" in body["errors"][0]["message"]
 
 
 async def test_generic_records_are_priced_like_typed_pages(app: Starlette) -> None:
