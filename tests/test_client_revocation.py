@@ -388,6 +388,16 @@ async def test_hub_clients_list_prints_escape_codes_in_names_inert(
     assert json.loads(as_json.stdout)[0]["name"] == "old\x1b[2J\x1b[31mred\u009b1m[bold]x[/bold]"
 
 
+async def test_hub_clients_remove_echoes_an_unknown_id_escaped(
+    seeded: None, hub_cli: Callable[..., Awaitable[Any]]
+) -> None:
+    result = await hub_cli("clients", "remove", "hub-\x1b[2Jgone")
+
+    assert result.returncode == 1
+    assert "\x1b" not in result.stderr
+    assert result.stderr.strip() == "Error: client 'hub-\\x1b[2Jgone' does not exist"
+
+
 async def _count_clients(database_url: str) -> int:
     conn = await asyncpg.connect(to_libpq_url(database_url))
     try:

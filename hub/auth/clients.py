@@ -75,7 +75,7 @@ async def update_client(
     """
     client = await session.get(ApiClient, client_id)
     if client is None:
-        raise NotFound(f"client '{client_id}' does not exist")
+        raise NotFound(f"client {client_id!r} does not exist")
     if roles is not None:
         _check_roles(client.name, roles)
         client.roles = sorted(set(roles))
@@ -101,7 +101,7 @@ async def remove_client(session: AsyncSession, client_id: str) -> None:
     process. Raises ``NotFound``."""
     client = await session.get(ApiClient, client_id)
     if client is None:
-        raise NotFound(f"client '{client_id}' does not exist")
+        raise NotFound(f"client {client_id!r} does not exist")
     await session.delete(client)
     await session.flush()
     await mark_clients_changed(session)

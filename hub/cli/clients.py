@@ -155,7 +155,7 @@ async def _token(settings: Settings, client_id: str, secret: str) -> str:
         async with hub.db.sessions() as session:
             client = await authenticate_client(session, client_id, secret)
         if client is None:
-            raise Unauthenticated(f"client '{client_id}': unknown client id or wrong secret")
+            raise Unauthenticated(f"client {client_id!r}: unknown client id or wrong secret")
         access_token, _ = issue_token(settings, hub.keys, client)
         return access_token
 
