@@ -10,9 +10,10 @@ Reads that return nothing are events too: a key asked for that served no record 
 outside the row filter, unknown key) is listed in ``keys`` and in ``detail.missed``, and a
 list that served no record (a count-only query) is described by ``detail.lists`` (filter
 shape and the count returned). The audit never holds plaintext of an encrypted identifier:
-keys are stored keys (blind indexes where the key field is encrypted), and a key asked of a
-dataset the caller may not know is kept only as its blind index, whether the dataset exists
-or not, so the caller's own events tell it nothing it did not know.
+keys served are stored keys (blind indexes where the key field is encrypted); a key asked in
+vain of such a field, or of a dataset the caller may not know, is kept as a keyed digest
+apart from the blind index (``asked_digest``), whether the dataset exists or not, so the
+caller's own events tell it nothing it did not know and serve it as no guessing oracle.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from catalog.rowfilter import OPERATORS
 MAX_KEYS = 1000
 MAX_ASKED_KEY_CHARS = 256
 READ_ACTION = "record.read"
+_ASKED_DOMAIN = "hub-audit-asked\x1f"
 
 # (dataset code, stored key, version): the key as ``records.key`` holds it (a blind index
 # where the key field is encrypted), so the audit never carries a plaintext identifier.
@@ -55,21 +57,29 @@ class Asked:
 
 
 def asked_key(principal: Principal, dataset: Dataset | None, key: str, keys: FieldKeys) -> str:
-    """How the audit records a key the caller asked of ``dataset`` (None: no such dataset).
+    """How the audit records a key asked of ``dataset`` (None: no such dataset) that served
+    no record.
 
-    As stored where the caller may know the dataset (the blind index where the key field is
-    encrypted); else the blind index, so an event reads the same for a hidden dataset and a
-    missing one and never holds a plaintext identifier. A key no record could hold (too long,
-    control characters) is kept as its blind index too, so the append-only audit stays
-    bounded."""
+    The key as asked where the caller may know the dataset and its key field is not
+    encrypted. Otherwise a keyed digest (``asked_digest``): never plaintext of an encrypted
+    identifier, the same whether a hidden dataset exists or not, and bounded for keys no
+    record could hold (too long, control characters)."""
     if (
         dataset is None
         or not policy.can_see_dataset(principal, dataset)
         or len(key) > MAX_ASKED_KEY_CHARS
         or not key.isprintable()
+        or stored_key(dataset, key, keys) != key
     ):
-        return keys.blind(key)
-    return stored_key(dataset, key, keys)
+        return asked_digest(key, keys)
+    return key
+
+
+def asked_digest(key: str, keys: FieldKeys) -> str:
+    """A keyed digest of a key asked in vain, apart from the blind index: callers read their
+    own events, and the blind index of any value they chose would let them match it against
+    the blind indexes shown in place of identifiers they may not read (a guessing oracle)."""
+    return keys.blind(_ASKED_DOMAIN + key)
 
 
 def is_dataset_code(code: str) -> bool:
@@ -185,6 +195,7 @@ __all__ = [
     "READ_ACTION",
     "Asked",
     "ReadItem",
+    "asked_digest",
     "asked_key",
     "filter_shape",
     "is_dataset_code",

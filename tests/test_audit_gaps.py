@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from catalog.models import AuditEvent
+from catalog.reads import asked_digest
 from catalog.values import VIETNAM
 from hub.runtime import Hub
 from tests.record_support import TUSON, Gql, approved_grant
@@ -68,6 +69,10 @@ def _blind(hub: Hub, value: str) -> str:
     return hub.keys.sealing_keys().blind(value)
 
 
+def _digest(hub: Hub, value: str) -> str:
+    return asked_digest(value, hub.keys.sealing_keys())
+
+
 def _outside(demo: dict[str, Any]) -> str:
     return str(next(c for c in demo["citizen"] if c["district"] != TUSON)["citizen_id"])
 
@@ -90,11 +95,11 @@ async def test_lookup_without_a_grant_is_a_read_of_zero_records(
     assert next(iter(body["data"].values())) in (None, [])
     (event,) = await _reads(hub, "citizen")
     assert event.agency == "STNMT" and event.purpose == PURPOSE
-    # The encrypted identifier is kept as its blind index, never in plaintext.
-    assert event.keys == [_blind(hub, citizen_id)]
+    # The encrypted identifier is kept as a keyed digest, never in plaintext.
+    assert event.keys == [_digest(hub, citizen_id)]
     assert event.detail is not None
     assert event.detail["count"] == 0
-    assert event.detail["missed"] == [_blind(hub, citizen_id)]
+    assert event.detail["missed"] == [_digest(hub, citizen_id)]
 
 
 @pytest.mark.parametrize("query", [TYPED_CITIZEN, GENERIC_CITIZEN])
@@ -106,8 +111,8 @@ async def test_lookup_outside_the_row_filter_is_audited_like_an_unknown_key(
     assert next(iter(outside["data"].values())) is None
     assert next(iter(unknown["data"].values())) is None
     first, second = await _reads(hub, "citizen")
-    assert first.keys == [_blind(hub, _outside(demo))]
-    assert second.keys == [_blind(hub, NEVER_SEEN_ID)]
+    assert first.keys == [_digest(hub, _outside(demo))]
+    assert second.keys == [_digest(hub, NEVER_SEEN_ID)]
     # Nothing in the event tells the caller which of the two keys exists.
     assert (first.fields, first.detail and set(first.detail)) == (
         second.fields,
@@ -125,8 +130,8 @@ async def test_served_and_missed_keys_share_one_event_per_dataset(
     body = await gql(query, token=tuson, purpose=PURPOSE, a=_inside(demo), b=_outside(demo))
     assert body["data"]["inside"]["fullName"] and body["data"]["outside"] is None
     (event,) = await _reads(hub, "citizen")
-    assert event.keys == [_blind(hub, _inside(demo)), _blind(hub, _outside(demo))]
-    assert event.detail == {"count": 1, "missed": [_blind(hub, _outside(demo))]}
+    assert event.keys == [_blind(hub, _inside(demo)), _digest(hub, _outside(demo))]
+    assert event.detail == {"count": 1, "missed": [_digest(hub, _outside(demo))]}
 
 
 async def test_plain_key_of_unencrypted_key_field_is_kept_as_asked(
@@ -146,7 +151,7 @@ async def test_anonymous_lookup_of_restricted_dataset_is_audited(
     assert await gql(GENERIC_CITIZEN, k=citizen_id) == {"data": {"record": None}}
     (event,) = await _reads(hub, "citizen")
     assert (event.subject, event.agency) == (None, None)
-    assert event.keys == [_blind(hub, citizen_id)]
+    assert event.keys == [_digest(hub, citizen_id)]
 
 
 async def test_unknown_and_hidden_datasets_read_alike_in_the_callers_audit(
@@ -164,8 +169,8 @@ async def test_unknown_and_hidden_datasets_read_alike_in_the_callers_audit(
     assert hidden == missing == {"data": {"record": None}}
     first = (await _reads(hub, "secret_register"))[0]
     second = (await _reads(hub, "no_such_register"))[0]
-    assert first.keys == second.keys == [_blind(hub, "A-1")]
-    assert first.detail == second.detail == {"count": 0, "missed": [_blind(hub, "A-1")]}
+    assert first.keys == second.keys == [_digest(hub, "A-1")]
+    assert first.detail == second.detail == {"count": 0, "missed": [_digest(hub, "A-1")]}
 
 
 async def test_lookup_of_a_name_no_dataset_could_have_leaves_no_event(
@@ -177,14 +182,14 @@ async def test_lookup_of_a_name_no_dataset_could_have_leaves_no_event(
     assert await _reads(hub) == []
 
 
-async def test_overlong_key_is_kept_as_its_blind_index(
+async def test_overlong_key_is_kept_as_a_digest(
     gql: Gql, token: Callable[..., str], hub: Hub, demo: dict[str, Any]
 ) -> None:
     key = "9" * 5000
     body = await gql(TYPED_BUSINESS, token=token("STNMT", "reader"), k=key)
     assert body["data"]["business"] is None
     (event,) = await _reads(hub, "business")
-    assert event.keys == [_blind(hub, key)]
+    assert event.keys == [_digest(hub, key)]
 
 
 async def test_count_only_typed_query_is_audited_with_the_count(
@@ -295,7 +300,31 @@ async def test_owner_sees_which_keys_were_asked_in_vain(
         "action": "record.read",
         "agency": "UBND-TX-TUSON",
         "dataset": "citizen",
-        "keys": [_blind(hub, _outside(demo))],
-        "missedKeys": [_blind(hub, _outside(demo))],
+        "keys": [_digest(hub, _outside(demo))],
+        "missedKeys": [_digest(hub, _outside(demo))],
         "recordsServed": 0,
     }
+
+
+async def test_callers_own_audit_is_no_oracle_for_blind_indexes(
+    gql: Gql, token: Callable[..., str], hub: Hub, demo: dict[str, Any]
+) -> None:
+    """A reader that holds blind indexes in place of citizen ids it may not read (RESTRICTED,
+    no purpose stated) must not get the blind index of a guessed value back from its own
+    audit events: it could match the two and confirm the guess."""
+    reader = token("STNMT", "reader", subject="guesser")
+    await approved_grant(gql, reader, token("SYT", "owner"), "citizen", ["district"])
+    listed = await gql(
+        'query { records(dataset: "citizen", first: 100) { edges { node { key } } } }',
+        token=reader,
+    )
+    shown = {e["node"]["key"] for e in listed["data"]["records"]["edges"]}
+    guess = str(demo["citizen"][0]["citizen_id"])
+    assert _blind(hub, guess) in shown  # the opaque key the reader holds for that citizen
+    for query in (GENERIC_CITIZEN, GENERIC_HISTORY):
+        body = await gql(query, token=reader, k=guess)
+        assert next(iter(body["data"].values())) in (None, [])
+    own = await gql("{ auditEvents(first: 50) { edges { node { missedKeys } } } }", token=reader)
+    missed = [e["node"]["missedKeys"] for e in own["data"]["auditEvents"]["edges"]]
+    assert missed[:2] == [[_digest(hub, guess)]] * 2
+    assert all(_blind(hub, guess) not in (keys or []) for keys in missed)
