@@ -29,6 +29,7 @@ from hub.runtime import Hub
 from hub.services import Services
 from hub.settings import Settings
 from schema.context import Context
+from schema.records.read_audit import ReadAuditWriter
 
 HUB = str(Path(sys.executable).with_name("hub"))
 ME = "query { me { anonymous subject roles agency { code } } }"
@@ -143,8 +144,36 @@ async def test_removal_bites_through_the_counter_alone_without_a_notification(
 
         with pytest.raises(Unauthenticated, match="not registered"):
             await services.fresh_for(ctx)
-    finally:
-        await services.pool.close()
+    finally:  # the pool is the database's (shared with the app), closed with it
+        await services.verifier.aclose()
+
+
+async def test_removal_bites_on_the_compiled_path_through_the_counter_alone(
+    hub: Hub, app: Starlette
+) -> None:
+    # No listener again; the compiled statement's freshness column is what notices.
+    services = Services(hub)
+    services.pool = await hub.db.open_pool(1)
+    write_pool = await hub.db.open_write_pool()
+    services.read_audit = ReadAuditWriter(write_pool)
+    try:
+        await services.refresh(force=True)
+        registered = await _register(hub)
+        principal = await services.admit(await services.verifier.verify(_token(hub, registered)))
+        ctx = Context(
+            principal=principal, sessions=hub.db.sessions, request_id="t", services=services
+        )
+        executor = services.executor_for(principal)
+        prepared = executor.prepare(COMPILED)
+        assert prepared.plan is not None  # answered by the compiled path
+        assert b'"errors"' not in await executor.run(prepared, None, {}, ctx)
+
+        async with hub.db.sessions.begin() as session:
+            await remove_client(session, registered.client_id)
+
+        with pytest.raises(Unauthenticated, match="not registered"):
+            await executor.run(prepared, None, {}, ctx)
+    finally:  # the pools are the database's (shared with the app), closed with it
         await services.verifier.aclose()
 
 
