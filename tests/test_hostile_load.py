@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 
 from hub.runtime import Hub
 from tests.records_fixtures import load_demo_records
+from tests.test_query_cost import contains_pages, history_pages
 
 FLOOD_SECONDS = 2.5
 LOOKUPS = 50
@@ -25,30 +26,6 @@ REFUSAL_BOUND = 0.1  # seconds: a refusal is priced before any SQL
 MEMORY_BOUND = 64 * 1024 * 1024  # bytes of resident memory the flood may add
 
 LOOKUP = "query($key: String!) { business(key: $key) { taxCode name district } }"
-
-
-def _history_pages(tag: str) -> str:
-    return (
-        "{ "
-        + " ".join(
-            f"{tag}{i}: businessList(first: 100) {{ edges {{ node {{ taxCode "
-            f"history {{ version }} }} }} }}"
-            for i in range(83)
-        )
-        + " }"
-    )
-
-
-def _contains_pages(tag: str) -> str:
-    return (
-        "{ "
-        + " ".join(
-            f'{tag}{i}: businessList(first: 100, filter: {{name: {{contains: "{tag}{i}"}}}}) '
-            f"{{ edges {{ node {{ taxCode name }} }} }}"
-            for i in range(83)
-        )
-        + " }"
-    )
 
 
 @pytest.fixture
@@ -74,12 +51,12 @@ async def _flood(client: httpx.AsyncClient, deadline: float) -> list[float]:
     """Refused queries back to back until ``deadline``; every tenth one is a new document (a
     cache miss: parsed, validated and priced afresh). Returns how long each repeated one
     took to be refused."""
-    documents = [_history_pages("h"), _contains_pages("c")]
+    documents = [history_pages("h"), contains_pages("c")]
     sent = 0
     refusals = []
     while time.perf_counter() < deadline:
         repeated = sent % 10 != 0
-        query = documents[sent % 2] if repeated else _contains_pages(f"v{sent}_")
+        query = documents[sent % 2] if repeated else contains_pages(f"v{sent}_")
         started = time.perf_counter()
         body = await _post(client, query)
         if repeated:

@@ -6,6 +6,7 @@ the timeout, never INTERNAL."""
 from __future__ import annotations
 
 import contextlib
+import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -28,23 +29,34 @@ Gql = Callable[..., Awaitable[dict[str, Any]]]
 
 LIMIT = Settings.model_fields["max_query_cost"].default
 ALIASES = 83  # as reported: 83 × 6 fields stay within HUB_MAX_QUERY_NODES (500)
-HISTORY_PAGES = (
-    "{ "
-    + " ".join(
-        f"a{i}: businessList(first: 100) {{ edges {{ node {{ taxCode history {{ version }} }} }} }}"
-        for i in range(ALIASES)
+
+
+def history_pages(tag: str = "a") -> str:
+    """83 aliases of a 100-record page, each record with its history (as reported)."""
+    return (
+        "{ "
+        + " ".join(
+            f"{tag}{i}: businessList(first: 100) {{ edges {{ node {{ taxCode "
+            f"history {{ version }} }} }} }}"
+            for i in range(ALIASES)
+        )
+        + " }"
     )
-    + " }"
-)
-CONTAINS_PAGES = (
-    "{ "
-    + " ".join(
-        f'a{i}: businessList(first: 100, filter: {{name: {{contains: "x{i}"}}}}) '
-        f"{{ edges {{ node {{ taxCode name }} }} }}"
-        for i in range(ALIASES)
+
+
+def contains_pages(tag: str = "a") -> str:
+    """83 aliases of a 100-record page filtered with ``contains`` (as reported)."""
+    return (
+        "{ "
+        + " ".join(
+            f'{tag}{i}: businessList(first: 100, filter: {{name: {{contains: "x{i}"}}}}) '
+            f"{{ edges {{ node {{ taxCode name }} }} }}"
+            for i in range(ALIASES)
+        )
+        + " }"
     )
-    + " }"
-)
+
+
 # Each alias: a page of 100 records, each with a history priced at 200 versions.
 HISTORY_PAGES_COST = ALIASES * 100 * (1 + 200)
 # Each alias: a page of 100 records plus a scan (contains cannot use an index).
@@ -137,39 +149,48 @@ def _record_statements() -> float:
     return REGISTRY.get_sample_value("hub_record_statements_total") or 0.0
 
 
-async def _refused_quickly(gql: Gql, query: str, cost: int, **kwargs: Any) -> None:
-    """Refused within 100 ms, first sent (priced before validation) and repeated (cached),
-    with the price and the limit named and no SQL run."""
+async def _refused_quickly(
+    gql: Gql, document: Callable[[str], str], cost: int, **kwargs: Any
+) -> None:
+    """Refused within 100 ms (the median, as the machine is shared), first sent (priced
+    before validation) and repeated (cached), with the price and the limit named and no SQL
+    run."""
     statements = _record_statements()
-    for _attempt in ("first", "repeated"):
-        started = time.perf_counter()
-        body = await gql(query, **kwargs)
-        elapsed = time.perf_counter() - started
-        assert _codes(body) == ["QUERY_TOO_COMPLEX"], body
-        message = body["errors"][0]["message"]
-        assert f"query costs {cost};" in message
-        assert f"the hub serves at most {LIMIT}" in message
-        assert "data" not in body or body["data"] is None
-        assert elapsed < 0.1, f"{_attempt} refusal took {elapsed * 1000:.0f} ms"
+    fresh = [await _timed_refusal(gql, document(f"t{n}_"), cost, **kwargs) for n in range(3)]
+    repeated = [await _timed_refusal(gql, document("t0_"), cost, **kwargs) for _ in range(5)]
+    assert statistics.median(fresh) < 0.1, f"first refusals took {fresh}"
+    assert statistics.median(repeated) < 0.1, f"repeated refusals took {repeated}"
     assert _record_statements() == statements  # refused before any SQL
+
+
+async def _timed_refusal(gql: Gql, query: str, cost: int, **kwargs: Any) -> float:
+    started = time.perf_counter()
+    body = await gql(query, **kwargs)
+    elapsed = time.perf_counter() - started
+    assert _codes(body) == ["QUERY_TOO_COMPLEX"], body
+    message = body["errors"][0]["message"]
+    assert f"query costs {cost};" in message
+    assert f"the hub serves at most {LIMIT}" in message
+    assert "data" not in body or body["data"] is None
+    return elapsed
 
 
 async def test_83_business_pages_with_history_are_refused_with_price_and_limit(
     gql: Gql, demo: dict[str, list[dict[str, Any]]]
 ) -> None:
-    await _refused_quickly(gql, HISTORY_PAGES, HISTORY_PAGES_COST)
+    await _refused_quickly(gql, history_pages, HISTORY_PAGES_COST)
 
 
 async def test_83_business_pages_with_contains_filters_are_refused_with_price_and_limit(
     gql: Gql, demo: dict[str, list[dict[str, Any]]]
 ) -> None:
-    await _refused_quickly(gql, CONTAINS_PAGES, CONTAINS_PAGES_COST)
+    await _refused_quickly(gql, contains_pages, CONTAINS_PAGES_COST)
 
 
 async def test_refusal_holds_for_a_signed_in_reader_too(
     gql: Gql, token: Callable[..., str], demo: dict[str, list[dict[str, Any]]]
 ) -> None:
-    await _refused_quickly(gql, CONTAINS_PAGES, CONTAINS_PAGES_COST, token=token("STTTT", "reader"))
+    await _refused_quickly(gql, contains_pages, CONTAINS_PAGES_COST, token=token("STTTT", "reader"))
 
 
 async def test_bench_queries_are_priced_by_rows_and_served(
