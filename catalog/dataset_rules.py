@@ -19,22 +19,21 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import policy
+from catalog.dataset_names import (
+    TYPED_STATUSES,
+    check_graphql_names,
+    check_hub_names,
+    check_other_names,
+    name_holders,
+    reverse_lists,
+)
 from catalog.errors import Conflict, InvalidInput
 from catalog.fields import NamedField, check_exposed_names, refuse_secret, validate_field_list
 from catalog.models import Dataset, DatasetField
-from catalog.naming import (
-    GRAPHQL_NAME,
-    HUB_NAMES,
-    SNAKE_CASE,
-    HubNames,
-    camel,
-    generated_type_names,
-    root_field_names,
-)
+from catalog.naming import HUB_NAMES, SNAKE_CASE, HubNames
 from catalog.principal import Principal
 from catalog.specs import ENTITY_KINDS, SENSITIVITIES, DatasetSpec, FieldSpec
 
-TYPED_STATUSES = ("PUBLISHED", "DEPRECATED")
 # Openness order: moving left loosens (a breaking change), moving right tightens (at once).
 _OPENNESS = {"PUBLIC": 0, "INTERNAL": 1, "RESTRICTED": 2}
 
@@ -77,13 +76,13 @@ async def validate_dataset(
         raise InvalidInput(f"{place}: key field '{spec.key_field}' must be required")
     if key.type not in ("string", "int", "reference", "enum"):
         raise InvalidInput(f"{place}: key field '{spec.key_field}' cannot be of type {key.type}")
-    await _check_graphql_names(session, principal, spec, hub_names)
+    await check_graphql_names(session, principal, spec, hub_names)
     target_keys = {code: spec.key_field}
     for field in spec.fields:
         if field.references:
             target, target_key = await _check_reference(session, principal, spec, field)
             target_keys[target] = target_key
-    reverse = await _reverse_lists(session, code) if revising is not None else {}
+    reverse = await reverse_lists(session, code) if revising is not None else {}
     check_exposed_names(spec.fields, code, target_keys, reverse)
     await _check_single_authority(session, principal, spec, key)
 
@@ -94,9 +93,9 @@ async def check_publishable(
     """``Conflict`` if ``dataset`` cannot go live beside the typed catalogue: a row written
     before these rules (or by hand) may clash, and a clash must not reach the live schema."""
     try:
-        _check_hub_names(dataset.code, dataset.graphql_single, dataset.graphql_list, hub_names)
-        others = await _name_holders(session, dataset.code, typed_only=True)
-        _check_other_names(dataset.code, dataset.graphql_single, dataset.graphql_list, others, None)
+        check_hub_names(dataset.code, dataset.graphql_single, dataset.graphql_list, hub_names)
+        others = await name_holders(session, dataset.code, typed_only=True)
+        check_other_names(dataset.code, dataset.graphql_single, dataset.graphql_list, others, None)
         targets = await session.scalars(
             select(Dataset).where(
                 Dataset.code.in_({f.references for f in dataset.fields if f.references}),
@@ -105,7 +104,7 @@ async def check_publishable(
         )
         keys = {t.code: t.key_field for t in targets} | {dataset.code: dataset.key_field}
         check_exposed_names(
-            dataset.fields, dataset.code, keys, await _reverse_lists(session, dataset.code)
+            dataset.fields, dataset.code, keys, await reverse_lists(session, dataset.code)
         )
     except InvalidInput as exc:
         raise Conflict(
@@ -194,106 +193,6 @@ async def _visible(session: AsyncSession, principal: Principal, code: str) -> Da
     if dataset is None or not policy.can_see_dataset(principal, dataset):
         return None
     return dataset
-
-
-# -- GraphQL names ------------------------------------------------------------------------------
-
-
-async def _check_graphql_names(
-    session: AsyncSession, principal: Principal, spec: DatasetSpec, hub_names: HubNames
-) -> None:
-    # One clash made the whole live schema unbuildable, so it is refused at registration.
-    _check_hub_names(spec.code, spec.graphql_single, spec.graphql_list, hub_names)
-    others = await _name_holders(session, spec.code, typed_only=False)
-    _check_other_names(spec.code, spec.graphql_single, spec.graphql_list, others, principal)
-
-
-def _check_hub_names(
-    code: str, single: str | None, plural: str | None, hub_names: HubNames
-) -> None:
-    place = f"dataset '{code}'"
-    for name in sorted(root_field_names(code, single, plural)):
-        if not GRAPHQL_NAME.fullmatch(name):
-            raise InvalidInput(f"{place}: '{name}' is not a GraphQL name")
-        if name in hub_names.root_fields:
-            raise InvalidInput(f"{place}: GraphQL name '{name}' is taken by the hub's own API")
-    taken = sorted(generated_type_names(code) & hub_names.types)
-    if taken:
-        listed = ", ".join(f"'{t}'" for t in taken)
-        noun = "type" if len(taken) == 1 else "types"
-        verb = "is" if len(taken) == 1 else "are"
-        raise InvalidInput(
-            f"{place}: GraphQL {noun} {listed} {verb} taken by the hub's API; choose another code"
-        )
-
-
-async def _name_holders(session: AsyncSession, code: str, *, typed_only: bool) -> list[Dataset]:
-    """Other datasets with just what their names and visibility need (transient rows: the
-    session's own copies stay whole)."""
-    stmt = select(
-        Dataset.code,
-        Dataset.graphql_single,
-        Dataset.graphql_list,
-        Dataset.status,
-        Dataset.sensitivity,
-        Dataset.owner_code,
-    ).where(Dataset.code != code)
-    if typed_only:
-        stmt = stmt.where(Dataset.status.in_(TYPED_STATUSES))
-    rows = await session.execute(stmt.order_by(Dataset.code))
-    return [
-        Dataset(
-            code=r.code,
-            graphql_single=r.graphql_single,
-            graphql_list=r.graphql_list,
-            status=r.status,
-            sensitivity=r.sensitivity,
-            owner_code=r.owner_code,
-        )
-        for r in rows
-    ]
-
-
-def _check_other_names(
-    code: str,
-    single: str | None,
-    plural: str | None,
-    others: list[Dataset],
-    principal: Principal | None,
-) -> None:
-    """``principal`` None: the caller sees every dataset (a steward publishing)."""
-    roots = root_field_names(code, single, plural)
-    types = generated_type_names(code)
-    for other in others:
-        clash = roots & root_field_names(other.code, other.graphql_single, other.graphql_list)
-        clash = clash or types & generated_type_names(other.code)
-        if not clash:
-            continue
-        name = sorted(clash)[0]
-        if principal is None or policy.can_see_dataset(principal, other):
-            raise InvalidInput(
-                f"dataset '{code}': GraphQL name '{name}' is already used by dataset "
-                f"'{other.code}'; choose another code"
-            )
-        raise InvalidInput(
-            f"dataset '{code}': GraphQL name '{name}' is already taken by another dataset; "
-            "choose another code"
-        )
-
-
-async def _reverse_lists(session: AsyncSession, code: str) -> dict[str, str]:
-    """GraphQL names of the lists that typed datasets referencing ``code`` add to its type."""
-    rows = await session.execute(
-        select(DatasetField.dataset_code)
-        .join(Dataset, Dataset.code == DatasetField.dataset_code)
-        .where(
-            DatasetField.references == code,
-            DatasetField.type == "reference",
-            Dataset.status.in_(TYPED_STATUSES),
-            Dataset.code != code,
-        )
-    )
-    return {camel(child) + "List": child for (child,) in rows}
 
 
 # -- references and authority -------------------------------------------------------------------
