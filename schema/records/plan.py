@@ -26,7 +26,7 @@ from graphql import (
 )
 
 from schema.records.bind import ArgSite
-from schema.records.compiler import CompiledQuery, _named
+from schema.records.compile_base import CompiledQuery, named_type
 from schema.records.selection import (
     NotCompilable,
     Selected,
@@ -149,7 +149,7 @@ def plan_fields(
         if not isinstance(role, RootRole):
             return None
         walker.site(sel, gfield, role.kind, role.dataset)
-        target = _named(gfield.type)
+        target = named_type(gfield.type)
         if role.kind == "single":
             walker.object(sel.sub_selections(), target)
         else:
@@ -206,10 +206,10 @@ class _Walker:
             sel.sub_selections(), self.fragments, connection_type.name, self.skipped
         ):
             if part.name == "edges":
-                edge = _named(connection_type.fields["edges"].type)
+                edge = named_type(connection_type.fields["edges"].type)
                 for item in collect(part.sub_selections(), self.fragments, edge.name, self.skipped):
                     if item.name == "node":
-                        self.object(item.sub_selections(), _named(edge.fields["node"].type))
+                        self.object(item.sub_selections(), named_type(edge.fields["node"].type))
 
     def object(
         self, selection_sets: list[SelectionSetNode], object_type: GraphQLObjectType
@@ -227,11 +227,11 @@ class _Walker:
             elif role.kind == "reference":
                 assert role.target is not None
                 self.datasets.add(role.target)
-                self.object(sel.sub_selections(), _named(gfield.type))
+                self.object(sel.sub_selections(), named_type(gfield.type))
             elif role.kind == "reverse":
                 assert role.target is not None
                 self.site(sel, gfield, "list", role.target)
-                self.connection(sel, _named(gfield.type))
+                self.connection(sel, named_type(gfield.type))
 
 
 __all__ = ["DocumentPlan", "OperationPlan", "plan_document", "plan_fields"]
