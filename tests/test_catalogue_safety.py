@@ -291,6 +291,13 @@ async def test_code_clashing_with_a_hub_generated_type_is_refused(
     assert (await gql(DATASET, token=skhdt_owner, code=code))["data"]["dataset"] is None
 
 
+async def test_codes_colliding_after_camel_case_are_refused(gql: Gql, skhdt_owner: str) -> None:
+    assert "errors" not in await gql(CREATE, token=skhdt_owner, input=small("road_sign_1"))
+    error, message = error_of(await gql(CREATE, token=skhdt_owner, input=small("road_sign1")))
+    assert error == "BAD_USER_INPUT"
+    assert "'roadSign1'" in message and "dataset 'road_sign_1'" in message
+
+
 async def test_field_names_colliding_after_camel_case_are_refused(
     gql: Gql, skhdt_owner: str
 ) -> None:
@@ -527,6 +534,26 @@ async def test_hub_starts_without_a_published_row_whose_types_fail_to_build(
     assert len(restarted["data"]["businessList"]["edges"]) == 2
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert any("road_scan left out" in w for w in warnings), warnings
+
+
+async def test_hub_serves_the_first_of_two_published_rows_with_the_same_names(
+    hub: Hub, seeded: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _insert_unchecked(hub, "road_sign_1", "PUBLISHED")
+    await load_rows(hub, "road_sign_1", [{"sign_no": "BS-1"}])
+    await _insert_unchecked(hub, "road_sign1", "PUBLISHED")
+    app = create_app(hub.settings, hub)
+    with caplog.at_level(logging.WARNING):
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
+                signs = await http.post(
+                    "/graphql", json={"query": "{ roadSign1List { edges { node { signNo } } } }"}
+                )
+                assert "errors" not in await _serves(http)
+    assert signs.json() == {"data": {"roadSign1List": {"edges": [{"node": {"signNo": "BS-1"}}]}}}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("road_sign1 left out" in w and "road_sign_1" in w for w in warnings), warnings
 
 
 async def test_later_catalogue_changes_work_beside_a_clashing_published_row(
