@@ -37,6 +37,9 @@ from schema.records.selection import (
 from schema.records.types import FieldRole, RootRole
 
 PLANS_PER_DOCUMENT = 64
+# Each @skip/@include variant keeps its own compiled statements: bound them, as k boolean
+# variables could otherwise ask for 2^k variants of one cached document.
+VARIANTS_PER_OPERATION = 16
 
 
 @dataclass
@@ -85,7 +88,7 @@ class OperationPlan:
             conditional=self.conditional,
         )
         self.variants[skipped] = variant
-        if len(self.variants) > PLANS_PER_DOCUMENT:
+        if len(self.variants) > VARIANTS_PER_OPERATION:
             self.variants.popitem(last=False)
         return variant
 
