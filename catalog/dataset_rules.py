@@ -67,6 +67,10 @@ async def validate_dataset(
     for label, value in (("title", spec.title), ("sector", spec.sector)):
         if not value or not value.strip():
             raise InvalidInput(f"{place}: {label} must not be empty")
+    if len(spec.sector.strip()) > 64:  # its column's width; longer failed as INTERNAL
+        raise InvalidInput(
+            f"{place}: sector must be at most 64 characters, got {len(spec.sector.strip())}"
+        )
     validate_field_list(spec.fields, code)
     by_name = {f.name: f for f in spec.fields}
     key = by_name.get(spec.key_field)

@@ -781,6 +781,11 @@ async def test_control_character_in_a_title_is_refused(
     assert "title" in message and f"U+{ord(character):04X}" in message
 
 
+async def test_sector_longer_than_its_column_is_bad_input(gql: Gql, skhdt_owner: str) -> None:
+    error, message = error_of(await gql(CREATE, token=skhdt_owner, input=small(sector="x" * 65)))
+    assert error == "BAD_USER_INPUT" and "sector must be at most 64 characters, got 65" in message
+
+
 async def test_line_breaks_in_a_description_are_kept(gql: Gql, skhdt_owner: str) -> None:
     body = await gql(CREATE, token=skhdt_owner, input=small(description="Dòng 1\nDòng 2\tcột"))
     assert body["data"]["createDataset"]["description"] == "Dòng 1\nDòng 2\tcột"
