@@ -134,6 +134,19 @@ async def test_served_and_missed_keys_share_one_event_per_dataset(
     assert event.detail == {"count": 1, "missed": [_digest(hub, _outside(demo))]}
 
 
+async def test_generic_lookup_served_by_value_is_not_a_miss(
+    gql: Gql, tuson: str, hub: Hub, demo: dict[str, Any]
+) -> None:
+    query = """query($a: String!, $b: String!) {
+      inside: record(dataset: "citizen", key: $a) { key }
+      outside: record(dataset: "citizen", key: $b) { key } }"""
+    body = await gql(query, token=tuson, purpose=PURPOSE, a=f" {_inside(demo)} ", b=_outside(demo))
+    assert body["data"]["inside"]["key"] == _inside(demo) and body["data"]["outside"] is None
+    (event,) = await _reads(hub, "citizen")
+    assert event.keys == [_blind(hub, _inside(demo)), _digest(hub, _outside(demo))]
+    assert event.detail == {"count": 1, "missed": [_digest(hub, _outside(demo))]}
+
+
 async def test_plain_key_of_unencrypted_key_field_is_kept_as_asked(
     gql: Gql, token: Callable[..., str], hub: Hub, demo: dict[str, Any]
 ) -> None:

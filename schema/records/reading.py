@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import unicodedata
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from catalog.reads import (
     is_dataset_code,
     record_reads,
 )
-from catalog.records import unseal
+from catalog.records import stored_key, unseal
 from catalog.values import VIETNAM
 from schema.context import Context
 
@@ -192,8 +193,9 @@ class ReadLedger:
                 ctx.extra_errors.append(purpose_error(code, names))
 
     def _asked(self, reads: list[ReadItem]) -> Asked:
-        """The keys asked, in audit form; a key given as the stored key it was served
-        under (the blind index shown in place of an unreadable key) stays as given."""
+        """The keys asked, in audit form: as served where a record was served for them (by
+        value, or by the blind index shown in place of an unreadable key), else as
+        ``asked_key`` keeps a key asked in vain."""
         services = self.ctx.services
         served = {(code, key) for code, key, _version in reads}
         keys: dict[str, list[str]] = {}
@@ -201,12 +203,16 @@ class ReadLedger:
             if not is_dataset_code(code):
                 continue  # no dataset could have this name: nothing to tell its owner
             dataset = services.snapshot.datasets.get(code)
-            keys[code] = [
-                key.strip()
-                if (code, key.strip()) in served
-                else asked_key(self.ctx.principal, dataset, key, services.field_keys)
-                for key in given
-            ]
+            keys[code] = []
+            for key in given:
+                plain = unicodedata.normalize("NFC", key).strip()  # as the lookup took it
+                forms = [plain]
+                if dataset is not None:
+                    forms.append(stored_key(dataset, plain, services.field_keys))
+                hit = next((form for form in forms if (code, form) in served), None)
+                keys[code].append(
+                    hit or asked_key(self.ctx.principal, dataset, key, services.field_keys)
+                )
         lists = {code: shapes for code, shapes in self.listed.items() if is_dataset_code(code)}
         return Asked(keys=keys, lists=lists)
 
