@@ -145,6 +145,8 @@ def token(hub: Hub, database_url: str) -> Callable[..., str]:
     """``token("SKHDT", "owner")`` → a bearer token from the embedded issuer, for a client
     registered in the test database (the hub refuses tokens of unregistered clients)."""
 
+    registered: set[tuple[str, str, frozenset[str]]] = set()
+
     def make(agency: str, *roles: str, subject: str | None = None) -> str:
         client = ApiClient(
             client_id=subject or f"test-{agency.lower()}-{'-'.join(roles) or 'none'}",
@@ -152,7 +154,12 @@ def token(hub: Hub, database_url: str) -> Callable[..., str]:
             agency_code=agency,
             roles=list(roles),
         )
-        _register_client(database_url, client.client_id, agency, roles)
+        registration = (client.client_id, agency, frozenset(roles))
+        # One round trip per client, not per token.
+        if registration not in registered and _register_client(
+            database_url, client.client_id, agency, roles
+        ):
+            registered.add(registration)
         value, _ = issue_token(hub.settings, hub.keys, client)
         return value
 
@@ -167,12 +174,12 @@ ON CONFLICT (client_id) DO UPDATE SET agency_code = EXCLUDED.agency_code,
 """
 
 
-def _register_client(url: str, client_id: str, agency: str, roles: Sequence[str]) -> None:
+def _register_client(url: str, client_id: str, agency: str, roles: Sequence[str]) -> bool:
     """Register (or widen) a test client from sync code running inside the test's event
     loop: a short connection on a thread of its own. Same-id calls keep the union of roles,
-    so earlier tokens of that id stay valid; an unknown agency registers nothing."""
+    so earlier tokens of that id stay valid; an unknown agency registers nothing (False)."""
 
-    async def register() -> None:
+    async def register() -> bool:
         conn = await asyncpg.connect(to_libpq_url(url))
         try:
             async with conn.transaction():
@@ -183,12 +190,13 @@ def _register_client(url: str, client_id: str, agency: str, roles: Sequence[str]
                 )
                 await conn.execute("SELECT pg_notify('hub_changes', 'clients')")
         except asyncpg.ForeignKeyViolationError:
-            pass  # the agency is not in this database (not seeded): the token is refused
+            return False  # the agency is not in this database (not seeded): token refused
         finally:
             await conn.close()
+        return True
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, register()).result()
+        return pool.submit(asyncio.run, register()).result()
 
 
 @pytest.fixture
