@@ -12,6 +12,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from catalog import grant_pages
 from catalog import grants as grant_domain
 from schema.catalogue.types import PageInfo
 from schema.context import Context
@@ -37,7 +38,7 @@ class GrantQuery:
         dataset: str | None = None,
         grantee: str | None = None,
         status: GrantStatus | None = None,
-        first: int = grant_domain.MAX_LIST,
+        first: int = grant_pages.MAX_LIST,
         after: Annotated[
             strawberry.ID | None,
             strawberry.argument(description="The id of the last grant of the previous page."),
@@ -45,7 +46,7 @@ class GrantQuery:
     ) -> list[Grant]:
         ctx = info.context
         async with ctx.sessions() as session:
-            rows = await grant_domain.list_grants(
+            rows = await grant_pages.list_grants(
                 session,
                 ctx.principal,
                 dataset=dataset,
@@ -58,7 +59,7 @@ class GrantQuery:
 
     @strawberry.field(
         description="The grants listing as pages: newest first, then by id; the cursor is the "
-        f"last grant's id. At most {grant_domain.MAX_LIST} per page."
+        f"last grant's id. At most {grant_pages.MAX_LIST} per page."
     )
     async def grants_page(
         self,
@@ -71,7 +72,7 @@ class GrantQuery:
     ) -> GrantConnection:
         ctx = info.context
         async with ctx.sessions() as session:
-            page = await grant_domain.page_grants(
+            page = await grant_pages.page_grants(
                 session,
                 ctx.principal,
                 dataset=dataset,
