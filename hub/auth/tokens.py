@@ -91,7 +91,9 @@ class TokenVerifier:
         """Return the principal the token speaks for; raise ``Unauthenticated`` with the reason.
 
         A token that verified is remembered until its ``exp``: an application sends the same
-        token with every request, and the signature check is most of the auth cost."""
+        token with every request, and the signature check is most of the auth cost. What is
+        remembered is only what the token says; whether its client is still registered with
+        those roles is checked on every request after this (``Services.admit``)."""
         remembered = self._verified.get(token)
         if remembered is not None:
             principal, expires = remembered
