@@ -25,7 +25,7 @@ from graphql import (
 from catalog.errors import HubError, InvalidInput
 from schema.context import Context
 from schema.cost import CostLimit
-from schema.document_limits import parse_bounded
+from schema.document_limits import check_definitions, parse_bounded
 from schema.errors import format_error
 from schema.inputs import normalise_literals
 from schema.limits import check_limits
@@ -106,6 +106,7 @@ class Executor:
             # every string literal NFC-normalised with NUL bytes refused, once per document.
             document = parse_bounded(query, self.max_document_bytes, self.max_document_tokens)
             document = normalise_literals(document, query)
+            check_definitions(document)
         except GraphQLError as error:
             return PreparedDocument(None, (format_error(error, ""),), {})
         except HubError as error:
