@@ -68,7 +68,11 @@ async def graphql_endpoint(request: Request) -> Response:
     if prepared.document is not None:
         if operation is None:
             return _json(
-                error_response("BAD_USER_INPUT", f"no operation named {operation_name!r}"), 400
+                error_response(
+                    "BAD_USER_INPUT",
+                    f"no operation named {operation_name and operation_name[:100]!r}",
+                ),
+                400,
             )
         if request.method == "GET" and operation is not OperationType.QUERY:
             return _json(
