@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from typing import Any
 
 import asyncpg
@@ -24,7 +25,7 @@ from hub.auth.tokens import TokenVerifier
 from hub.embedded_postgres import to_libpq_url
 from hub.keys import KeyStore
 from hub.runtime import Hub
-from hub.snapshot import Snapshot, load_snapshot, read_versions
+from hub.snapshot import Snapshot, build_inputs, load_snapshot, read_versions
 from schema.build import static_schema
 from schema.catalogue.buildcheck import build_skipping
 from schema.context import Context
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "hub_changes"
 CHAIN_SLICE = 200  # events hashed per transaction (a few milliseconds of CPU)
+# Seconds from a schema rebuild to the collection that frees the previous one: the request
+# that caused it is answered first; longer would let garbage of several builds pile up.
+COLLECT_DELAY = 0.1
 
 
 class Services:
@@ -49,6 +53,10 @@ class Services:
         self.snapshot = Snapshot()
         self.executor: Executor | None = None
         self.public_executor: Executor | None = None  # anonymous callers' schema
+        # Per variant (anonymous or not): what the last build was built from, and the build.
+        self._builds: dict[bool, tuple[tuple[Any, ...], Executor]] = {}
+        self._collect_handle: asyncio.TimerHandle | None = None
+        self.last_collection_seconds = 0.0  # how long the last one took (bench, logs)
         self.generated: GeneratedSchema | None = None
         self.read_audit: ReadAuditWriter
         self.pool: asyncpg.Pool | None = None
@@ -77,6 +85,9 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self._collect_handle is not None:  # the loop may end before it would run
+            self._collect_handle.cancel()
+            self._collect_handle = None
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
@@ -130,8 +141,8 @@ class Services:
             self.snapshot = snapshot
             if rebuild or self.executor is None:
                 try:
-                    executor = self._build_executor(snapshot)
-                    public_executor = self._build_executor(snapshot, anonymous=True)
+                    executor = self._current_executor(snapshot)
+                    public_executor = self._current_executor(snapshot, anonymous=True)
                 except Exception:
                     if self.executor is None:
                         raise
@@ -141,14 +152,60 @@ class Services:
                     return
                 self.executor, self.public_executor = executor, public_executor
                 del executor, public_executor
-                # The schema and catalogue are large, long-lived object graphs: keep them out
-                # of the collector's full passes, which otherwise stall requests (p99 halved).
-                # Frozen objects are never collected, so thaw first: the previous build is
-                # cyclic garbage now and must go, or every publish leaks a whole schema.
-                gc.unfreeze()
-                gc.collect()
-                gc.freeze()
+                self._freeze_and_collect_soon()
             self._dirty = False
+
+    def _freeze_and_collect_soon(self) -> None:
+        """The schema and catalogue are large, long-lived object graphs: frozen at once, they
+        stay out of the collector's full passes, which otherwise stall requests (p99 halved).
+        Frozen objects are never collected, though, and the previous build and snapshot are
+        cyclic garbage now: a full collection after thawing frees them (else every publish
+        leaks a whole schema). It runs just after, once for a burst of changes, so the
+        publishing request does not wait for a pass over the whole heap."""
+        gc.freeze()
+        if self._collect_handle is None:
+            loop = asyncio.get_running_loop()
+            self._collect_handle = loop.call_later(COLLECT_DELAY, self.collect_old_schemas)
+
+    @property
+    def collection_pending(self) -> bool:
+        return self._collect_handle is not None
+
+    def collect_old_schemas(self) -> None:
+        """Free what earlier builds left behind (see ``_freeze_and_collect_soon``)."""
+        if self._collect_handle is not None:
+            self._collect_handle.cancel()
+            self._collect_handle = None
+        started = time.perf_counter()
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        self.last_collection_seconds = time.perf_counter() - started
+        log.debug("old schemas collected in %.3f s", self.last_collection_seconds)
+
+    def _current_executor(self, snapshot: Snapshot, anonymous: bool = False) -> Executor:
+        """The previous build of this variant when what it is built from is unchanged (see
+        ``build_inputs``), else a new one: an edit that touches no typed dataset, or none the
+        anonymous schema shows, rebuilds nothing (and keeps that variant's caches)."""
+        if anonymous:
+            datasets, readable = snapshot.anonymous_view()
+            inputs = build_inputs(datasets, readable)
+        else:
+            inputs = build_inputs(snapshot.typed())
+        kept = self._builds.get(anonymous)
+        if kept is not None and kept[0] == inputs:
+            return kept[1]
+        # A build allocates a whole object graph at once: the collector's passes meanwhile
+        # find nothing to free and cost 40 % of the build; the collection after it does.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            executor = self._build_executor(snapshot, anonymous)
+        finally:
+            if collecting:
+                gc.enable()
+        self._builds[anonymous] = (inputs, executor)
+        return executor
 
     def executor_for(self, principal: Principal) -> Executor:
         """Anonymous callers get the schema of what they may read (DESIGN.md §5): PUBLIC

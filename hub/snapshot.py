@@ -5,9 +5,13 @@ process sees a publish, a revocation or an expiry on its next request."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
+from typing import Any, cast
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,6 +74,43 @@ class Snapshot:
         return decided
 
 
+def build_inputs(
+    datasets: Sequence[Dataset], readable: Mapping[str, frozenset[str]] | None = None
+) -> tuple[Any, ...]:
+    """Everything a schema build reads from these datasets: every column of each dataset row
+    and of its field rows, in order, and the fields shown. Equal inputs build an equal schema,
+    so a process keeps its previous build (a draft's edits or a change to a dataset outside
+    the anonymous schema rebuild nothing there)."""
+    return tuple(
+        (
+            _columns(d),
+            tuple(_columns(f) for f in d.fields),
+            None if readable is None else readable.get(d.code),
+        )
+        for d in datasets
+    )
+
+
+def _columns(row: Any) -> tuple[Any, ...]:
+    keys = _column_keys(type(row))
+    try:
+        # Loaded values sit in the instance dict: read at C speed (thousands of rows per build).
+        return cast(tuple[Any, ...], itemgetter(*keys)(row.__dict__))
+    except KeyError:  # an attribute not loaded (expired): through the ORM
+        return tuple(getattr(row, key) for key in keys)
+
+
+_COLUMN_KEYS: dict[type, tuple[str, ...]] = {}
+
+
+def _column_keys(model: type) -> tuple[str, ...]:
+    keys = _COLUMN_KEYS.get(model)
+    if keys is None:
+        mapper: Any = sa_inspect(model)
+        keys = _COLUMN_KEYS[model] = tuple(attr.key for attr in mapper.column_attrs)
+    return keys
+
+
 async def read_versions(session: AsyncSession) -> tuple[int, int]:
     row = (
         await session.execute(
@@ -111,4 +152,4 @@ async def load_snapshot(session: AsyncSession, previous: Snapshot | None = None)
     return Snapshot(catalog_version, policy_version, datasets, grants, clients=clients)
 
 
-__all__ = ["Snapshot", "load_snapshot", "read_versions"]
+__all__ = ["Snapshot", "build_inputs", "load_snapshot", "read_versions"]
