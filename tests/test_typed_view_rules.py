@@ -386,9 +386,10 @@ async def test_as_of_reads_field_readability_on_the_versions_data(
     await asyncio.sleep(0.01)
     await correct(hub, "citizen", "SYT", person["citizen_id"], {"district": TUSON})
     reader = token(READER, "reader")
-    now = await gql(CITIZEN_AS_OF, token=reader, k=person["citizen_id"])
+    # The key (citizen_id) is RESTRICTED: a lookup by it states a purpose.
+    now = await gql(CITIZEN_AS_OF, token=reader, purpose=PURPOSE, k=person["citizen_id"])
     assert now["data"]["citizen"]["commune"] == person["commune"]
-    old = await gql(CITIZEN_AS_OF, token=reader, k=person["citizen_id"], t=before)
+    old = await gql(CITIZEN_AS_OF, token=reader, purpose=PURPOSE, k=person["citizen_id"], t=before)
     assert old["data"]["citizen"]["district"] == person["district"]
     assert old["data"]["citizen"]["commune"] is None
     assert "FORBIDDEN" in codes(old)
@@ -715,3 +716,20 @@ async def test_nul_byte_in_purpose_argument_is_bad_input(
     )
     assert codes(body) == ["BAD_USER_INPUT"]
     assert "NUL" in body["errors"][0]["message"]
+
+
+async def test_lookup_by_restricted_key_without_purpose_is_refused_whether_or_not_it_exists(
+    gql: Gql, token: Callable[..., str], hub: Hub, demo: dict[str, Any]
+) -> None:
+    # Answering null for an unknown id and an object for a known one would confirm a guess.
+    await grant(hub, READER, "SYT", "citizen", ["district"], {"district": TUSON})
+    person = next(c for c in demo["citizen"] if c["district"] == TUSON)
+    reader = token(READER, "reader")
+    lookup = "query($k: String!) { citizen(key: $k) { district } }"
+    known = await gql(lookup, token=reader, k=person["citizen_id"])
+    unknown = await gql(lookup, token=reader, k="027099000000")
+    assert known == unknown
+    assert [e["extensions"]["code"] for e in known["errors"]] == ["BAD_USER_INPUT"]
+    assert "purpose" in known["errors"][0]["message"]
+    with_purpose = await gql(lookup, token=reader, purpose=PURPOSE, k=person["citizen_id"])
+    assert with_purpose["data"]["citizen"] == {"district": TUSON}

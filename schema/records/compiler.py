@@ -107,6 +107,17 @@ class Compiler(ConnectionCompiler):
         alias = self._alias("r")
         if not access.allowed:
             return "SELECT NULL::json AS obj, NULL::text AS reads WHERE false"
+        # A lookup by key is a filter on the key field: "does this identifier exist?" is a read
+        # of its value, refused without a purpose where the key is RESTRICTED (as the generic
+        # record path finds nothing by value there).
+        key_readable = self._view_condition(
+            dataset,
+            access,
+            alias,
+            field_of(dataset, dataset.key_field),
+            f"{sel.name}.key",
+            "a lookup",
+        )
         obj = self._object(dataset, access, alias, sel.sub_selections(), object_type)
         as_of = self._as_of_param(arg_pos)
         where = [
@@ -116,6 +127,7 @@ class Compiler(ConnectionCompiler):
             # For asOf: the version as the caller would see it passes its row filters (field
             # conditions in ``obj`` read the same alias, so the version's own data).
             *self._visibility(dataset, access, alias),
+            *([key_readable] if key_readable else []),
         ]
         if as_of:
             source = (
