@@ -1,0 +1,143 @@
+"""Schema rebuilds do not leak (issue 7 item 15): after 50 catalogue changes, each followed by
+the rebuild every hub process does, the process's resident memory stays within 1.2× of a
+fresh process started on the same catalogue.
+
+Both are measured in their own processes (the same probe, ``python -c``), so each starts from
+the same imports; resident memory is read from ``/proc/self/statm`` after ``gc.collect()``
+(without thawing frozen objects: what the hub leaves frozen must count).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import sys
+from pathlib import Path
+
+from catalog.datasets import create_dataset, publish_dataset, revise_dataset, submit_dataset
+from catalog.principal import Principal
+from catalog.specs import DatasetSpec, FieldSpec
+from hub.db import make_database
+from hub.keys import KeyStore
+from hub.runtime import Hub
+from hub.services import Services
+from hub.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CHANGES = 50  # publishes and revisions, alternating
+LIMIT = 1.2
+OWNER = Principal(subject="memory-owner", agency="STNMT", roles=frozenset({"owner"}))
+STEWARD = Principal(subject="memory-steward", agency="STTTT", roles=frozenset({"steward"}))
+TYPES = ("string", "int", "decimal", "date", "datetime", "bool", "enum")
+
+
+def _spec(i: int, description: str = "first") -> DatasetSpec:
+    """21 fields like the issue's: a key, 19 of assorted types, a reference to business;
+    odd datasets PUBLIC (both schema variants rebuild), even ones INTERNAL."""
+    fields = [FieldSpec("code", "string", True, "key", "PUBLIC", filterable=True)]
+    for n in range(19):
+        kind = TYPES[n % len(TYPES)]
+        fields.append(
+            FieldSpec(
+                f"field_{n}",
+                kind,
+                False,
+                f"field {n}",
+                "PUBLIC" if n % 3 else "INTERNAL",
+                filterable=n % 2 == 0,
+                enum_values=("A", "B", "C") if kind == "enum" else None,
+            )
+        )
+    fields.append(
+        FieldSpec("holder_tax_code", "reference", False, "holder", "PUBLIC", references="business")
+    )
+    return DatasetSpec(
+        code=f"memory_set_{i:03d}",
+        title=f"Memory dataset {i}",
+        sector="test",
+        key_field="code",
+        fields=tuple(fields),
+        description=description,
+        sensitivity="PUBLIC" if i % 2 else "INTERNAL",
+    )
+
+
+def _rss_after_gc() -> int:
+    gc.collect()
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def _change(services: Services, n: int) -> None:
+    """Change ``n``: even ones publish a new dataset, odd ones revise the last published."""
+    i = n // 2
+    async with services.sessions.begin() as session:
+        if n % 2 == 0:
+            await create_dataset(session, OWNER, _spec(i))
+            await submit_dataset(session, OWNER, _spec(i).code)
+            await publish_dataset(session, STEWARD, _spec(i).code)
+        else:
+            await revise_dataset(session, OWNER, _spec(i, f"revision {n}"))
+    await services.refresh()
+
+
+async def probe(mode: str, url: str, data_dir: str, keys_file: str) -> None:
+    """Run in a child process: start the hub's services on the database, make ``CHANGES``
+    catalogue changes when ``mode`` is "churn", print resident bytes and typed datasets."""
+    settings = Settings(
+        database_url=url,
+        data_dir=Path(data_dir),
+        keys_file=Path(keys_file),
+        public_url="http://hub.test",
+    )
+    database = make_database(url, pool_size=2)
+    services = Services(Hub(settings, database, KeyStore.load_or_create(Path(keys_file))))
+    await services.start()
+    try:
+        for n in range(CHANGES if mode == "churn" else 0):
+            await _change(services, n)
+        while services.collection_pending:  # noqa: ASYNC110 (a timer inside Services)
+            await asyncio.sleep(0.02)
+        report = {"rss": _rss_after_gc(), "typed": len(services.snapshot.typed())}
+        print(json.dumps(report))
+    finally:
+        await services.stop()
+        await database.close()
+
+
+async def _run_probe(mode: str, settings: Settings, database_url: str) -> dict[str, int]:
+    code = (
+        "import asyncio, sys; from tests.test_schema_memory import probe; "
+        "asyncio.run(probe(*sys.argv[1:]))"
+    )
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        code,
+        mode,
+        database_url,
+        str(settings.data_dir),
+        str(settings.resolved_keys_file),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await child.communicate()
+    assert child.returncode == 0, err.decode()[-3000:]
+    report: dict[str, int] = json.loads(out.decode().strip().splitlines()[-1])
+    return report
+
+
+async def test_memory_after_50_catalogue_changes_stays_near_a_fresh_start(
+    settings: Settings, database_url: str, keys: KeyStore, seeded: None
+) -> None:
+    churned = await _run_probe("churn", settings, database_url)
+    fresh = await _run_probe("fresh", settings, database_url)
+    assert churned["typed"] == fresh["typed"] == 5 + CHANGES // 2
+    ratio = churned["rss"] / fresh["rss"]
+    assert ratio <= LIMIT, (
+        f"after {CHANGES} changes: {churned['rss'] / 1e6:.0f} MB resident, "
+        f"a fresh start on the same catalogue: {fresh['rss'] / 1e6:.0f} MB ({ratio:.2f}×)"
+    )
