@@ -122,7 +122,8 @@ async def timed_refresh(services: Services) -> float:
 
 async def settle(services: Services) -> None:
     """Wait for the collection a rebuild schedules just after itself, and note its time."""
-    if not services.collection_pending:
+    # getattr: the script also runs against earlier versions of the hub, for before figures.
+    if not getattr(services, "collection_pending", False):
         return
     while services.collection_pending:  # noqa: ASYNC110 (a timer in Services, no event)
         await asyncio.sleep(0.02)

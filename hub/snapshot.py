@@ -82,13 +82,26 @@ def build_inputs(
     so a process keeps its previous build (a draft's edits or a change to a dataset outside
     the anonymous schema rebuild nothing there)."""
     return tuple(
-        (
-            _columns(d),
-            tuple(_columns(f) for f in d.fields),
-            None if readable is None else readable.get(d.code),
-        )
-        for d in datasets
+        (_dataset_columns(d), None if readable is None else readable.get(d.code)) for d in datasets
     )
+
+
+def _keep_unchanged(loaded: dict[str, Dataset], previous: dict[str, Dataset]) -> dict[str, Dataset]:
+    """The previous snapshot's object for every dataset whose row and fields are unchanged.
+
+    Snapshot objects are read-only. A schema build kept from before (``build_inputs``) holds
+    the objects it was built from: sharing them keeps one copy of the catalogue in memory,
+    not one per snapshot still referenced."""
+    kept: dict[str, Dataset] = {}
+    for code, dataset in loaded.items():
+        before = previous.get(code)
+        same = before is not None and _dataset_columns(before) == _dataset_columns(dataset)
+        kept[code] = before if same and before is not None else dataset
+    return kept
+
+
+def _dataset_columns(dataset: Dataset) -> tuple[Any, ...]:
+    return (_columns(dataset), tuple(_columns(f) for f in dataset.fields))
 
 
 def _columns(row: Any) -> tuple[Any, ...]:
@@ -128,8 +141,9 @@ async def load_snapshot(session: AsyncSession, previous: Snapshot | None = None)
         datasets = previous.datasets
     else:
         rows = await session.scalars(select(Dataset).order_by(Dataset.code))
-        datasets = {d.code: d for d in rows}
+        loaded = {d.code: d for d in rows}
         session.expunge_all()
+        datasets = _keep_unchanged(loaded, previous.datasets if previous is not None else {})
     grants: dict[str, list[GrantView]] = {}
     rows_g = await session.scalars(
         select(Grant).where(Grant.status == "APPROVED").order_by(Grant.created_at)
