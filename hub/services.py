@@ -41,6 +41,9 @@ CHAIN_SLICE = 200  # events hashed per transaction (a few milliseconds of CPU)
 # Seconds from a schema rebuild to the collection that frees the previous one: the request
 # that caused it is answered first; longer would let garbage of several builds pile up.
 COLLECT_DELAY = 0.1
+# After a change that rebuilt nothing (a grant, a draft): little garbage, so at most one full
+# pass a minute however often such changes come.
+COLLECT_IDLE_DELAY = 60.0
 
 
 class Services:
@@ -150,22 +153,30 @@ class Services:
                     log.exception("schema rebuild failed; serving the previous schema")
                     self._dirty = False
                     return
+                rebuilt = (executor, public_executor) != (self.executor, self.public_executor)
                 self.executor, self.public_executor = executor, public_executor
                 del executor, public_executor
-                self._freeze_and_collect_soon()
+                self._freeze_and_collect_soon(COLLECT_DELAY if rebuilt else COLLECT_IDLE_DELAY)
+            else:  # a policy change: the previous snapshot may be frozen garbage now
+                self._freeze_and_collect_soon(COLLECT_IDLE_DELAY)
             self._dirty = False
 
-    def _freeze_and_collect_soon(self) -> None:
+    def _freeze_and_collect_soon(self, delay: float) -> None:
         """The schema and catalogue are large, long-lived object graphs: frozen at once, they
         stay out of the collector's full passes, which otherwise stall requests (p99 halved).
         Frozen objects are never collected, though, and the previous build and snapshot are
         cyclic garbage now: a full collection after thawing frees them (else every publish
-        leaks a whole schema). It runs just after, once for a burst of changes, so the
-        publishing request does not wait for a pass over the whole heap."""
+        leaks a whole schema). It runs ``delay`` seconds later (or earlier, if one is due
+        sooner), once for a burst of changes, so the request that caused it does not wait
+        for a pass over the whole heap."""
         gc.freeze()
-        if self._collect_handle is None:
-            loop = asyncio.get_running_loop()
-            self._collect_handle = loop.call_later(COLLECT_DELAY, self.collect_old_schemas)
+        loop = asyncio.get_running_loop()
+        due = loop.time() + delay
+        if self._collect_handle is not None:
+            if self._collect_handle.when() <= due:
+                return
+            self._collect_handle.cancel()
+        self._collect_handle = loop.call_at(due, self.collect_old_schemas)
 
     @property
     def collection_pending(self) -> bool:

@@ -32,6 +32,9 @@ class Snapshot:
     grants_by_dataset: dict[str, list[GrantView]] = field(default_factory=dict)
     # The embedded issuer's clients: ``api_clients`` changes bump the policy counter.
     clients: dict[str, RegisteredClient] = field(default_factory=dict)
+    # Per dataset, the row versions of its catalogue rows (``ROW_VERSIONS``): a reload reads
+    # only the datasets whose rows changed and keeps the others' objects.
+    row_versions: dict[str, str] = field(default_factory=dict)
     _decisions: dict[tuple[bool, str | None, str], tuple[Access, datetime | None]] = field(
         default_factory=dict
     )
@@ -124,6 +127,17 @@ def _column_keys(model: type) -> tuple[str, ...]:
     return keys
 
 
+# PostgreSQL's xmin changes with every write of a row: one stamp per dataset covers its row
+# and its field rows (added, changed or removed). A change racing the reload stamps an older
+# version than it loads, so the next reload (its counter bump) reads that dataset again.
+ROW_VERSIONS = text(
+    "SELECT d.code, d.xmin::text || '/' || coalesce(("
+    "SELECT string_agg(f.name || '@' || f.xmin::text, ',' ORDER BY f.name) "
+    "FROM dataset_fields f WHERE f.dataset_code = d.code), '') AS stamp "
+    "FROM datasets d"
+)
+
+
 async def read_versions(session: AsyncSession) -> tuple[int, int]:
     row = (
         await session.execute(
@@ -139,11 +153,27 @@ async def load_snapshot(session: AsyncSession, previous: Snapshot | None = None)
     catalog_version, policy_version = await read_versions(session)
     if previous is not None and previous.catalog_version == catalog_version:
         datasets = previous.datasets
+        row_versions = previous.row_versions
     else:
-        rows = await session.scalars(select(Dataset).order_by(Dataset.code))
-        loaded = {d.code: d for d in rows}
-        session.expunge_all()
-        datasets = _keep_unchanged(loaded, previous.datasets if previous is not None else {})
+        stamps = {r.code: r.stamp for r in await session.execute(ROW_VERSIONS)}
+        before = previous if previous is not None else Snapshot()
+        changed = [
+            code
+            for code, stamp in stamps.items()
+            if before.row_versions.get(code) != stamp or code not in before.datasets
+        ]
+        loaded: dict[str, Dataset] = {}
+        if changed:
+            rows = await session.scalars(select(Dataset).where(Dataset.code.in_(changed)))
+            loaded = {d.code: d for d in rows}
+            session.expunge_all()
+        loaded = _keep_unchanged(loaded, before.datasets)
+        datasets = {
+            code: loaded.get(code) or before.datasets[code]
+            for code in sorted(stamps)
+            if code in loaded or code in before.datasets
+        }
+        row_versions = stamps
     grants: dict[str, list[GrantView]] = {}
     rows_g = await session.scalars(
         select(Grant).where(Grant.status == "APPROVED").order_by(Grant.created_at)
@@ -163,7 +193,14 @@ async def load_snapshot(session: AsyncSession, previous: Snapshot | None = None)
             continue
         grants.setdefault(row.dataset_code, []).append(view)
     clients = await load_clients(session)
-    return Snapshot(catalog_version, policy_version, datasets, grants, clients=clients)
+    return Snapshot(
+        catalog_version,
+        policy_version,
+        datasets,
+        grants,
+        clients=clients,
+        row_versions=row_versions,
+    )
 
 
 __all__ = ["Snapshot", "build_inputs", "load_snapshot", "read_versions"]
