@@ -221,3 +221,39 @@ def _citizen_input_with_new_field() -> dict[str, Any]:
         "legalBasis": CITIZEN.legal_basis,
         "fields": fields,
     }
+
+
+async def test_public_dataset_with_internal_key_builds_without_order_or_filter(
+    gql: Gql, token: Callable[..., str]
+) -> None:
+    """Nothing orderable or filterable is PUBLIC: the anonymous list has no ``orderBy`` (an
+    enum needs a value) and no ``filter``, and the schema still builds and serves."""
+    spec = {
+        "code": "clinic_hours",
+        "title": "Giờ mở cửa phòng khám",
+        "sector": "y-te",
+        "keyField": "clinic_code",
+        "sensitivity": "PUBLIC",
+        "fields": [
+            {
+                "name": "clinic_code",
+                "type": "string",
+                "required": True,
+                "sensitivity": "INTERNAL",
+                "filterable": True,
+            },
+            {"name": "opening_hours", "type": "string", "sensitivity": "PUBLIC"},
+        ],
+    }
+    await _publish(gql, token, spec)
+    body = await gql("""{ __type(name: "Query") { fields { name args { name } } } }""")
+    args = {f["name"]: {a["name"] for a in f["args"]} for f in body["data"]["__type"]["fields"]}
+    assert "orderBy" not in args["clinicHoursList"] and "filter" not in args["clinicHoursList"]
+    assert {"first", "after"} <= args["clinicHoursList"]
+    listed = await gql("{ clinicHoursList { totalCount edges { node { openingHours } } } }")
+    assert listed == {"data": {"clinicHoursList": {"totalCount": 0, "edges": []}}}
+    signed_in = await gql(TYPE_FIELDS, token=token("STNMT", "reader"), name="ClinicHoursOrderBy")
+    assert {v["name"] for v in signed_in["data"]["__type"]["enumValues"]} == {
+        "CLINIC_CODE_ASC",
+        "CLINIC_CODE_DESC",
+    }
