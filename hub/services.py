@@ -1,5 +1,6 @@
-"""What a serving hub process holds: the catalogue snapshot, the executable schema built from
-it, the token verifier, and the background tasks (change listener, audit chainer)."""
+"""What a serving hub process holds: the catalogue snapshot, the executable schemas built from
+it (one for signed-in callers, one of what anonymous callers may read), the token verifier,
+and the background tasks (change listener, audit chainer)."""
 
 from __future__ import annotations
 
