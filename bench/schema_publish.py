@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import gc
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -210,6 +211,7 @@ async def main(args: argparse.Namespace) -> None:
         await services.stop()
         await database.close()
         server.cleanup()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
