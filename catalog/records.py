@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import policy
@@ -25,15 +24,30 @@ from catalog.models import Dataset, Record, RecordVersion
 from catalog.principal import Principal
 from catalog.values import normalise_record
 
-BATCH = 1000
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An input row that failed validation: its 0-based position in the input, the reason
+    (field and problem, as ``normalise_record`` words it) and the row as given, for quarantine."""
+
+    position: int
+    reason: str
+    row: Mapping[str, Any]
 
 
 @dataclass
 class WriteResult:
+    """Counts of one write: ``read`` rows came in; of the valid ones, ``duplicates`` were
+    superseded by a later row with the same key in their chunk, and each remaining row was
+    ``inserted`` (new key), ``updated`` (new version) or ``unchanged``."""
+
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
     keys_written: list[tuple[str, int]] = field(default_factory=list)
+    read: int = 0
+    duplicates: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +60,16 @@ class Sealed:
     hash: str
 
 
+def canonical_json(values: Mapping[str, Any]) -> str:
+    """The text ``content_hash`` hashes: keys sorted by code point, no whitespace (separators
+    ``,`` and ``:``), non-ASCII characters written as themselves."""
+    return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def content_hash(values: Mapping[str, Any]) -> str:
-    """SHA-256 (lowercase hex) of the canonical JSON of ``values``: keys sorted by code point,
-    no whitespace (separators ``,`` and ``:``), non-ASCII characters written as themselves
-    (UTF-8), values in their stored forms (``catalog.values``). Stored with every version."""
-    canonical = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """SHA-256 (lowercase hex) of the canonical JSON (UTF-8) of ``values``, values in their
+    stored forms (``catalog.values``). Stored with every version."""
+    return hashlib.sha256(canonical_json(values).encode("utf-8")).hexdigest()
 
 
 def view_hash(shown: Mapping[str, Any]) -> str:
@@ -98,87 +116,31 @@ def unseal(dataset: Dataset, data: Mapping[str, Any], keys: FieldKeys) -> dict[s
 async def write_records(
     session: AsyncSession,
     dataset: Dataset,
-    rows: Iterable[Mapping[str, Any]],
+    rows: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
     *,
     source: str,
     keys: FieldKeys,
+    reject_invalid: bool = False,
+    chunk_size: int | None = None,
+    track_keys: bool = True,
 ) -> WriteResult:
     """Validate, dedupe by key (last wins), and store what changed, in the caller's
-    transaction. Raises InvalidInput on the first invalid row (callers quarantine first)."""
-    latest: dict[str, Sealed] = {}
-    for row in rows:
-        sealed = seal(dataset, normalise_record(dataset, row), keys)
-        latest[sealed.key] = sealed
-    result = WriteResult()
-    items = list(latest.values())
-    for start in range(0, len(items), BATCH):
-        await _write_batch(session, dataset, items[start : start + BATCH], source, result)
-    return result
+    transaction, set-based (``catalog.bulk_write``). Raises InvalidInput naming the first
+    invalid row's position unless ``reject_invalid``, which returns such rows in
+    ``result.rejected`` (for the caller to quarantine) and writes the others."""
+    # Imported here: bulk_write builds on this module's sealing and hashing.
+    from catalog.bulk_write import CHUNK, bulk_write
 
-
-async def _write_batch(
-    session: AsyncSession,
-    dataset: Dataset,
-    batch: Sequence[Sealed],
-    source: str,
-    result: WriteResult,
-) -> None:
-    existing = {
-        row.key: (row.hash, row.version, row.deleted)
-        for row in await session.execute(
-            select(Record.key, Record.hash, Record.version, Record.deleted).where(
-                Record.dataset_code == dataset.code,
-                Record.key.in_([s.key for s in batch]),
-            )
-        )
-    }
-    upserts, versions = [], []
-    for sealed in batch:
-        before = existing.get(sealed.key)
-        if before is not None and before[0] == sealed.hash and not before[2]:
-            result.unchanged += 1
-            continue
-        version = 1 if before is None else before[1] + 1
-        if before is None:
-            result.inserted += 1
-        else:
-            result.updated += 1
-        row = {
-            "dataset_code": dataset.code,
-            "key": sealed.key,
-            "version": version,
-            "data": sealed.data,
-            "blind": sealed.blind,
-            "hash": sealed.hash,
-            "deleted": False,
-        }
-        upserts.append(row)
-        versions.append(
-            {
-                **{k: row[k] for k in ("dataset_code", "key", "version", "data", "hash")},
-                "source": source,
-                "supersedes": before[1] if before else None,
-            }
-        )
-        result.keys_written.append((sealed.key, version))
-    if not upserts:
-        return
-    stmt = insert(Record)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[Record.dataset_code, Record.key],
-            set_={
-                "version": stmt.excluded.version,
-                "data": stmt.excluded.data,
-                "blind": stmt.excluded.blind,
-                "hash": stmt.excluded.hash,
-                "deleted": False,
-                "updated_at": text("now()"),
-            },
-        ),
-        upserts,
+    return await bulk_write(
+        session,
+        dataset,
+        rows,
+        source=source,
+        keys=keys,
+        reject_invalid=reject_invalid,
+        chunk_size=chunk_size or CHUNK,
+        track_keys=track_keys,
     )
-    await session.execute(insert(RecordVersion), versions)
 
 
 async def correct_record(
@@ -265,8 +227,10 @@ async def versions_of(
 
 
 __all__ = [
+    "Rejected",
     "Sealed",
     "WriteResult",
+    "canonical_json",
     "content_hash",
     "correct_record",
     "seal",
