@@ -1,10 +1,18 @@
 """The audit chain (000 Điều 26–27; DESIGN.md §6).
 
-Events are appended in the same transaction as the change they record, unchained. The chainer
-then gives each committed event, in order, a chain position and
-``hash = sha256(canonical(event) + prev_hash)``, under an advisory lock so one chainer runs at
-a time. Appends never wait for each other; ``verify_chain`` recomputes every hash and names
-the first broken link. The table itself refuses updates other than the one chaining step.
+Every event is chained by the insert that records it: the database (migration 0003) takes
+the row lock of the one-row chain head ``audit_chain`` at a transaction's first event, gives
+each event ``chain_pos = head + 1``, ``prev_hash = head hash`` and ``hash =
+hub_audit_digest(event, prev_hash)``, and moves the head once per statement. Writers append
+in their own transaction (an event commits or rolls back with the change it records) and
+serialise only from their first event to their commit; nothing updates an event afterwards,
+and the table refuses UPDATE, DELETE and TRUNCATE.
+
+Two hash definitions live in one chain: events before ``audit_chain.v2_from`` keep the v1
+hashes the former chainer gave them (sha256 of Python's canonical JSON plus the previous
+hash), later ones have v2 hashes (sha256 of jsonb's canonical text plus the previous hash,
+computed in SQL). ``verify_chain`` recomputes both, v2 in PostgreSQL in one ordered pass, and
+names the first broken link.
 """
 
 from __future__ import annotations
@@ -16,15 +24,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.models import AuditEvent
 from catalog.principal import Principal
 
 GENESIS = "0" * 64
-_CHAIN_LOCK = 7_305_002
-_BATCH = 5000
+_LEGACY_BATCH = 20_000
+
+MISSING = "a link is missing (deleted?)"
+PREV_DIFFERS = "previous-hash link differs"
+CONTENT_DIFFERS = "content does not match hash"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +52,23 @@ class EventDraft:
 
 @dataclass(frozen=True, slots=True)
 class ChainReport:
+    """``checked`` events verified (from ``start``); ``pending`` is always 0 since events are
+    chained on insert, kept for the command's output."""
+
     ok: bool
     checked: int
-    pending: int
+    pending: int = 0
     broken_at: int | None = None
     reason: str | None = None
+    start: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ChainStart:
+    """Where a verification begins: the position after ``pos``, whose hash is ``hash``."""
+
+    pos: int
+    hash: str
 
 
 def event_row(principal: Principal, draft: EventDraft, request_id: str | None) -> dict[str, Any]:
@@ -69,7 +92,9 @@ async def append_event(
     draft: EventDraft,
     request_id: str | None = None,
 ) -> None:
-    """Append one event in the caller's transaction (committed or rolled back with it)."""
+    """Append one event in the caller's transaction (committed or rolled back with it); the
+    insert chains it. The chain head stays locked until the caller's transaction ends, so
+    append as late in the transaction as the work allows."""
     await session.execute(insert(AuditEvent).values(**event_row(principal, draft, request_id)))
 
 
@@ -78,14 +103,12 @@ async def append_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
         await session.execute(insert(AuditEvent), list(rows))
 
 
-def event_hash(fields: dict[str, Any], prev_hash: str) -> str:
-    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256((canonical + prev_hash).encode("utf-8")).hexdigest()
+# -- v1: the hashes the former chainer gave (events before audit_chain.v2_from) ---------------
 
 
-def hashed_fields(event: Any, chain_pos: int) -> dict[str, Any]:
-    """The hashed content of an event (an ORM object or a row with the same attributes)."""
-    return {
+def legacy_event_hash(event: Any, chain_pos: int, prev_hash: str) -> str:
+    """The v1 hash of an event (a row with the table's column names) at ``chain_pos``."""
+    fields = {
         "pos": chain_pos,
         "seq": event.seq,
         "at": _iso(event.at),
@@ -100,85 +123,101 @@ def hashed_fields(event: Any, chain_pos: int) -> dict[str, Any]:
         "request_id": event.request_id,
         "detail": event.detail,
     }
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256((canonical + prev_hash).encode("utf-8")).hexdigest()
 
 
-async def chain_pending(session: AsyncSession, limit: int = _BATCH) -> int:
-    """Chain up to ``limit`` committed, unchained events; returns how many. The caller commits.
+# -- verification ---------------------------------------------------------------------------
 
-    Returns 0 at once when another chainer holds the lock."""
-    locked = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
-    if not locked:
-        return 0
-    last = (
-        await session.execute(
-            select(AuditEvent.chain_pos, AuditEvent.hash)
-            .where(AuditEvent.chain_pos.is_not(None))
-            .order_by(AuditEvent.chain_pos.desc())
-            .limit(1)
+# One ordered pass over the v2 part of the chain: each event against the position it should
+# have, the hash of the event before it, and its own recomputed hash; the first failing row
+# (if any) is returned. The window runs over the unique index on chain_pos.
+_V2_FIRST_BROKEN = """
+SELECT chain_pos, expected,
+       CASE WHEN chain_pos <> expected THEN 'missing'
+            WHEN prev_hash IS DISTINCT FROM prev THEN 'prev'
+            ELSE 'content' END AS what
+FROM (
+  SELECT e.chain_pos, e.prev_hash, e.hash,
+         :start + row_number() OVER w - 1 AS expected,
+         coalesce(lag(e.hash) OVER w, :prev) AS prev,
+         e.seq, e.at, e.subject, e.agency, e.client_id, e.action, e.dataset, e.keys,
+         e.fields, e.purpose, e.request_id, e.detail
+  FROM audit_events e
+  WHERE e.chain_pos >= :start
+  WINDOW w AS (ORDER BY e.chain_pos)
+) t
+WHERE chain_pos <> expected
+   OR prev_hash IS DISTINCT FROM prev
+   OR hash IS DISTINCT FROM hub_audit_digest(chain_pos, seq, at, subject, agency, client_id,
+                              action, dataset, keys, fields, purpose, request_id, detail, prev)
+ORDER BY chain_pos
+LIMIT 1
+"""
+_REASONS = {"missing": MISSING, "prev": PREV_DIFFERS, "content": CONTENT_DIFFERS}
+
+
+async def verify_chain(session: AsyncSession, since: ChainStart | None = None) -> ChainReport:
+    """Recompute every event's hash in order from the start (or from the event after
+    ``since``, a checkpointed head already trusted); report the first broken link."""
+    start, prev = (since.pos + 1, since.hash) if since is not None else (1, GENESIS)
+    v2_from = int(await session.scalar(text("SELECT v2_from FROM audit_chain")) or 1)
+    checked = 0
+    if start < v2_from:
+        legacy = await _verify_legacy(session, start, prev, v2_from)
+        if not legacy.ok:
+            return legacy
+        checked, prev = legacy.checked, legacy.reason or prev
+        start = v2_from
+    # No JIT for one pass whose cost is per row hashing; compiling it only adds seconds.
+    await session.execute(text("SET LOCAL jit = off"))
+    broken = (await session.execute(text(_V2_FIRST_BROKEN), {"start": start, "prev": prev})).first()
+    first = since.pos + 1 if since is not None else 1
+    if broken is not None:
+        at = int(broken.expected)
+        return ChainReport(
+            ok=False,
+            checked=checked + at - start,
+            broken_at=at,
+            reason=_REASONS[str(broken.what)],
+            start=first,
         )
-    ).first()
-    pos, prev = (last.chain_pos, last.hash) if last else (0, GENESIS)
-    # Plain rows, not ORM objects: the chainer keeps up with thousands of reads a second.
-    pending = (
-        await session.execute(
-            select(*AuditEvent.__table__.c)
-            .where(AuditEvent.chain_pos.is_(None))
-            .order_by(AuditEvent.seq)
-            .limit(limit)
-        )
-    ).all()
-    updates = []
-    for event in pending:
-        pos += 1
-        digest = event_hash(hashed_fields(event, pos), prev)
-        updates.append({"s": event.seq, "p": pos, "ph": prev, "h": digest})
-        prev = digest
-    if updates:
-        await session.execute(
-            text(
-                "UPDATE audit_events SET chain_pos = :p, prev_hash = :ph, hash = :h WHERE seq = :s"
-            ),
-            updates,
-        )
-    return len(updates)
+    rest = await session.scalar(
+        text("SELECT count(*) FROM audit_events WHERE chain_pos >= :start"), {"start": start}
+    )
+    return ChainReport(ok=True, checked=checked + int(rest or 0), start=first)
 
 
-async def verify_chain(session: AsyncSession) -> ChainReport:
-    """Recompute every chained event's hash in order; report the first broken link."""
-    prev, expected_pos, checked, after = GENESIS, 1, 0, 0
-    while True:
-        batch = (
-            await session.scalars(
-                select(AuditEvent)
-                .where(AuditEvent.chain_pos > after)
-                .order_by(AuditEvent.chain_pos)
-                .limit(_BATCH)
+async def _verify_legacy(session: AsyncSession, start: int, prev: str, v2_from: int) -> ChainReport:
+    """The v1 part, in Python; on success ``reason`` carries the last hash (for v2's start)."""
+    expected, checked = start, 0
+    while expected < v2_from:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT * FROM audit_events WHERE chain_pos >= :from AND chain_pos < :to "
+                    "ORDER BY chain_pos LIMIT :n"
+                ),
+                {"from": expected, "to": v2_from, "n": _LEGACY_BATCH},
             )
         ).all()
-        if not batch:
-            break
-        for event in batch:
-            assert event.chain_pos is not None
-            if event.chain_pos != expected_pos:
-                return _broken(session, checked, expected_pos, "a link is missing (deleted?)")
+        if not rows:
+            return ChainReport(ok=False, checked=checked, broken_at=expected, reason=MISSING)
+        for event in rows:
+            if event.chain_pos != expected:
+                return ChainReport(ok=False, checked=checked, broken_at=expected, reason=MISSING)
             if event.prev_hash != prev:
-                return _broken(session, checked, event.chain_pos, "previous-hash link differs")
-            if event_hash(hashed_fields(event, event.chain_pos), prev) != event.hash:
-                return _broken(session, checked, event.chain_pos, "content does not match hash")
+                return _legacy_broken(checked, expected, PREV_DIFFERS)
+            if legacy_event_hash(event, expected, prev) != event.hash:
+                return _legacy_broken(checked, expected, CONTENT_DIFFERS)
             prev = event.hash
-            expected_pos += 1
+            expected += 1
             checked += 1
-            after = event.chain_pos
-        session.expunge_all()
-    pending = await session.scalar(
-        text("SELECT count(*) FROM audit_events WHERE chain_pos IS NULL")
-    )
-    return ChainReport(ok=True, checked=checked, pending=int(pending or 0))
+    return ChainReport(ok=True, checked=checked, reason=prev)
 
 
-def _broken(session: AsyncSession, checked: int, pos: int, reason: str) -> ChainReport:
-    session.expunge_all()
-    return ChainReport(ok=False, checked=checked, pending=0, broken_at=pos, reason=reason)
+def _legacy_broken(checked: int, pos: int, reason: str) -> ChainReport:
+    return ChainReport(ok=False, checked=checked, broken_at=pos, reason=reason)
 
 
 def _iso(moment: datetime) -> str:
@@ -186,11 +225,16 @@ def _iso(moment: datetime) -> str:
 
 
 __all__ = [
+    "CONTENT_DIFFERS",
+    "GENESIS",
+    "MISSING",
+    "PREV_DIFFERS",
     "ChainReport",
+    "ChainStart",
     "EventDraft",
     "append_event",
     "append_events",
-    "chain_pending",
     "event_row",
+    "legacy_event_hash",
     "verify_chain",
 ]

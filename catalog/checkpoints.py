@@ -180,6 +180,35 @@ async def checkpoints_after(
     ]
 
 
+async def last_good_checkpoint(session: AsyncSession, keys: SigningKeys) -> Checkpoint | None:
+    """The newest stored checkpoint whose signature verifies and whose position holds the
+    hash it signed: where an incremental verification of the chain may start. Events before
+    it are vouched for only by their link to it; a full verification recomputes them too."""
+    before = None
+    while True:
+        rows = await session.execute(
+            text(
+                "SELECT c.id, c.chain_pos, c.head_hash, c.at, c.kid, c.jws, e.hash "
+                "FROM audit_checkpoints c LEFT JOIN audit_events e ON e.chain_pos = c.chain_pos "
+                "WHERE c.id < coalesce(:before, c.id + 1) ORDER BY c.id DESC LIMIT :limit"
+            ),
+            {"before": before, "limit": _BATCH},
+        )
+        batch = rows.all()
+        if not batch:
+            return None
+        for r in batch:
+            checkpoint = Checkpoint(
+                int(r.chain_pos), str(r.head_hash), r.at, str(r.kid), str(r.jws), int(r.id)
+            )
+            signed = keys.verify(checkpoint.jws, checkpoint.kid)
+            if r.hash == checkpoint.head and signed == checkpoint_payload(
+                checkpoint.pos, checkpoint.head, checkpoint.at
+            ):
+                return checkpoint
+        before = int(batch[-1].id)
+
+
 def parse_kept(lines: Iterable[str], where: str) -> list[Checkpoint]:
     """The checkpoints of a kept copy (JSON lines as exported). Raises InvalidInput naming
     the file and line of a malformed one."""
@@ -306,6 +335,7 @@ __all__ = [
     "SigningKeys",
     "checkpoint_payload",
     "checkpoints_after",
+    "last_good_checkpoint",
     "parse_kept",
     "verify_checkpoints",
     "write_checkpoint",

@@ -1,6 +1,6 @@
 """What a serving hub process holds: the catalogue snapshot, the executable schemas built from
 it (one for signed-in callers, one of what anonymous callers may read), the token verifier,
-and the background tasks (change listener, audit chainer)."""
+and the background tasks (change listener, audit checkpoints)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from graphql import assert_valid_schema
 from sqlalchemy import text
 
 from catalog.access import Access
-from catalog.audit import chain_pending
 from catalog.checkpoints import SigningKeys, write_checkpoint
 from catalog.errors import Unauthenticated
 from catalog.policy import can_see_dataset
@@ -38,7 +37,6 @@ from schema.records.sqlgen import Params, visibility_sql
 log = logging.getLogger(__name__)
 
 CHANNEL = "hub_changes"
-CHAIN_SLICE = 200  # events hashed per transaction (a few milliseconds of CPU)
 # Seconds from a schema rebuild to the collection that frees the previous one: the request
 # that caused it is answered first; longer would let garbage of several builds pile up.
 COLLECT_DELAY = 0.1
@@ -77,7 +75,6 @@ class Services:
         self.read_audit = ReadAuditWriter(await self.hub.db.open_write_pool())
         await self.refresh(force=True)
         self._tasks.append(asyncio.create_task(self._listen(), name="hub-listen"))
-        self._tasks.append(asyncio.create_task(self._chain_forever(), name="hub-audit-chain"))
         self._tasks.append(
             asyncio.create_task(self._checkpoint_forever(), name="hub-audit-checkpoint")
         )
@@ -343,16 +340,6 @@ class Services:
         store.active_signing_kid = fresh.active_signing_kid
         self.field_keys = store.sealing_keys()
 
-    async def _chain_forever(self) -> None:
-        while True:
-            try:
-                await self.chain_audit()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("audit chainer failed; retrying", exc_info=True)
-            await asyncio.sleep(1.0)
-
     async def _checkpoint_forever(self) -> None:
         """Sign the audit chain head every HUB_AUDIT_CHECKPOINT_SECONDS while events flow:
         every process offers, the database lets one write (catalog.checkpoints)."""
@@ -371,16 +358,9 @@ class Services:
                 log.warning("audit checkpoint failed; retrying", exc_info=True)
 
     async def chain_audit(self) -> int:
-        """Chain everything pending, in slices: hashing is CPU work on this worker's event
-        loop, so a slice stays short and requests run between slices."""
-        total = 0
-        while True:
-            async with self.sessions.begin() as session:
-                done = await chain_pending(session, limit=CHAIN_SLICE)
-            total += done
-            if done == 0:
-                return total
-            await asyncio.sleep(0)
+        """Nothing left to chain: every audit event is chained by the insert that records it
+        (catalog.audit). Kept for callers that wait for the chain to catch up."""
+        return 0
 
     async def ping_database(self) -> bool:
         async with self.sessions() as session:

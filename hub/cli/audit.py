@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.audit import ChainReport
 from catalog.checkpoints import Checkpoint, CheckpointReport, SigningKeys, parse_kept
@@ -24,6 +23,7 @@ from hub.settings import Settings
 class _Verified:
     chain: ChainReport
     checkpoints: CheckpointReport | None
+    since: Checkpoint | None = None
 
 
 @click.group()
@@ -39,12 +39,18 @@ def audit() -> None:
     help="A kept copy of the checkpoints (JSON lines from `hub audit checkpoints export`) "
     "to verify against as well. Default: only the checkpoints table.",
 )
+@click.option(
+    "--since-checkpoint",
+    is_flag=True,
+    help="Recompute only the events after the newest signed checkpoint whose signature and "
+    "event hash check out (every checkpoint is still checked). Default: the whole chain.",
+)
 @pass_hub
-def verify(ctx: HubContext, kept_file: Path | None) -> None:
-    """Chain pending events, recompute every hash and check the signed checkpoints; exit 1
-    at a broken link, a bad signature or a chain cut short."""
+def verify(ctx: HubContext, kept_file: Path | None, since_checkpoint: bool) -> None:
+    """Recompute every hash (or those after the last good checkpoint) and check the signed
+    checkpoints; exit 1 at a broken link, a bad signature or a chain cut short."""
     kept = _read_kept(kept_file) if kept_file is not None else []
-    result = run(_verify(ctx.settings, kept, str(kept_file)))
+    result = run(_verify(ctx.settings, kept, str(kept_file), since_checkpoint))
     report = result.chain
     if not report.ok:
         click.echo(
@@ -68,6 +74,8 @@ def verify(ctx: HubContext, kept_file: Path | None) -> None:
     )
     if kept_file is not None:
         summary += f"; {checks.kept_checked} kept checkpoints in {kept_file} verified"
+    if result.since is not None:
+        summary = f" after {result.since.describe()}" + summary
     click.echo(f"audit chain intact: {report.checked} events verified{summary}")
 
 
@@ -112,32 +120,24 @@ def _read_kept(file: Path) -> list[Checkpoint]:
         raise click.ClickException(exc.message) from None
 
 
-async def _chain_all(sessions: async_sessionmaker[AsyncSession]) -> None:
-    from catalog.audit import chain_pending
-
-    while True:
-        async with sessions.begin() as session:
-            if await chain_pending(session) == 0:
-                return
-
-
-async def _verify(settings: Settings, kept: list[Checkpoint], kept_from: str) -> _Verified:
-    from catalog.audit import verify_chain
-    from catalog.checkpoints import verify_checkpoints
+async def _verify(
+    settings: Settings, kept: list[Checkpoint], kept_from: str, since_checkpoint: bool
+) -> _Verified:
+    from catalog.audit import ChainStart, verify_chain
+    from catalog.checkpoints import last_good_checkpoint, verify_checkpoints
     from hub.runtime import hub_session
 
     async with hub_session(settings) as hub:
+        keys = signing_keys(hub.keys)
         async with hub.db.sessions() as session:
-            report = await verify_chain(session)
+            since = await last_good_checkpoint(session, keys) if since_checkpoint else None
+            start = ChainStart(since.pos, since.head) if since is not None else None
+            report = await verify_chain(session, start)
         if not report.ok:
-            return _Verified(report, None)
-        await _chain_all(hub.db.sessions)
+            return _Verified(report, None, since)
         async with hub.db.sessions() as session:
-            report = await verify_chain(session)
-            if not report.ok:
-                return _Verified(report, None)
-            checks = await verify_checkpoints(session, signing_keys(hub.keys), kept, kept_from)
-        return _Verified(report, checks)
+            checks = await verify_checkpoints(session, keys, kept, kept_from)
+        return _Verified(report, checks, since)
 
 
 async def _export(settings: Settings) -> list[Checkpoint]:
@@ -145,7 +145,6 @@ async def _export(settings: Settings) -> list[Checkpoint]:
     from hub.runtime import hub_session
 
     async with hub_session(settings) as hub:
-        await _chain_all(hub.db.sessions)
         async with hub.db.sessions.begin() as session:
             await write_checkpoint(session, signing_keys(hub.keys), min_interval=0)
         out: list[Checkpoint] = []

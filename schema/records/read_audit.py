@@ -1,7 +1,8 @@
 """Group commit for the audit of compiled reads.
 
 A request hands over its audit events and ledger entries and waits; one writer transaction
-stores everything handed over in the meantime (COPY for the events, one INSERT for the ledger).
+stores everything handed over in the meantime (one statement: the events, chained by their
+insert, then the ledger).
 A response leaves only after its events are committed, so nothing served goes unaudited and
 nothing is lost if the process dies; the commit and its WAL flush are shared by every request
 of the batch instead of paid by each.
@@ -33,6 +34,10 @@ _EVENT_COLUMNS = (
 )
 # One statement, so one round trip and one implicit transaction: events and ledger rows are
 # committed together or not at all. Arrays of unequal length (keys, fields) travel as JSON.
+# The events' insert chains them (catalog.audit): it takes the chain head's row lock, so it
+# must run before the ledger insert, which may wait on another batch's uncommitted ledger
+# rows (that batch holding the head would wait on ours: a deadlock). The ledger's one-time
+# filter reads the events' RETURNING, which runs that insert to completion first.
 _STORE_SQL = """
 WITH events AS (
   INSERT INTO audit_events
@@ -45,9 +50,11 @@ WITH events AS (
               $7::text[], $8::text[], $9::text[], $10::text[])
        AS e(subject, agency, client_id, action, dataset, keys, fields, purpose, request_id,
             detail)
+  RETURNING 1
 )
 INSERT INTO record_reads (agency, dataset_code, key, version)
 SELECT * FROM unnest($11::text[], $12::text[], $13::text[], $14::int[])
+WHERE (SELECT count(*) FROM events) >= 0
 ON CONFLICT DO NOTHING
 """
 _JSON_COLUMNS = frozenset({"keys", "fields", "detail"})
