@@ -46,6 +46,8 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self._head_bytes = 0
+        self._parsed_head = 0  # request line and headers as parsed, for heads read at once
+        self._head_refused = False
         self._in_head = True
         self.lingering = False
 
@@ -61,12 +63,40 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         if self._in_head and self._head_bytes > self.max_header_bytes and self.parser:
             self._refuse()
 
+    # A head that arrives within one read is parsed before data_received can count it: the
+    # parser's callbacks measure it too, and such a request never reaches the app.
+
+    def on_message_begin(self) -> None:
+        self._parsed_head = 0
+        super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        self._parsed_head += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._parsed_head += len(name) + len(value) + 4  # ": " and CRLF
+        if self._parsed_head > self.max_header_bytes:
+            self._head_bytes = max(self._head_bytes, self._parsed_head)
+            self._head_refused = True
+            return
+        super().on_header(name, value)
+
     def on_headers_complete(self) -> None:
+        if self._head_refused:
+            self._refuse()
+            return
         self._in_head = False
         self._head_bytes = 0
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        if not self._head_refused:
+            super().on_body(body)
+
     def on_message_complete(self) -> None:
+        if self._head_refused:
+            return
         super().on_message_complete()
         self._in_head = True  # a pipelined request's head may follow
 

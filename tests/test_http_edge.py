@@ -489,6 +489,16 @@ async def test_oversized_url_is_431(port: int) -> None:
     assert head.startswith(b"HTTP/1.1 431 ")
 
 
+async def test_oversized_head_arriving_in_one_read_is_431_and_never_served(port: int) -> None:
+    # 40 KB of headers sent at once reach the parser in one read, before any byte count.
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    padding = b"".join(b"X-Pad-%d: " % i + b"p" * 4_000 + b"\r\n" for i in range(10))
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n" + padding + b"\r\n")
+    head = await _response_head(reader)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 431 ")
+
+
 async def test_headers_just_within_the_limit_are_served(port: int) -> None:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         response = await http.post(
