@@ -33,9 +33,12 @@ LINGER_SECONDS = 2.0
 
 
 class HeaderLimitedProtocol(HttpToolsProtocol):
-    """Counts the bytes of each request head as they arrive; refuses past the cap."""
+    """Counts the bytes of each request head as they arrive; refuses past the cap. A head must
+    also arrive within ``header_timeout`` seconds of its first byte (of the connection, for
+    the first request): a client dripping a head byte by byte holds no connection for long."""
 
     max_header_bytes = 16_384
+    header_timeout = 10.0
 
     def __init__(
         self,
@@ -50,9 +53,43 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self._head_refused = False
         self._in_head = True
         self.lingering = False
+        self._head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
+    def _arm_head_timer(self) -> None:
+        self._disarm_head_timer()
+        self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if not self._in_head or self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # a response is still being written; its own timers apply
+        message = (
+            f"the request line and headers did not arrive within {self.header_timeout:g} s "
+            "(HUB_HEADER_TIMEOUT_SECONDS)"
+        )
+        payload = orjson.dumps(error_response("QUERY_TOO_COMPLEX", message))
+        self.transport.write(
+            b"HTTP/1.1 408 Request Timeout\r\n"
+            b"content-type: application/json\r\n"
+            b"content-length: " + str(len(payload)).encode("ascii") + b"\r\n"
+            b"connection: close\r\n\r\n" + payload
+        )
+        self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         if self.lingering:
@@ -68,6 +105,7 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         self._parsed_head = 0
+        self._arm_head_timer()
         super().on_message_begin()
 
     def on_url(self, url: bytes) -> None:
@@ -88,6 +126,7 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
             return
         self._in_head = False
         self._head_bytes = 0
+        self._disarm_head_timer()
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -157,17 +196,21 @@ def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn options of every hub server (``hub serve`` and the socket tests)."""
     return {
         "loop": "auto",  # uvloop, installed with the hub
-        "http": header_limited_protocol(settings.max_header_bytes),
+        "http": header_limited_protocol(settings.max_header_bytes, settings.header_timeout_seconds),
         # Unused with httptools; the same cap should uvicorn ever fall back to h11.
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "access_log": False,
     }
 
 
-def header_limited_protocol(max_header_bytes: int) -> type[HeaderLimitedProtocol]:
-    """The protocol class to give uvicorn (``Config(http=...)``) for this cap."""
+def header_limited_protocol(
+    max_header_bytes: int, header_timeout: float = HeaderLimitedProtocol.header_timeout
+) -> type[HeaderLimitedProtocol]:
+    """The protocol class to give uvicorn (``Config(http=...)``) for these limits."""
     return type(
-        "HeaderLimitedProtocol", (HeaderLimitedProtocol,), {"max_header_bytes": max_header_bytes}
+        "HeaderLimitedProtocol",
+        (HeaderLimitedProtocol,),
+        {"max_header_bytes": max_header_bytes, "header_timeout": header_timeout},
     )
 
 

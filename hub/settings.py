@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(
         16_384, ge=1_024, description="Largest request line and headers, in bytes (else 431)."
     )
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="Seconds a request's line and headers may take (else 408)."
+    )
     max_query_cost: int = Field(
         25_000, ge=1, description="Most rows one query may fetch, priced before it runs."
     )

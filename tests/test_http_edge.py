@@ -499,6 +499,28 @@ async def test_oversized_head_arriving_in_one_read_is_431_and_never_served(port:
     assert head.startswith(b"HTTP/1.1 431 ")
 
 
+async def test_head_dripped_slower_than_the_header_timeout_is_408_and_closed(
+    app: Starlette, settings: Settings
+) -> None:
+    quick = settings.model_copy(update={"header_timeout_seconds": 0.3})
+    async with _serving(app, quick) as bound:
+        reader, writer = await asyncio.open_connection("127.0.0.1", bound)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n")  # and never the blank line
+        started = time.perf_counter()
+        head = await asyncio.wait_for(_response_head(reader), 5)
+        waited = time.perf_counter() - started
+        writer.close()
+        served = await asyncio.wait_for(_get_health(bound), 5)
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert 0.2 < waited < 3
+    assert served == 200
+
+
+async def _get_health(port: int) -> int:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        return (await http.get("/healthz")).status_code
+
+
 async def test_headers_just_within_the_limit_are_served(port: int) -> None:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         response = await http.post(
