@@ -3,6 +3,7 @@ tables for PostGraphile.
 
     python bench/load.py            # creates what is missing, skips what is already loaded
     python bench/load.py --force    # drops both bench databases and loads everything again
+    python bench/load.py --bulk --businesses 200000   # bulk-write benchmark (see --help)
 
 Databases (on the machine's PostgreSQL, 127.0.0.1:5432, user postgres):
 - ``hub_bench``: the hub's own schema (``hub db upgrade`` + ``hub seed``), records written
@@ -15,9 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
+import json
+import os
+import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -35,6 +41,7 @@ from common import (
     PLAIN_DB,
     PLAIN_SCHEMA,
     ROOT,
+    WORK,
     dsn,
     hub_env,
     reexec_in_venv,
@@ -171,13 +178,15 @@ def run_hub_cli(*args: str) -> str:
 # -- data ----------------------------------------------------------------------------------------
 
 
-def generate() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def generate(
+    n_businesses: int = BUSINESSES, n_parcels: int = PARCELS
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     from hub.demo import generate as gen
 
     started = time.perf_counter()
-    businesses = gen.businesses(BUSINESSES)
+    businesses = gen.businesses(n_businesses)
     holders = sorted(str(b["tax_code"]) for b in businesses)[:HOLDERS]
-    parcels = gen.land_parcels(PARCELS, holders)
+    parcels = gen.land_parcels(n_parcels, holders)
     say(
         f"generated {len(businesses):,} businesses and {len(parcels):,} land parcels "
         f"({sum(1 for p in parcels if p['holder_tax_code']):,} held by the {HOLDERS:,} "
@@ -352,7 +361,7 @@ async def load_plain(
 # -- main -----------------------------------------------------------------------------------------
 
 
-async def main(force: bool) -> None:
+async def main(force: bool, n_businesses: int = BUSINESSES, n_parcels: int = PARCELS) -> None:
     started = time.perf_counter()
     await ensure_databases(force)
     say(run_hub_cli("db", "upgrade"))
@@ -366,14 +375,14 @@ async def main(force: bool) -> None:
     finally:
         await hub_conn.close()
         await plain_conn.close()
-    want = {"business": BUSINESSES, "land_parcel": PARCELS}
+    want = {"business": n_businesses, "land_parcel": n_parcels}
     hub_done = all(have_hub.get(k) == n for k, n in want.items())
     plain_done = all(have_plain.get(k) == n for k, n in want.items())
     if hub_done and plain_done:
         say(f"already loaded: hub {have_hub}, plain {have_plain} (--force reloads)")
         return
 
-    businesses, parcels = generate()
+    businesses, parcels = generate(n_businesses, n_parcels)
     if hub_done:
         say(f"hub already loaded: {have_hub}")
     else:
@@ -387,10 +396,169 @@ async def main(force: bool) -> None:
     say(f"done in {time.perf_counter() - started:.0f} s")
 
 
+# -- bulk-write benchmark ------------------------------------------------------------------------
+#
+# The writer runs in a child process that streams the rows from a JSON-lines file, so its peak
+# RSS is the writer's own (the parent holds the generated rows for the plain COPY).
+
+
+def rows_file(n_businesses: int) -> Path:
+    return WORK / f"business-{n_businesses}.jsonl"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def stream_rows(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            yield json.loads(line)
+
+
+async def write_file(path: Path, code: str, txn_rows: int) -> dict[str, Any]:
+    """Child mode: write every row of ``path`` into ``code`` through the record store, one
+    transaction per ``txn_rows`` rows, and report counts, time and this process's peak RSS."""
+    from sqlalchemy import text
+
+    from catalog.models import Dataset
+    from catalog.records import write_records
+    from hub.runtime import hub_session
+    from hub.settings import load_settings
+
+    settings = load_settings(
+        database_url=dsn(HUB_DB), data_dir=HUB_DIR, keys_file=HUB_DIR / "keys.json"
+    )
+    # The per-row writer this replaced had no such option; the same command measures both.
+    options = (
+        {"track_keys": False} if "track_keys" in inspect.signature(write_records).parameters else {}
+    )
+    totals = {"inserted": 0, "updated": 0, "unchanged": 0}
+    rows = stream_rows(path)
+    done = 0
+    async with hub_session(settings, migrate=False) as hub:
+        keys = hub.keys.sealing_keys()
+        started = time.perf_counter()
+        while True:
+            batch = [row for _, row in zip(range(txn_rows), rows, strict=False)]
+            if not batch:
+                break
+            async with hub.db.sessions.begin() as session:
+                dataset = await session.get(Dataset, code)
+                assert dataset is not None, f"dataset {code} missing: did hub seed run?"
+                result = await write_records(
+                    session, dataset, batch, source="bench", keys=keys, **options
+                )
+            for name in totals:
+                totals[name] += getattr(result, name)
+            done += len(batch)
+            if done == len(batch) or done % ANALYZE_EVERY < len(batch):
+                # autovacuum is off on this server: keep the planner's row estimates fresh.
+                async with hub.db.sessions.begin() as session:
+                    await session.execute(text("ANALYZE records"))
+            del batch
+        elapsed = time.perf_counter() - started
+    return {"rows": done, "seconds": elapsed, "peak_rss_mb": peak_rss_mb(), **totals}
+
+
+def run_writer(path: Path, txn_rows: int) -> dict[str, Any]:
+    script = str(Path(__file__).resolve())
+    command = [sys.executable, script, "--write-file", str(path), "--txn-rows", str(txn_rows)]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=7200,
+        check=False,
+        env=os.environ,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"writer failed ({done.returncode}):\n{done.stderr}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+async def bulk_bench(n_businesses: int, txn_rows: int) -> None:
+    """Drop and re-create both bench databases, write ``n_businesses`` businesses through the
+    record store (a child process streaming them from a file), write them again unchanged,
+    then COPY the same rows into the plain table; print each rate and the writer's peak RSS."""
+    from hub.demo import generate as gen
+
+    await ensure_databases(force=True)
+    say(run_hub_cli("db", "upgrade"))
+    say(run_hub_cli("seed"))
+    path = rows_file(n_businesses)
+    if not path.exists():
+        started = time.perf_counter()
+        businesses = gen.businesses(n_businesses)
+        scratch = path.with_suffix(".part")
+        with scratch.open("w", encoding="utf-8") as out:
+            for row in businesses:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        scratch.rename(path)
+        del businesses
+        say(f"wrote {n_businesses:,} businesses to {path} in {time.perf_counter() - started:.0f} s")
+    figures: dict[str, dict[str, Any]] = {}
+    for label in ("first write", "unchanged re-write"):
+        report = run_writer(path, txn_rows)
+        figures[label] = report
+        say(
+            f"hub business, {label}: {report['rows']:,} rows in {report['seconds']:.1f} s, "
+            f"{report['rows'] / report['seconds']:,.0f} rows/s (inserted {report['inserted']:,}, "
+            f"updated {report['updated']:,}, unchanged {report['unchanged']:,}); "
+            f"writer peak RSS {report['peak_rss_mb']:.0f} MB"
+        )
+    businesses = list(stream_rows(path))
+    datasets = await hub_datasets()
+    conn = await asyncpg.connect(dsn(PLAIN_DB), timeout=10)
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {PLAIN_SCHEMA} CASCADE")
+        await conn.execute(PLAIN_DDL)
+        started = time.perf_counter()
+        records = plain_rows(datasets["business"], businesses, BUSINESS_COLUMNS)
+        await conn.copy_records_to_table(
+            "business",
+            records=records,
+            columns=BUSINESS_COLUMNS,
+            schema_name=PLAIN_SCHEMA,
+            timeout=3600,
+        )
+        copy_seconds = time.perf_counter() - started
+    finally:
+        await conn.close()
+    copy_rate = len(records) / copy_seconds
+    first = figures["first write"]
+    hub_rate = first["rows"] / first["seconds"]
+    say(
+        f"plain COPY business (normalised in Python, as the hub's values): {len(records):,} "
+        f"rows in {copy_seconds:.1f} s, {copy_rate:,.0f} rows/s; "
+        f"hub first write = {hub_rate / copy_rate:.0%} of plain COPY's rows/s"
+    )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--force", action="store_true", help="drop both bench databases and load again"
     )
+    parser.add_argument("--businesses", type=int, default=BUSINESSES, help="how many businesses")
+    parser.add_argument("--parcels", type=int, default=PARCELS, help="how many land parcels")
+    parser.add_argument(
+        "--bulk",
+        action="store_true",
+        help="bulk-write benchmark: drop and re-create the databases, write --businesses "
+        "through the record store, again unchanged, then plain COPY (set BENCH_HUB_DB and "
+        "BENCH_PLAIN_DB to keep the query benchmark's databases)",
+    )
+    parser.add_argument(
+        "--txn-rows", type=int, default=50_000, help="rows per transaction in --bulk"
+    )
+    parser.add_argument("--write-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    asyncio.run(main(args.force))
+    if args.write_file:
+        report = asyncio.run(write_file(args.write_file, "business", args.txn_rows))
+        print(json.dumps(report))
+    elif args.bulk:
+        asyncio.run(bulk_bench(args.businesses, args.txn_rows))
+    else:
+        asyncio.run(main(args.force, args.businesses, args.parcels))

@@ -20,18 +20,22 @@ rolls back whole.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.crypto import FieldKeys
 from catalog.errors import InvalidInput
-from catalog.models import Dataset
+from catalog.models import Dataset, DatasetField
 from catalog.records import Rejected, WriteResult, canonical_json, seal
 from catalog.values import normalise_record
 
@@ -41,16 +45,18 @@ STAGE = "hub_bulk_stage"
 # ON COMMIT DROP: nothing outlives the caller's transaction on a pooled connection.
 _CREATE_STAGE = (
     f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} "
-    '(key text COLLATE "C" NOT NULL, data jsonb NOT NULL, blind jsonb, hash text NOT NULL) '
+    '(key text COLLATE "C" NOT NULL, data text NOT NULL, blind text, hash text NOT NULL) '
     "ON COMMIT DROP"
 )
 _STAGE_COLUMNS = ("key", "data", "blind", "hash")
 
 # One statement per chunk. ``changed`` is materialised once and feeds both inserts; a row is
 # changed when it is new, its hash differs, or the current row is a deletion (re-creating it).
+# Data is staged as text and parsed as JSON only for changed rows: an unchanged re-write
+# costs PostgreSQL a key lookup and a hash comparison per row.
 _CHANGED = f"""
 WITH changed AS MATERIALIZED (
-    SELECT s.key, s.data, s.blind, s.hash, r.version AS before
+    SELECT s.key, s.data::jsonb AS data, s.blind::jsonb AS blind, s.hash, r.version AS before
     FROM {STAGE} s
     LEFT JOIN records r ON r.dataset_code = $1 AND r.key = s.key
     WHERE r.key IS NULL OR r.hash <> s.hash OR r.deleted
@@ -87,6 +93,19 @@ class _Plan:
 def _plan(dataset: Dataset) -> _Plan:
     encrypted = {f.name for f in dataset.fields if f.encrypted}
     return _Plan(dataset.key_field, dataset.key_field in encrypted, bool(encrypted))
+
+
+def detached_view(dataset: Dataset) -> Dataset:
+    """A plain copy of ``dataset`` and its fields (every mapped column) for the per-row work.
+
+    ``normalise_record`` and ``seal`` read a dozen field attributes per value; through the
+    ORM's instrumented attributes that was over half of their time. The same functions run on
+    the copy, so validation is exactly as strict; only attribute access is cheaper."""
+    field_columns = [c.key for c in sa_inspect(DatasetField).column_attrs]
+    dataset_columns = [c.key for c in sa_inspect(Dataset).column_attrs]
+    fields = [SimpleNamespace(**{k: getattr(f, k) for k in field_columns}) for f in dataset.fields]
+    view = SimpleNamespace(**{k: getattr(dataset, k) for k in dataset_columns}, fields=fields)
+    return cast(Dataset, view)
 
 
 def stage_row(
@@ -144,7 +163,8 @@ async def bulk_write(
     (stored key, new version) for search updates; a large load can turn it off."""
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
-    plan = _plan(dataset)
+    view = detached_view(dataset)
+    plan = _plan(view)
     result = WriteResult()
     # Through the session, so SQLAlchemy has begun the transaction before the raw COPY runs.
     await session.execute(text(_CREATE_STAGE))
@@ -152,33 +172,63 @@ async def bulk_write(
     raw = await (await session.connection()).get_raw_connection()
     driver: Any = raw.driver_connection
     position = 0
-    for_first = True
-    async for chunk in _chunks(rows, chunk_size):
-        latest: dict[str, StageRow] = {}
-        for row in chunk:
-            try:
-                values = normalise_record(dataset, row)
-            except InvalidInput as error:
-                if not reject_invalid:
-                    raise InvalidInput(f"row {position}: {error}") from None
-                result.rejected.append(Rejected(position, str(error), row))
-            else:
-                staged = stage_row(dataset, plan, values, keys)
-                if staged[0] in latest:
-                    result.duplicates += 1
-                latest[staged[0]] = staged
-            position += 1
-        result.read += len(chunk)
-        if not latest:
-            continue
-        if not for_first:
-            await driver.execute(f"TRUNCATE {STAGE}")
-        for_first = False
-        await driver.copy_records_to_table(
-            STAGE, records=list(latest.values()), columns=_STAGE_COLUMNS
-        )
-        await _apply(driver, dataset.code, source, len(latest), track_keys, result)
+    staged_before = False
+    pending: asyncio.Task[None] | None = None
+    try:
+        async for chunk in _chunks(rows, chunk_size):
+            # Python validates and seals this chunk while PostgreSQL applies the previous one.
+            latest = _prepare(view, plan, chunk, position, keys, reject_invalid, result)
+            position += len(chunk)
+            if pending is not None:
+                task, pending = pending, None
+                await task
+            if not latest:
+                continue
+            if staged_before:
+                await driver.execute(f"TRUNCATE {STAGE}")
+            staged_before = True
+            await driver.copy_records_to_table(STAGE, records=latest, columns=_STAGE_COLUMNS)
+            pending = asyncio.ensure_future(
+                _apply(driver, dataset.code, source, len(latest), track_keys, result)
+            )
+            await asyncio.sleep(0)  # let the task send its statement before the next chunk
+        if pending is not None:
+            task, pending = pending, None
+            await task
+    finally:
+        if pending is not None:
+            # Preparing a chunk failed while a statement was in flight: let it finish so the
+            # caller's rollback finds the connection idle; the preparation's error propagates.
+            with contextlib.suppress(Exception):
+                await pending
     return result
+
+
+def _prepare(
+    view: Dataset,
+    plan: _Plan,
+    chunk: list[Mapping[str, Any]],
+    first_position: int,
+    keys: FieldKeys,
+    reject_invalid: bool,
+    result: WriteResult,
+) -> list[StageRow]:
+    """The chunk's rows ready to stage, one per key (the last one given)."""
+    latest: dict[str, StageRow] = {}
+    for offset, row in enumerate(chunk):
+        try:
+            values = normalise_record(view, row)
+        except InvalidInput as error:
+            if not reject_invalid:
+                raise InvalidInput(f"row {first_position + offset}: {error}") from None
+            result.rejected.append(Rejected(first_position + offset, str(error), row))
+            continue
+        staged = stage_row(view, plan, values, keys)
+        if staged[0] in latest:
+            result.duplicates += 1
+        latest[staged[0]] = staged
+    result.read += len(chunk)
+    return list(latest.values())
 
 
 async def _apply(

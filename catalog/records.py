@@ -1,8 +1,9 @@
 """The record store: one current record per dataset and key, every change an immutable
 version with its content hash, source and time (002 Điều 9, 11, 12.8).
 
-Writes go through ``write_records`` (the sync engine, demo loading) or ``correct_record``
-(an owner's correction, with a reason). Encrypted fields are sealed here, before any SQL.
+Writes go through ``write_records`` (the sync engine, demo loading; set-based, in
+``catalog.bulk_write``) or ``correct_record`` (an owner's correction, with a reason). Encrypted
+fields are sealed here, before any SQL.
 """
 
 from __future__ import annotations
