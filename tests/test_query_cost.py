@@ -389,3 +389,31 @@ async def test_statement_timeout_applies_to_reads_and_not_to_audit_writes(
         writer = services.hub.db.write_pool
         assert writer is not None
         assert await writer.fetchval("SHOW statement_timeout") == "0"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "{ " + "me { roles } " * 250 + "}",
+        "{ " + " ".join("... on Query { me { roles } }" for _ in range(250)) + " }",
+        "{ me { " + "roles " * 400 + "} }",
+    ],
+    ids=["repeated-root-field", "repeated-through-inline-fragments", "repeated-leaf"],
+)
+async def test_a_field_repeated_under_one_name_is_refused_before_validation(
+    gql: Gql, document: str
+) -> None:
+    # Validation compares every pair of fields under one response name: 250 repeats took
+    # 0.25 s of CPU while staying within HUB_MAX_QUERY_NODES.
+    started = time.process_time()
+    body = await gql(document)
+    spent = time.process_time() - started
+    assert _codes(body) == ["QUERY_TOO_COMPLEX"], body
+    assert "more than 20 times" in body["errors"][0]["message"]
+    assert spent < 0.1
+
+
+async def test_a_few_repeats_and_many_aliases_are_served(gql: Gql) -> None:
+    repeats = await gql("{ " + "me { roles } " * 5 + "}")
+    aliases = await gql("{ " + " ".join(f"m{i}: me {{ roles }}" for i in range(100)) + " }")
+    assert "errors" not in repeats and "errors" not in aliases
