@@ -53,13 +53,21 @@ _STAGE_COLUMNS = ("key", "data", "blind", "hash")
 # One statement per chunk. ``changed`` is materialised once and feeds both inserts; a row is
 # changed when it is new, its hash differs, or the current row is a deletion (re-creating it).
 # Data is staged as text and parsed as JSON only for changed rows: an unchanged re-write
-# costs PostgreSQL a key lookup and a hash comparison per row.
+# costs PostgreSQL a key lookup and a hash comparison per row. The lookup is a LATERAL
+# subquery with LIMIT (the key is unique, so it changes nothing) so that it stays one primary
+# key probe per staged row: as a plain join, with no statistics on the staging table, the
+# planner hashed the whole dataset's partition for every chunk (135 ms per 5,000 rows at
+# 200,000 records, growing with the dataset).
 _CHANGED = f"""
 WITH changed AS MATERIALIZED (
     SELECT s.key, s.data::jsonb AS data, s.blind::jsonb AS blind, s.hash, r.version AS before
     FROM {STAGE} s
-    LEFT JOIN records r ON r.dataset_code = $1 AND r.key = s.key
-    WHERE r.key IS NULL OR r.hash <> s.hash OR r.deleted
+    LEFT JOIN LATERAL (
+        SELECT c.version, c.hash, c.deleted FROM records c
+        WHERE c.dataset_code = $1 AND c.key = s.key
+        LIMIT 1
+    ) r ON true
+    WHERE r.version IS NULL OR r.hash <> s.hash OR r.deleted
 ),
 versions AS (
     INSERT INTO record_versions (dataset_code, key, version, data, blind, hash, source, supersedes)
