@@ -3,7 +3,8 @@
 Creates a scratch database on the bench server, migrates it, writes ``--events`` read events
 (a benchmark-like mix: 1 key, 50 keys, 10 + 200 keys) from ``--tasks`` concurrent requests
 through ``ReadAuditWriter``, chains them if this version of the hub still has a chainer,
-then reports events/s written, ``hub audit verify`` events/s (in-process, the same function),
+then reports events/s written (with the ledger rows of an agency's reads, or with
+``--no-ledger`` the events alone), ``hub audit verify`` events/s (in-process, the same function),
 bytes per event (pg_total_relation_size of ``audit_events``) and dead tuples. Drops the
 scratch database afterwards unless ``--keep``.
 
@@ -59,7 +60,15 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--tasks", type=int, default=32)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--no-ledger",
+        action="store_true",
+        help="anonymous reads: events only, no record_reads rows (the audit part alone)",
+    )
     args = parser.parse_args()
+    global READER
+    if args.no_ledger:
+        READER = Principal("bench-reader", None, frozenset({"reader"}), "bench-client")
     name = f"hub_audit_bench_{uuid.uuid4().hex[:6]}"
     admin = await asyncpg.connect(dsn("postgres"))
     await admin.execute(f'CREATE DATABASE "{name}"')

@@ -555,3 +555,15 @@ async def test_an_edited_v1_event_still_breaks_the_migrated_chain(
         await owner.close()
     report = await _verify(old_database)
     assert (report.ok, report.broken_at, report.reason) == (False, 2, CONTENT_DIFFERS)
+
+
+async def test_a_writer_in_another_client_encoding_is_refused(
+    owner_db: asyncpg.Connection,
+) -> None:
+    # Keys and fields are hashed in binary form, whose text is in the client's encoding.
+    with pytest.raises(asyncpg.InvalidParameterValueError, match="client_encoding UTF8"):
+        await owner_db.execute(
+            "SET client_encoding = 'LATIN1'; INSERT INTO audit_events (action) VALUES ('x')"
+        )
+    await owner_db.execute("RESET client_encoding")
+    assert await owner_db.fetchval("SELECT count(*) FROM audit_events") == 0

@@ -109,18 +109,26 @@ def _chain_pending_v1(bind: sa.Connection) -> None:
 
 
 _FUNCTIONS = (
-    # v2: sha256 over the canonical JSON text of the event (jsonb's output is normalised and
-    # independent of session settings; the time as microseconds since the epoch) followed by
-    # the previous event's hash, as lowercase hex.
+    # v2: sha256 over, in this order: the JSON text (json_build_array: fixed format, no
+    # session setting shapes it; detail as jsonb's normalised text) of position, seq, subject,
+    # agency, client, action, dataset, purpose, request id and detail; the time in binary
+    # (8 bytes, microseconds since 2000-01-01 UTC); keys and fields in PostgreSQL's binary
+    # array format (length-prefixed elements; ndim -1 = 0xffffffff for NULL; text as UTF-8,
+    # which the trigger below requires of every writer); the previous event's hash. As
+    # lowercase hex. Every part is self-delimiting, so no two events share a canonical form.
+    # Arrays stay out of the JSON: converting every key to JSON costs more than the rest.
     """
 CREATE FUNCTION hub_audit_digest(
   pos bigint, seq bigint, at timestamptz, subject text, agency text, client_id text,
   action text, dataset text, keys text[], fields text[], purpose text, request_id text,
   detail jsonb, prev text) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT encode(sha256(convert_to(
-    jsonb_build_array(pos, seq, (extract(epoch FROM at) * 1000000)::bigint, subject, agency,
-                      client_id, action, dataset, keys, fields, purpose, request_id,
-                      detail)::text || prev, 'UTF8')), 'hex')
+  SELECT encode(sha256(
+    convert_to(json_build_array(pos, seq, subject, agency, client_id, action, dataset,
+                                purpose, request_id, detail)::text, 'UTF8')
+    || timestamptz_send(at)
+    || coalesce(array_send(keys), '\\xffffffff'::bytea)
+    || coalesce(array_send(fields), '\\xffffffff'::bytea)
+    || convert_to(prev, 'UTF8')), 'hex')
 $$""",
     # The head is read and row-locked at the transaction's first event and then carried in
     # transaction-local settings tagged with the transaction id, so a batch of N events costs
@@ -133,6 +141,11 @@ DECLARE
   head_pos bigint;
   head_hash text;
 BEGIN
+  -- Binary text in the hash is in the client's encoding: one encoding for every writer.
+  IF current_setting('client_encoding') <> 'UTF8' THEN
+    RAISE EXCEPTION 'audit events are written with client_encoding UTF8'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   IF carried IS NOT NULL AND split_part(carried, ':', 1) = tx THEN
     head_pos := split_part(carried, ':', 2)::bigint;
     head_hash := split_part(carried, ':', 3);
