@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -25,7 +27,8 @@ from bench.common import dsn
 from catalog import audit
 from catalog.principal import Principal
 from catalog.reads import read_events
-from hub.db import make_database
+from hub.db import Database, make_database
+from hub.keys import KeyStore
 from hub.migrate import upgrade
 from schema.records.read_audit import ReadAuditWriter
 
@@ -60,6 +63,13 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--tasks", type=int, default=32)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--checkpoints",
+        type=int,
+        default=0,
+        help="then sign this many checkpoints (one event between each, as a day at one a "
+        "minute would) and time the full and the incremental verification",
+    )
     parser.add_argument(
         "--no-ledger",
         action="store_true",
@@ -106,6 +116,8 @@ async def main() -> None:
             started = time.perf_counter()
             report = await audit.verify_chain(session)
             verify_s = time.perf_counter() - started
+        if args.checkpoints:
+            await _day_of_checkpoints(db, writer, args.checkpoints)
         conn = await asyncpg.connect(url)
         count = await conn.fetchval("SELECT count(*) FROM audit_events")
         await conn.execute("ANALYZE audit_events")
@@ -120,9 +132,12 @@ async def main() -> None:
         )
         await conn.close()
         await pool.close()
-        print(f"events written: {count:,} in {write_s:.2f} s = {count / write_s:,.0f} events/s")
+        print(
+            f"events written: {written:,} in {write_s:.2f} s = {written / write_s:,.0f} "
+            f"events/s ({count:,} in the table)"
+        )
         if chain_s:
-            print(f"chainer: {chain_s:.2f} s = {count / chain_s:,.0f} events/s")
+            print(f"chainer: {chain_s:.2f} s = {written / chain_s:,.0f} events/s")
         print(
             f"verify: ok={report.ok} checked={report.checked:,} in {verify_s:.2f} s = "
             f"{report.checked / verify_s:,.0f} events/s"
@@ -138,6 +153,38 @@ async def main() -> None:
         if not args.keep:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def _day_of_checkpoints(db: Database, writer: ReadAuditWriter, count: int) -> None:
+    """``count`` signed checkpoints, then the verifications ``hub audit verify`` runs."""
+    from catalog.checkpoints import (
+        SigningKeys,
+        last_good_checkpoint,
+        verify_checkpoints,
+        write_checkpoint,
+    )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = KeyStore.load_or_create(Path(tmp) / "keys.json")
+    keys = SigningKeys(tuple(store.signing_keys), store.active_signing_kid)
+    for n in range(count):
+        events, ledger = _request(3 * n)
+        await writer.write(events, READER.agency, ledger)
+        async with db.sessions.begin() as session:
+            await write_checkpoint(session, keys, min_interval=0)
+    for label, incremental in (("full", False), ("since the last checkpoint", True)):
+        started = time.perf_counter()
+        async with db.sessions() as session:
+            since = await last_good_checkpoint(session, keys) if incremental else None
+            start = audit.ChainStart(since.pos, since.head) if since is not None else None
+            report = await audit.verify_chain(session, start)
+        async with db.sessions() as session:
+            checks = await verify_checkpoints(session, keys)
+        took = time.perf_counter() - started
+        print(
+            f"verify {label}: ok={report.ok and checks.ok} events={report.checked:,} "
+            f"checkpoints={checks.checked:,} in {took:.2f} s"
+        )
 
 
 if __name__ == "__main__":
