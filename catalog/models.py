@@ -187,7 +187,8 @@ class RecordVersion(Base):
 
 
 class AuditEvent(Base):
-    """One append-only audit event. ``chain_pos``/``hash`` are set by the chainer, in order."""
+    """One append-only audit event. ``chain_pos``, ``prev_hash`` and ``hash`` are set by the
+    insert that records it (migration 0003's trigger, under the one-row ``audit_chain`` head)."""
 
     __tablename__ = "audit_events"
 
@@ -203,14 +204,13 @@ class AuditEvent(Base):
     purpose: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    chain_pos: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    chain_pos: Mapped[int] = mapped_column(BigInteger, unique=True)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
-    hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_audit_dataset_at", "dataset", "at"),
         Index("ix_audit_agency_at", "agency", "at"),
-        Index("ix_audit_unchained", "seq", postgresql_where="chain_pos IS NULL"),
     )
 
 

@@ -357,11 +357,6 @@ class Services:
             except Exception:
                 log.warning("audit checkpoint failed; retrying", exc_info=True)
 
-    async def chain_audit(self) -> int:
-        """Nothing left to chain: every audit event is chained by the insert that records it
-        (catalog.audit). Kept for callers that wait for the chain to catch up."""
-        return 0
-
     async def ping_database(self) -> bool:
         async with self.sessions() as session:
             return bool(await session.scalar(text("SELECT 1")))

@@ -67,8 +67,6 @@ class Services(Protocol):
 
     async def refresh(self, force: bool = False) -> None: ...
 
-    async def chain_audit(self) -> int: ...
-
 
 @dataclass
 class Context:

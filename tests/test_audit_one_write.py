@@ -44,8 +44,6 @@ from hub.db import Database, make_database
 from hub.embedded_postgres import to_libpq_url
 from hub.keys import KeyStore
 from hub.migrate import upgrade
-from hub.runtime import Hub
-from hub.services import Services
 from schema.records.read_audit import ReadAuditWriter
 
 HUB = str(Path(sys.executable).with_name("hub"))
@@ -145,16 +143,6 @@ async def test_domain_events_are_chained_in_their_own_transaction(
         assert pos == 1
     _assert_one_chain(await _chain(owner_db), 1)
     assert await owner_db.fetchval("SELECT pos FROM audit_chain") == 1
-
-
-async def test_the_service_has_nothing_left_to_chain(hub: Hub) -> None:
-    await _append(hub.db, 2)
-    services = Services(hub)
-    try:
-        assert await services.chain_audit() == 0
-    finally:
-        await services.verifier.aclose()
-    assert (await _verify(hub.db)).checked == 2
 
 
 async def test_a_rolled_back_event_leaves_no_gap(

@@ -138,8 +138,6 @@ class AuditQueries:
             before_seq=before,
             first=size,
         )
-        if not ctx.principal.is_anonymous:
-            await ctx.services.chain_audit()  # list what this request's predecessors did
         async with ctx.sessions() as session:
             rows, more = await list_audit_events(session, ctx.principal, query)
         edges = [AuditEventEdge(node=AuditEvent.of(r), cursor=encode_cursor(r.seq)) for r in rows]
