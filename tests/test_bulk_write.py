@@ -269,3 +269,32 @@ async def test_async_iterable_input_is_written(hub: Hub, businesses: list[dict[s
     result = await write(hub, "business", stream(), chunk_size=3)
     assert (result.read, result.inserted) == (8, 8)
     assert await count_versions(hub, "business") == 8
+
+
+async def test_invalid_row_in_a_later_chunk_raises_with_its_input_position(
+    hub: Hub, businesses: list[dict[str, Any]]
+) -> None:
+    # The error comes while the previous chunk's statement may be in flight: the writer lets
+    # it finish, the caller's transaction rolls back whole and the connection stays usable.
+    rows = [*businesses[:4], {**businesses[4], "status": "KHONG_CO"}, *businesses[5:]]
+    with pytest.raises(InvalidInput) as raised:
+        await write(hub, "business", rows, chunk_size=2)
+    assert str(raised.value).startswith("row 4: field 'status' of dataset 'business'")
+    assert await count_versions(hub, "business") == 0
+    result = await write(hub, "business", businesses, chunk_size=2)
+    assert result.inserted == 8
+
+
+async def test_rejected_positions_count_across_chunks(
+    hub: Hub, businesses: list[dict[str, Any]]
+) -> None:
+    rows = [*businesses[:5], {**businesses[5], "charter_capital": "nhiều"}, businesses[6]]
+    result = await write(hub, "business", rows, chunk_size=2, reject_invalid=True)
+    assert [(r.position, r.row["tax_code"]) for r in result.rejected] == [
+        (5, businesses[5]["tax_code"])
+    ]
+    assert "field 'charter_capital' of dataset 'business': expected a number" in (
+        result.rejected[0].reason
+    )
+    assert (result.read, result.inserted) == (7, 6)
+    assert await count_versions(hub, "business") == 6
