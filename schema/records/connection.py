@@ -12,7 +12,7 @@ from typing import Any
 from graphql import GraphQLField, GraphQLObjectType, SelectionSetNode
 
 from catalog.access import Access
-from catalog.errors import InvalidInput
+from catalog.errors import Forbidden, InvalidInput
 from catalog.models import Dataset, DatasetField
 from catalog.naming import camel
 from catalog.rowfilter import escape_like
@@ -150,6 +150,8 @@ class ConnectionCompiler(CompilerBase):
                         f"COALESCE(json_agg({build_object(edge_pairs)} ORDER BY p.n), '[]'::json)",
                     )
                 )
+        if wants_cursor or shape.get("after"):
+            self._check_cursor_key(dataset, access, sel)
         if wants_cursor:
             columns.append(f"{cursor} AS cur")
         columns.append(f"{concat_reads(reads_parts)} AS reads")
@@ -164,6 +166,25 @@ class ConnectionCompiler(CompilerBase):
             f"SELECT {build_object(outer_pairs)} AS obj, string_agg(p.reads, {RS}) AS reads "
             f"FROM ({inner}) p"
         )
+
+    def _check_cursor_key(self, dataset: Dataset, access: Access, sel: Selected) -> None:
+        """Cursors carry the stored key: a plain key field's plaintext (an encrypted one's
+        blind index, which is what the caller is shown). Paging by cursor is refused where the
+        caller may not read that field on every row it sees, or only with a purpose it did not
+        state; a forged ``after`` would otherwise probe the order of hidden keys."""
+        key = dataset.key_field
+        if not access.allowed or field_of(dataset, key).encrypted:
+            return
+        if not all(key in rule.fields for rule in access.rules):
+            raise Forbidden(
+                f"{sel.name}: cursors of dataset '{dataset.code}' carry its key field '{key}', "
+                "which the caller may not read; list without cursor, endCursor or after"
+            )
+        if key in access.restricted and access.purpose_required and not self._has_purpose:
+            raise InvalidInput(
+                f"{sel.name}: cursors of dataset '{dataset.code}' carry its RESTRICTED key "
+                f"field '{key}': send the X-Purpose header or give the root field a purpose"
+            )
 
     def _ordering(
         self,
