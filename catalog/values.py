@@ -62,7 +62,7 @@ def normalise_value(field: DatasetField, value: Any, dataset_code: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise InvalidInput(f"{place}: expected text, got {_show(value)}")
         text = unicodedata.normalize("NFC", str(value)).strip()
-        _check_text(text, place)
+        check_text(text, place)
         if len(text) > MAX_TEXT:
             raise InvalidInput(f"{place}: text longer than {MAX_TEXT} characters")
         if kind == "enum" and text not in (field.enum_values or ()):
@@ -120,9 +120,13 @@ def normalise_value(field: DatasetField, value: Any, dataset_code: str) -> Any:
     raise InvalidInput(f"{place}: unknown type {kind}")
 
 
-def _check_text(text: str, place: str) -> None:
-    # PostgreSQL text cannot hold NUL; other C0 controls but tab and newlines are never data.
-    if _CONTROL.search(text):
+def has_control(text: str) -> bool:
+    """PostgreSQL text cannot hold NUL; other C0 controls but tab and newlines are never data."""
+    return _CONTROL.search(text) is not None
+
+
+def check_text(text: str, place: str) -> None:
+    if has_control(text):
         raise InvalidInput(f"{place}: text contains a control character (such as NUL)")
 
 
@@ -130,10 +134,10 @@ def _check_json(value: Any, place: str, depth: int) -> None:
     if depth > MAX_JSON_DEPTH:
         raise InvalidInput(f"{place}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(value, str):
-        _check_text(value, place)
+        check_text(value, place)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _check_text(str(key), place)
+            check_text(str(key), place)
             _check_json(item, place, depth + 1)
     elif isinstance(value, list):
         for item in value:
@@ -185,4 +189,4 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-__all__ = ["normalise_record", "normalise_value"]
+__all__ = ["check_text", "has_control", "normalise_record", "normalise_value"]

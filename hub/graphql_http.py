@@ -24,12 +24,11 @@ from schema.document_limits import check_document_size
 from schema.errors import error_response
 from schema.executor import parse_variables
 from schema.inputs import header_text, normalise_variables, variable_uses
+from schema.records.bind import MAX_PURPOSE
 
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
-#: Longest purpose accepted, in characters after decoding (it is stored in every audit event).
-MAX_PURPOSE_LENGTH = 500
 # A caller's request id is stored in the append-only audit and echoed: a short, safe token.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -59,7 +58,7 @@ async def graphql_endpoint(request: Request) -> Response:
     except QueryTooComplex as exc:  # a document too large to parse: refused by its size
         return _json(error_response(exc.code, exc.message), 413)
     try:
-        purpose = header_text("X-Purpose", request.headers.get("x-purpose"), MAX_PURPOSE_LENGTH)
+        purpose = header_text("X-Purpose", request.headers.get("x-purpose"), MAX_PURPOSE)
     except InvalidInput as exc:
         return _json(error_response(exc.code, exc.message), 400)
     executor = services.executor_for(principal)  # anonymous callers: the public schema

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,10 +21,10 @@ from graphql.execution.values import get_argument_values
 
 from catalog.errors import InvalidInput
 from catalog.principal import Principal
+from catalog.values import check_text, has_control
 from schema.pagination import page_size
 
 MAX_PURPOSE = 500  # characters of a purpose argument (logged with every read)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +116,7 @@ def shape_dict(shape: tuple[Any, ...]) -> dict[str, Any]:
 
 def _text(value: str, place: str) -> str:
     """A text argument as stored text compares: NFC, without control characters."""
-    if _CONTROL.search(value):
-        raise InvalidInput(f"{place}: text contains a control character (such as NUL)")
+    check_text(value, place)
     return unicodedata.normalize("NFC", value)
 
 
@@ -147,7 +145,7 @@ def _decode_cursor(cursor: str | None, tag: str, where: str) -> Cursor | None:
         or not isinstance(decoded[0], str)
         or not isinstance(decoded[2], str)
         or not isinstance(decoded[1], str | int | float | bool | None)
-        or any(isinstance(part, str) and _CONTROL.search(part) for part in decoded)
+        or any(isinstance(part, str) and has_control(part) for part in decoded)
     ):
         raise InvalidInput(f"{where}: not a cursor this hub issued")
     if decoded[0] != tag:
