@@ -9,6 +9,7 @@ import contextlib
 import gc
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from catalog.access import Access
 from catalog.checkpoints import SigningKeys, write_checkpoint
 from catalog.errors import Unauthenticated
+from catalog.models import Dataset, DatasetField
 from catalog.policy import can_see_dataset
 from catalog.principal import Principal
 from hub.auth.registry import admit
@@ -33,6 +35,7 @@ from schema.executor import Executor, PreparedDocument
 from schema.records.generated import GeneratedSchema
 from schema.records.read_audit import ReadAuditWriter
 from schema.records.sqlgen import Params, visibility_sql
+from schema.records.types import FieldShown
 
 log = logging.getLogger(__name__)
 
@@ -196,11 +199,16 @@ class Services:
         """The previous build of this variant when what it is built from is unchanged (see
         ``build_inputs``), else a new one: an edit that touches no typed dataset, or none the
         anonymous schema shows, rebuilds nothing (and keeps that variant's caches)."""
+        shown: FieldShown | None = None
         if anonymous:
             datasets, readable = snapshot.anonymous_view()
             inputs = build_inputs(datasets, readable)
+
+            def shown(f: DatasetField) -> bool:
+                return f.name in readable[f.dataset_code]
         else:
-            inputs = build_inputs(snapshot.typed())
+            datasets = snapshot.typed()
+            inputs = build_inputs(datasets)
         kept = self._builds.get(anonymous)
         if kept is not None and kept[0] == inputs:
             return kept[1]
@@ -209,7 +217,7 @@ class Services:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            executor = self._build_executor(snapshot, anonymous)
+            executor = self._build_executor(datasets, shown, anonymous)
         finally:
             if collecting:
                 gc.enable()
@@ -223,31 +231,20 @@ class Services:
         assert executor is not None
         return executor
 
-    def _build_executor(self, snapshot: Snapshot, anonymous: bool = False) -> Executor:
+    def _build_executor(
+        self, datasets: Sequence[Dataset], shown: FieldShown | None, anonymous: bool
+    ) -> Executor:
         """One executable schema with its own document and plan caches (plans are compiled
         against the schema's types, so each variant keeps its own)."""
         # A dataset whose types cannot be built is left out (and logged), never the schema.
-        if anonymous:
-            datasets, readable = snapshot.anonymous_view()
-            generated = build_skipping(
-                lambda kept: GeneratedSchema.build(
-                    static_schema(),
-                    kept,
-                    self,
-                    self.settings.max_page_size,
-                    shown=lambda f: f.name in readable[f.dataset_code],
-                ),
-                lambda built: built.schema,
-                datasets,
-            )
-        else:
-            generated = build_skipping(
-                lambda kept: GeneratedSchema.build(
-                    static_schema(), kept, self, self.settings.max_page_size
-                ),
-                lambda built: built.schema,
-                snapshot.typed(),
-            )
+        generated = build_skipping(
+            lambda kept: GeneratedSchema.build(
+                static_schema(), kept, self, self.settings.max_page_size, shown=shown
+            ),
+            lambda built: built.schema,
+            datasets,
+        )
+        if not anonymous:
             self.generated = generated
         # Checked now, not on the first request: a build costs its whole time at publish.
         assert_valid_schema(generated.schema)
