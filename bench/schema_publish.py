@@ -36,10 +36,11 @@ sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
 
+from bench.catalogue_specs import wide_dataset  # noqa: E402
 from catalog.datasets import create_dataset, publish_dataset, revise_dataset, submit_dataset  # noqa: E402
 from catalog.principal import Principal  # noqa: E402
 from catalog.seed import seed_baseline  # noqa: E402
-from catalog.specs import DatasetSpec, FieldSpec  # noqa: E402
+from catalog.specs import DatasetSpec  # noqa: E402
 from hub.db import make_database  # noqa: E402
 from hub.embedded_postgres import to_asyncpg_url, to_libpq_url  # noqa: E402
 from hub.keys import KeyStore  # noqa: E402
@@ -54,7 +55,6 @@ REBUILDS: list[float] = []  # the Services.refresh part of each publish or revis
 PUBLISH_CPU: list[float] = []  # CPU time of each publish in this process
 COLLECTIONS: list[float] = []  # the collection run just after each rebuild
 REBUILD_CPU: list[float] = []  # its CPU time in this process (less noisy on a shared machine)
-TYPES = ("string", "int", "decimal", "date", "datetime", "bool", "enum")
 
 
 def rss_mb() -> float:
@@ -66,33 +66,7 @@ def rss_mb() -> float:
 
 
 def spec(i: int, description: str = "bench") -> DatasetSpec:
-    """21 fields: a key, 19 of assorted types (some filterable, some INTERNAL), a reference."""
-    fields = [FieldSpec("code", "string", True, "key", "PUBLIC", filterable=True)]
-    for n in range(19):
-        kind = TYPES[n % len(TYPES)]
-        fields.append(
-            FieldSpec(
-                f"field_{n}",
-                kind,
-                False,
-                f"field {n}",
-                "PUBLIC" if n % 3 else "INTERNAL",
-                filterable=n % 2 == 0,
-                enum_values=("A", "B", "C") if kind == "enum" else None,
-            )
-        )
-    fields.append(
-        FieldSpec("holder_tax_code", "reference", False, "holder", "PUBLIC", references="business")
-    )
-    return DatasetSpec(
-        code=f"bench_set_{i:04d}",
-        title=f"Bench dataset {i}",
-        sector="bench",
-        key_field="code",
-        fields=tuple(fields),
-        description=description,
-        sensitivity="PUBLIC" if i % 2 else "INTERNAL",
-    )
+    return wide_dataset(i, "bench_set", "bench", description)
 
 
 async def publish(services: Services, i: int) -> float:

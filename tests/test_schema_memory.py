@@ -25,9 +25,10 @@ from typing import Any
 from sqlalchemy import text
 from starlette.applications import Starlette
 
+from bench.catalogue_specs import wide_dataset
 from catalog.datasets import create_dataset, publish_dataset, revise_dataset, submit_dataset
 from catalog.principal import Principal
-from catalog.specs import DatasetSpec, FieldSpec
+from catalog.specs import DatasetSpec
 from hub.db import make_database
 from hub.keys import KeyStore
 from hub.runtime import Hub
@@ -39,38 +40,10 @@ CHANGES = 50  # publishes and revisions, alternating
 LIMIT = 1.2
 OWNER = Principal(subject="memory-owner", agency="STNMT", roles=frozenset({"owner"}))
 STEWARD = Principal(subject="memory-steward", agency="STTTT", roles=frozenset({"steward"}))
-TYPES = ("string", "int", "decimal", "date", "datetime", "bool", "enum")
 
 
 def _spec(i: int, description: str = "first") -> DatasetSpec:
-    """21 fields like the issue's: a key, 19 of assorted types, a reference to business;
-    odd datasets PUBLIC (both schema variants rebuild), even ones INTERNAL."""
-    fields = [FieldSpec("code", "string", True, "key", "PUBLIC", filterable=True)]
-    for n in range(19):
-        kind = TYPES[n % len(TYPES)]
-        fields.append(
-            FieldSpec(
-                f"field_{n}",
-                kind,
-                False,
-                f"field {n}",
-                "PUBLIC" if n % 3 else "INTERNAL",
-                filterable=n % 2 == 0,
-                enum_values=("A", "B", "C") if kind == "enum" else None,
-            )
-        )
-    fields.append(
-        FieldSpec("holder_tax_code", "reference", False, "holder", "PUBLIC", references="business")
-    )
-    return DatasetSpec(
-        code=f"memory_set_{i:03d}",
-        title=f"Memory dataset {i}",
-        sector="test",
-        key_field="code",
-        fields=tuple(fields),
-        description=description,
-        sensitivity="PUBLIC" if i % 2 else "INTERNAL",
-    )
+    return wide_dataset(i, "memory_set", "test", description)
 
 
 def _rss_after_gc() -> int:
