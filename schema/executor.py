@@ -26,7 +26,7 @@ from catalog.errors import HubError, InvalidInput
 from schema.context import Context
 from schema.cost import CostLimit
 from schema.document_limits import check_definitions, parse_bounded
-from schema.errors import format_error
+from schema.errors import error_response, format_error
 from schema.inputs import normalise_literals
 from schema.limits import check_limits
 from schema.statement_timeout import is_statement_timeout, rebase_timeouts, timeout_error
@@ -107,20 +107,15 @@ class Executor:
             document = parse_bounded(query, self.max_document_bytes, self.max_document_tokens)
             document = normalise_literals(document, query)
             check_definitions(document)
-        except GraphQLError as error:
-            return PreparedDocument(None, (format_error(error, ""),), {})
-        except HubError as error:
-            return PreparedDocument(
-                None, ({"message": error.message, "extensions": {"code": error.code}},), {}
-            )
-        try:
             check_limits(document, self.max_depth, self.max_nodes)
             if self.cost_limit is not None:
                 # Validating 83 aliases costs far more than pricing them: refuse first.
                 self.cost_limit.check_document(document)
+        except GraphQLError as error:
+            return PreparedDocument(None, (format_error(error, ""),), {})
         except HubError as error:
             return PreparedDocument(
-                None, ({"message": error.message, "extensions": {"code": error.code}},), {}
+                None, tuple(error_response(error.code, error.message)["errors"]), {}
             )
         errors = validate(self.graphql_schema, document)
         if errors:
@@ -159,9 +154,7 @@ class Executor:
             try:  # before any SQL, on the compiled path and normal execution alike
                 self.cost_limit.check(prepared.document, operation_name, variables)
             except HubError as error:
-                return orjson.dumps(
-                    {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
-                )
+                return orjson.dumps(error_response(error.code, error.message))
         if self.fast_path is not None and prepared.plan is not None:
             try:
                 fast = await self.fast_path(prepared, operation_name, variables, context)
