@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import catalog.sync_models  # noqa: F401  (its tables belong to the metadata too)
 from catalog.models import Base
 
 connection = context.config.attributes.get("connection")
