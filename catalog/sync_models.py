@@ -19,6 +19,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     func,
@@ -77,6 +78,8 @@ class SyncRun(Base):
     cursor_from: Mapped[Any | None] = mapped_column(JSONB)
     cursor_to: Mapped[Any | None] = mapped_column(JSONB)
     error: Mapped[str | None] = mapped_column(Text)
+    unresolved: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    disagreeing: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_sync_runs_connector", "connector", "id"),
@@ -118,6 +121,20 @@ class ReconciliationFinding(Base):
     value: Mapped[str | None] = mapped_column(Text)  # the connector's value, as stored
 
     __table_args__ = (Index("ix_sync_reconciliation_run", "run_id", "id"),)
+
+
+class SyncRowHash(Base):
+    """A digest of a connector's source row as last read and the hash of the record it
+    produced: a re-read with the same digest, the record still at that hash, is unchanged."""
+
+    __tablename__ = "sync_row_hashes"
+
+    connector: Mapped[str] = mapped_column(
+        ForeignKey("connectors.name", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    record_hash: Mapped[str] = mapped_column(String(64))
 
 
 class SearchOutbox(Base):

@@ -56,6 +56,9 @@ def upgrade() -> None:
         sa.Column("cursor_from", JSONB()),
         sa.Column("cursor_to", JSONB()),
         sa.Column("error", sa.Text()),
+        # Reconciliation totals of the run (the findings table keeps the first ones only).
+        sa.Column("unresolved", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("disagreeing", sa.BigInteger(), server_default="0", nullable=False),
     )
     op.create_index("ix_sync_runs_connector", "sync_runs", ["connector", "id"])
     op.create_index(
@@ -99,6 +102,21 @@ def upgrade() -> None:
         sa.Column("value", sa.Text()),
     )
     op.create_index("ix_sync_reconciliation_run", "sync_reconciliation", ["run_id", "id"])
+    # Per connector and record: a digest of the source row as last read and the hash of the
+    # record it produced; a re-read row with the same digest whose record still has that hash
+    # is unchanged without being validated again.
+    op.create_table(
+        "sync_row_hashes",
+        sa.Column(
+            "connector",
+            sa.String(63),
+            sa.ForeignKey("connectors.name", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("key", sa.Text(collation="C"), primary_key=True),
+        sa.Column("raw", sa.LargeBinary(), nullable=False),
+        sa.Column("record_hash", sa.String(64), nullable=False),
+    )
     op.create_table(
         "search_outbox",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=True), primary_key=True),
@@ -112,6 +130,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in (
         "search_outbox",
+        "sync_row_hashes",
         "sync_reconciliation",
         "sync_quarantine",
         "sync_runs",
