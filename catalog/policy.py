@@ -5,6 +5,8 @@ Chokepoints, in the order requests meet them:
 - ``require_dataset_manager`` / ``require_steward``: catalogue changes.
 - ``decide_read``: record data; see ``catalog.access`` for the grant arithmetic.
 - ``audit_scope``: audit events and usage reports.
+- ``connector_scope`` / ``require_connector_manager`` / ``can_read_source_rows``: connectors,
+  their runs, and the source rows a run quarantined.
 
 Invariant: default deny. Nothing outside this module compares roles or agencies.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalog.errors import Forbidden, Unauthenticated
+from catalog.errors import Forbidden, NotFound, Unauthenticated
 from catalog.models import Dataset
 from catalog.principal import Principal
 
@@ -79,6 +81,57 @@ def audit_scope(principal: Principal, action: str, *, allow_steward: bool) -> Au
     return AuditScope(False, principal.agency, is_owner_of(principal, principal.agency))
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectorScope:
+    """Which agencies' connectors and runs a caller sees: every agency's (stewards), its own
+    (the agency's owner role), or none (``agency`` None and not ``everything``). The same
+    rule as managing the agency's datasets (``require_dataset_manager``)."""
+
+    everything: bool
+    agency: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.everything and self.agency is None
+
+    def covers(self, agency_code: str) -> bool:
+        return self.everything or self.agency == agency_code
+
+
+def connector_scope(principal: Principal) -> ConnectorScope:
+    if principal.is_anonymous:
+        return ConnectorScope(False)
+    if principal.is_steward:
+        return ConnectorScope(True)
+    if principal.agency is not None and is_owner_of(principal, principal.agency):
+        return ConnectorScope(False, principal.agency)
+    return ConnectorScope(False)
+
+
+def require_connector_manager(principal: Principal, agency_code: str, action: str) -> None:
+    """Run or manage a connector of ``agency_code``: its owner role, or a steward. Callers of
+    other agencies are told it does not exist (no existence oracle); the agency's other
+    callers that it needs the owner role."""
+    require_authenticated(principal, action)
+    if connector_scope(principal).covers(agency_code):
+        return
+    if principal.agency != agency_code:
+        raise NotFound(f"{action}: no such connector")
+    raise Forbidden(
+        f"{action}: needs the 'owner' role of agency '{agency_code}' or the 'steward' role; "
+        f"caller has roles {sorted(principal.roles)}"
+    )
+
+
+def can_read_source_rows(principal: Principal, agency_code: str) -> bool:
+    """Rows as a source sent them (quarantined rows, reconciliation findings) lie outside any
+    grant and may hold RESTRICTED values: only the owning agency's own 'owner' or 'steward'
+    callers read them. Stewards of other agencies see counts and summaries only."""
+    if principal.is_anonymous or principal.agency != agency_code:
+        return False
+    return principal.has_role("owner") or principal.has_role("steward")
+
+
 def require_steward(principal: Principal, action: str) -> None:
     require_authenticated(principal, action)
     if not principal.is_steward:
@@ -87,10 +140,14 @@ def require_steward(principal: Principal, action: str) -> None:
 
 __all__ = [
     "AuditScope",
+    "ConnectorScope",
     "audit_scope",
+    "can_read_source_rows",
     "can_see_dataset",
+    "connector_scope",
     "is_owner_of",
     "require_authenticated",
+    "require_connector_manager",
     "require_dataset_manager",
     "require_owner",
     "require_steward",

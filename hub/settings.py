@@ -86,6 +86,20 @@ class Settings(BaseSettings):
     audit_checkpoint_seconds: int = Field(
         30, ge=1, le=60, description="Seconds between signed audit checkpoints while events flow."
     )
+    worker_in_process: bool | None = Field(
+        None,
+        description="Run scheduled connectors inside `hub serve`; default on when "
+        "HUB_DATABASE_URL is unset (embedded), off otherwise (run `hub worker`).",
+    )
+    worker_poll_seconds: float = Field(
+        5.0, gt=0, le=300, description="Seconds between a worker's looks for due connectors."
+    )
+    worker_stale_seconds: int = Field(
+        300, ge=10, le=86400, description="Seconds without a heartbeat before a run is taken over."
+    )
+    worker_concurrency: int = Field(
+        2, ge=1, le=32, description="Connector runs one worker process runs at once."
+    )
     log_level: str = Field("INFO", description="Python log level.")
 
     @field_validator("log_level")
@@ -115,6 +129,13 @@ class Settings(BaseSettings):
     @property
     def resolved_keys_file(self) -> Path:
         return self.keys_file or self.data_dir / "keys.json"
+
+    @property
+    def runs_worker_in_process(self) -> bool:
+        """Whether ``hub serve`` runs scheduled connectors itself (HUB_WORKER_IN_PROCESS)."""
+        if self.worker_in_process is None:
+            return self.database_url is None
+        return self.worker_in_process
 
     @property
     def uses_embedded_issuer(self) -> bool:
