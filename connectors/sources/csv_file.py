@@ -1,0 +1,133 @@
+"""A CSV file as a source: the header row names the columns, each later record is a row at
+"line N" (the physical line its record starts on; quoted fields may span lines). Text is NFC
+whatever the file's encoding; an empty field reads as None. Parsing runs in a worker thread a
+batch at a time, so the event loop never waits on the file and memory holds one batch."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import unicodedata
+from collections.abc import AsyncIterator, Generator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from connectors.sources.base import SourceError, SourceRow
+from connectors.sources.config import SourceConfig
+from connectors.sources.text_lines import (
+    FILE_ENCODINGS,
+    numbered_lines,
+    open_binary,
+    resolve_encoding,
+)
+from connectors.sources.threaded import batches_in_thread
+
+MAX_COLUMNS = 2000
+
+
+class CsvSource:
+    """Config keys: ``path``, ``encoding`` (default utf-8; see FILE_ENCODINGS), ``delimiter``
+    (one character, default ",")."""
+
+    def __init__(self, config: SourceConfig) -> None:
+        self._path = Path(config.required_text("path"))
+        self._encoding = config.choice("encoding", "utf-8", FILE_ENCODINGS)
+        delimiter = config.text("delimiter", ",") or ","
+        if delimiter == "\\t":
+            delimiter = "\t"
+        if len(delimiter) != 1 or delimiter in '\r\n"':
+            raise SourceError("csv source: key 'delimiter' must be one character, not a quote")
+        self._delimiter = delimiter
+        self._columns: list[str] | None = None
+
+    def _where(self, line: int) -> str:
+        return f"csv source: {self._path} line {line}"
+
+    def _open(self) -> tuple[BinaryIO, Any]:
+        """The open file and a csv reader over its decoded lines (``line_num`` counts the
+        physical lines taken)."""
+        stream = open_binary("csv", self._path)
+        try:
+            encoding = resolve_encoding("csv", self._path, stream, self._encoding)
+            lines = numbered_lines("csv", self._path, stream, encoding)
+            reader = csv.reader(lines, delimiter=self._delimiter, strict=True)
+        except BaseException:
+            stream.close()
+            raise
+        return stream, reader
+
+    def _header(self, reader: Any) -> list[str]:
+        header = self._next(reader)
+        while header is not None and not any(header):
+            header = self._next(reader)
+        if header is None:
+            raise SourceError(f"csv source: {self._path} is empty: no header row")
+        names = [unicodedata.normalize("NFC", name.strip()) for name in header]
+        if len(names) > MAX_COLUMNS:
+            raise SourceError(f"{self._where(reader.line_num)}: more than {MAX_COLUMNS} columns")
+        for index, name in enumerate(names, start=1):
+            if not name:
+                raise SourceError(
+                    f"{self._where(reader.line_num)}: header column {index} has no name"
+                )
+            if names.index(name) != index - 1:
+                raise SourceError(
+                    f"{self._where(reader.line_num)}: header names column '{name}' twice"
+                )
+        return names
+
+    def _next(self, reader: Any) -> list[str] | None:
+        try:
+            return next(reader)
+        except StopIteration:
+            return None
+        except csv.Error as exc:
+            raise SourceError(f"{self._where(reader.line_num)}: {exc}") from None
+
+    def _read_columns(self) -> list[str]:
+        stream, reader = self._open()
+        with stream:
+            return self._header(reader)
+
+    async def columns(self) -> list[str]:
+        if self._columns is None:
+            self._columns = await asyncio.to_thread(self._read_columns)
+        return list(self._columns)
+
+    def _rows(self) -> Generator[SourceRow, None, None]:
+        stream, reader = self._open()
+        with stream:
+            names = self._header(reader)
+            width = len(names)
+            while True:
+                start = reader.line_num + 1
+                record = self._next(reader)
+                if record is None:
+                    return
+                if not any(record):
+                    continue  # a blank line
+                if len(record) != width:
+                    raise SourceError(
+                        f"{self._where(start)}: {len(record)} fields where the header has {width}"
+                    )
+                yield SourceRow(
+                    f"line {start}", {n: (v or None) for n, v in zip(names, record, strict=True)}
+                )
+
+    async def batches(
+        self, since: Any | None = None, size: int = 5000
+    ) -> AsyncIterator[list[SourceRow]]:
+        async for batch in batches_in_thread(self._rows(), size):
+            yield batch
+
+    async def aclose(self) -> None:
+        return None
+
+    async def __aenter__(self) -> CsvSource:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+__all__ = ["CsvSource"]

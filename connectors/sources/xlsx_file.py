@@ -1,0 +1,146 @@
+"""An XLSX sheet as a source, read with python-calamine in a worker thread. The header row
+names the columns; each later non-blank row is a row at "sheet NAME row N" (N as Excel numbers
+it). Whole numbers come back as int, dates as date/datetime, text as NFC (decoded from a legacy
+font encoding when configured), an empty cell as None.
+
+calamine holds the sheet's cells in memory while it is read (Rust values, far smaller than
+Python objects; a sheet has at most 1,048,576 rows); rows become Python objects a batch at a
+time."""
+
+from __future__ import annotations
+
+import asyncio
+import unicodedata
+from collections.abc import AsyncIterator, Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import python_calamine
+
+from connectors.sources.base import SourceError, SourceRow
+from connectors.sources.config import SourceConfig
+from connectors.sources.threaded import batches_in_thread
+from connectors.text_encodings import LEGACY_ENCODINGS, decode_font_text
+
+MAX_COLUMNS = 2000
+XLSX_ENCODINGS = ("unicode", *LEGACY_ENCODINGS)
+_EXACT_FLOAT = 2**53
+
+
+class XlsxSource:
+    """Config keys: ``path``, ``sheet`` (name; default the first), ``header_row`` (default 1),
+    ``encoding`` (``unicode`` default, or ``tcvn3``/``vni`` for legacy-font text)."""
+
+    def __init__(self, config: SourceConfig) -> None:
+        self._path = Path(config.required_text("path"))
+        self._sheet = config.text("sheet")
+        self._header_row = config.integer("header_row", 1, maximum=1_048_576)
+        self._encoding = config.choice("encoding", "unicode", XLSX_ENCODINGS)
+        self._columns: list[str] | None = None
+
+    def _fail(self, what: str) -> SourceError:
+        return SourceError(f"xlsx source: {self._path}: {what}")
+
+    def _open(self) -> tuple[str, Iterator[list[Any]]]:
+        """The sheet's name and its rows from Excel row 1 on."""
+        if not self._path.is_file():
+            raise self._fail("the file does not exist" if not self._path.exists() else "not a file")
+        try:
+            book = python_calamine.CalamineWorkbook.from_path(str(self._path))
+            name = self._sheet if self._sheet is not None else book.sheet_names[0]
+            sheet = book.get_sheet_by_name(name)
+            return name, iter(sheet.iter_rows())
+        except python_calamine.WorksheetNotFound:
+            raise self._fail(f"no sheet named '{self._sheet}'") from None
+        except IndexError:
+            raise self._fail("the workbook has no sheets") from None
+        except (python_calamine.CalamineError, OSError, ValueError) as exc:
+            problem = f"not a readable XLSX workbook (truncated or damaged?): {exc}"
+            raise self._fail(problem) from None
+
+    def _header(self, name: str, rows: Iterator[list[Any]]) -> list[str]:
+        where = f"sheet {name} row {self._header_row}"
+        header: list[Any] | None = None
+        for _ in range(self._header_row):
+            header = next(rows, None)
+        if header is None or not any(v not in ("", None) for v in header):
+            raise self._fail(f"{where}: the header row is empty")
+        names = [self._text(name, self._header_row, i, v) for i, v in enumerate(header)]
+        while names and not names[-1]:
+            names.pop()  # trailing empty header cells: columns outside the table
+        if len(names) > MAX_COLUMNS:
+            raise self._fail(f"{where}: more than {MAX_COLUMNS} columns")
+        for index, column in enumerate(names):
+            if not column:
+                raise self._fail(f"{where}: header column {index + 1} has no name")
+            if names.index(column) != index:
+                raise self._fail(f"{where}: header names column '{column}' twice")
+        return names
+
+    def _text(self, sheet: str, row: int, column: int, value: Any) -> str:
+        value = self._value(sheet, row, column, value)
+        return "" if value is None else str(value).strip()
+
+    def _decoded(self, sheet: str, row: int, column: int, text: str) -> str:
+        if self._encoding != "unicode":
+            try:
+                text = decode_font_text(text, self._encoding)
+            except UnicodeError:
+                raise self._fail(
+                    f"sheet {sheet} row {row} column {column + 1}: text is not in the "
+                    f"{self._encoding} font encoding: mixed encodings"
+                ) from None
+        return unicodedata.normalize("NFC", text)
+
+    def _value(self, sheet: str, row: int, column: int, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._decoded(sheet, row, column, value) if value else None
+        if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_FLOAT:
+            return int(value)
+        return value
+
+    def _read_columns(self) -> list[str]:
+        name, rows = self._open()
+        return self._header(name, rows)
+
+    async def columns(self) -> list[str]:
+        if self._columns is None:
+            self._columns = await asyncio.to_thread(self._read_columns)
+        return list(self._columns)
+
+    def _rows(self) -> Generator[SourceRow, None, None]:
+        name, rows = self._open()
+        names = self._header(name, rows)
+        width = len(names)
+        for number, cells in enumerate(rows, start=self._header_row + 1):
+            if not any(v not in ("", None) for v in cells):
+                continue
+            if any(v not in ("", None) for v in cells[width:]):
+                raise self._fail(
+                    f"sheet {name} row {number}: a value in a column with no header name"
+                )
+            values = {
+                column: self._value(name, number, index, cells[index])
+                if index < len(cells)
+                else None
+                for index, column in enumerate(names)
+            }
+            yield SourceRow(f"sheet {name} row {number}", values)
+
+    async def batches(
+        self, since: Any | None = None, size: int = 5000
+    ) -> AsyncIterator[list[SourceRow]]:
+        async for batch in batches_in_thread(self._rows(), size):
+            yield batch
+
+    async def aclose(self) -> None:
+        return None
+
+    async def __aenter__(self) -> XlsxSource:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+__all__ = ["XlsxSource"]
