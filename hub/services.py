@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +29,7 @@ from hub.embedded_postgres import to_libpq_url
 from hub.keys import KeyStore
 from hub.runtime import Hub
 from hub.snapshot import Snapshot, build_inputs, load_snapshot, read_versions
+from hub.worker import SyncLauncher, Worker
 from schema.build import static_schema
 from schema.catalogue.buildcheck import build_skipping
 from schema.context import Context
@@ -69,6 +71,8 @@ class Services:
         self._refresh_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._listener: asyncpg.Connection | None = None
+        # Connector runs started by runSync; ${VAR}s of connector files expand from here.
+        self.sync_launcher = SyncLauncher(self.sessions, lambda: self.field_keys, os.environ)
 
     async def start(self) -> None:
         self.pool = await self.hub.db.open_pool(
@@ -81,8 +85,20 @@ class Services:
         self._tasks.append(
             asyncio.create_task(self._checkpoint_forever(), name="hub-audit-checkpoint")
         )
+        if self.settings.runs_worker_in_process:  # HUB_WORKER_IN_PROCESS
+            worker = Worker(
+                self.sessions,
+                lambda: self.field_keys,
+                os.environ,
+                poll_seconds=self.settings.worker_poll_seconds,
+                stale_seconds=self.settings.worker_stale_seconds,
+                concurrency=self.settings.worker_concurrency,
+            )
+            stop = asyncio.Event()  # never set: cancelling the task stops it
+            self._tasks.append(asyncio.create_task(worker.run(stop), name="hub-worker"))
 
     async def stop(self) -> None:
+        await self.sync_launcher.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -132,6 +148,10 @@ class Services:
         again on the fresh snapshot."""
         await self.ensure_fresh()
         ctx.principal = await self.admit(ctx.principal)
+
+    async def start_sync(self, connector: str, *, started_by: str | None) -> int:
+        """``runSync``: a run of ``connector`` in this process's background; its id."""
+        return await self.sync_launcher.start(connector, started_by=started_by)
 
     async def refresh(self, force: bool = False) -> None:
         async with self._refresh_lock:

@@ -25,7 +25,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from sqlalchemy import text
@@ -143,7 +143,7 @@ class Worker:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        keys: FieldKeys,
+        keys: Callable[[], FieldKeys],
         environ: Mapping[str, str],
         *,
         poll_seconds: float = 5.0,
@@ -152,7 +152,7 @@ class Worker:
         name: str | None = None,
     ) -> None:
         self.sessions = sessions
-        self.keys = keys
+        self.keys = keys  # read at each run: a key rotation swaps them in a serving process
         self.environ = environ
         self.poll_seconds = poll_seconds
         self.stale_seconds = stale_seconds
@@ -171,8 +171,13 @@ class Worker:
         for name in names:
             task = asyncio.create_task(self._run(name), name=f"connector-{name}")
             self._running[name] = task
-            task.add_done_callback(lambda _t, n=name: self._running.pop(n, None))
+            task.add_done_callback(self._forget)
         return names
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        for name, running in list(self._running.items()):
+            if running is task:
+                del self._running[name]
 
     async def drain(self) -> None:
         """Wait for the runs in flight to end."""
@@ -216,7 +221,7 @@ class Worker:
         try:
             outcome = await run_connector(
                 self.sessions,
-                self.keys,
+                self.keys(),
                 name,
                 trigger="schedule",
                 environ=self.environ,
@@ -253,7 +258,7 @@ class SyncLauncher:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        keys: FieldKeys,
+        keys: Callable[[], FieldKeys],
         environ: Mapping[str, str],
     ) -> None:
         self.sessions = sessions
@@ -270,7 +275,7 @@ class SyncLauncher:
         task: asyncio.Task[object] = asyncio.create_task(
             run_connector(
                 self.sessions,
-                self.keys,
+                self.keys(),
                 connector,
                 trigger="api",
                 started_by=started_by,

@@ -67,6 +67,10 @@ class Services(Protocol):
 
     async def refresh(self, force: bool = False) -> None: ...
 
+    async def start_sync(self, connector: str, *, started_by: str | None) -> int:
+        """Start a run of ``connector`` in the background; the RUNNING run's id."""
+        ...
+
 
 @dataclass
 class Context:

@@ -6,11 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from schema.audit.resolvers import AuditQueries
+from schema.connectors.resolvers import ConnectorMutation, ConnectorQuery
 from schema.grants.resolvers import GrantMutation, GrantQuery
 from schema.records.generic import RecordMutation, RecordQuery
 from schema.records.holdings import HoldingQuery
 
-STATIC_QUERIES: list[type[Any]] = [GrantQuery, RecordQuery, HoldingQuery, AuditQueries]
-STATIC_MUTATIONS: list[type[Any]] = [GrantMutation, RecordMutation]
+STATIC_QUERIES: list[type[Any]] = [
+    GrantQuery,
+    RecordQuery,
+    HoldingQuery,
+    AuditQueries,
+    ConnectorQuery,
+]
+STATIC_MUTATIONS: list[type[Any]] = [GrantMutation, RecordMutation, ConnectorMutation]
 
 __all__ = ["STATIC_MUTATIONS", "STATIC_QUERIES"]

@@ -133,8 +133,8 @@ def show(ctx: HubContext, name: str, runs: int, as_json: bool) -> None:
         console.print("runs: none yet")
         return
     table = Table(title="latest runs")
-    headings = ("id", "trigger", "status", "started", "finished", "read", "inserted")
-    headings += ("updated", "unchanged", "deleted", "rejected", "error")
+    headings = ["id", "trigger", "status", "started", "finished", "read", "inserted"]
+    headings += ["updated", "unchanged", "deleted", "rejected", "error"]
     for heading in headings:
         table.add_column(heading)
     for r in shown["runs"]:

@@ -37,7 +37,7 @@ async def _work(settings: Settings, once: bool) -> list[str]:
     async with hub_session(settings) as hub:
         worker = Worker(
             hub.db.sessions,
-            hub.keys.sealing_keys(),
+            hub.keys.sealing_keys,
             dict(os.environ),  # connector files may name ${VAR}s of the worker's environment
             poll_seconds=settings.worker_poll_seconds,
             stale_seconds=settings.worker_stale_seconds,
