@@ -24,7 +24,7 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 LEGACY_ENCODINGS = ("tcvn3", "vni")
 # Codec names accepted for files, with the Python codec used for each non-legacy one.
@@ -201,12 +201,14 @@ _ONSET = (
     "(?:ngh(?=[eêi])|gh(?=[eêi])|k(?=[eêiy])|c(?![eêiy])|"
     "ng|nh|ch|gi|kh|ph|qu|th|tr|b|d|đ|g|h|l|m|n|p|r|s|t|v|x)?"
 )
-_NUCLEI = (
-    "iêu|yêu|uyê|uya|uyu|oai|oay|oeo|uây|uôi|ươi|ươu|"
-    "ai|ao|au|ay|âu|ây|eo|êu|ia|iê|iu|oa|oă|oe|oi|ôi|ơi|ua|uâ|uê|ui|uô|uơ|uy|ưa|ưi|ưu|ươ|yê|"
-    "a|ă|â|e|ê|i|o|ô|ơ|u|ư|y"
+# Nuclei that may take a final consonant, and those ending in a glide or written without one
+# (mía, múa, mưa) that may not.
+_OPEN = "uyê|iê|yê|uô|ươ|oa|oă|oe|uâ|uê|uy|uơ|a|ă|â|e|ê|i|o|ô|ơ|u|ư|y"
+_CLOSED = (
+    "iêu|yêu|oai|oay|oeo|uây|uôi|ươi|ươu|uya|uyu|"
+    "ai|ao|au|ay|âu|ây|eo|êu|ia|iu|oi|ôi|ơi|ua|ui|ưa|ưi|ưu"
 )
-_SYLLABLE = re.compile(f"{_ONSET}(?:{_NUCLEI})(?:ng|nh|ch|c|m|n|p|t)?")
+_SYLLABLE = re.compile(f"{_ONSET}(?:(?:{_OPEN})(?:ng|nh|ch|c|m|n|p|t)?|(?:{_CLOSED}))")
 _TONE_MARKS = frozenset((_GRAVE, _ACUTE, _HOOK, _TILDE, _DOT))
 _WORD = re.compile(r"[^\W\d_]+")
 
@@ -251,15 +253,23 @@ def detect_encoding(sample: bytes, *, complete: bool) -> str | None:
     if not complete:  # score whole lines only: a cut VNI pair would count against it
         sample = sample[: sample.rfind(b"\n") + 1] or sample
     best: tuple[float, int, str] | None = None
+    lines = sample.splitlines()
     for name in ("tcvn3", "vni", "windows-1258"):
-        try:
-            text = decoder(name)(sample)
-        except UnicodeDecodeError:
-            continue
+        # Line by line: a line in another encoding must not hide the file's own, so that
+        # the read that follows can name that line.
+        text = "\n".join(_decodable(decoder(name), lines))
         share, words = vietnamese_score(text)
         if words and share >= MIN_SCORE and (best is None or (share, words) > best[:2]):
             best = (share, words, name)
     return best[2] if best else None
+
+
+def _decodable(decode: Callable[[bytes], str], lines: list[bytes]) -> Iterator[str]:
+    for line in lines:
+        try:
+            yield decode(line)
+        except UnicodeDecodeError:
+            continue
 
 
 __all__ = [
