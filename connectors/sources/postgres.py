@@ -57,6 +57,9 @@ class PostgresSource:
             conn = await self._connection()
             try:
                 statement = await conn.prepare(self._select.empty())
+                # asyncpg's prepare leaves the server in an implicit transaction, which a
+                # later BEGIN ISOLATION LEVEL refuses; one plain statement closes it.
+                await conn.execute("SELECT 1")
             except _DRIVER_ERRORS as exc:
                 raise self._error("describing", exc) from None
             attributes = statement.get_attributes()
