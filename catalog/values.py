@@ -24,6 +24,8 @@ MAX_JSON_DEPTH = 32
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TAX_CODE = re.compile(r"^\d{10}(?:-?\d{3})?$")
 _CITIZEN_ID = re.compile(r"^\d{12}$")
+_IDENTIFIER_KINDS = frozenset({"tax_code", "citizen_id"})
+_IDENTIFIER_SEPARATORS = re.compile(r"[\s.]+")
 _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _TRUE = {"true", "1", "yes", "có", "co", "x"}
 _FALSE = {"false", "0", "no", "không", "khong", ""}
@@ -69,6 +71,9 @@ def normalise_value(field: DatasetField, value: Any, dataset_code: str) -> Any:
             raise InvalidInput(
                 f"{place}: expected one of {', '.join(field.enum_values or ())}, got {text!r}"
             )
+        if field.pii_kind in _IDENTIFIER_KINDS:
+            # Identifiers are written "0101 234 567" or "001.093.000.123" at the source.
+            text = _IDENTIFIER_SEPARATORS.sub("", text)
         _check_identifier(field, text, place)
         return text
     if kind == "int":

@@ -9,7 +9,6 @@ are one AES-GCM envelope bound to the connector's name; every change is audited.
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -131,13 +130,13 @@ def check_mapping(spec: ConnectorSpec, dataset: Dataset) -> None:
 
 async def check_source_columns(spec: ConnectorSpec, environ: Mapping[str, str]) -> None:
     """Open the source and check that every column the definition names exists."""
-    from connectors.sources import open_source  # type: ignore[attr-defined]
+    from connectors.sources import SourceError, open_source
 
-    opened: Any = open_source(spec.kind, source_config(spec, environ))
-    if inspect.isawaitable(opened):
-        opened = await opened
-    async with opened as source:
-        present = set(await source.columns())
+    try:
+        async with open_source(spec.kind, source_config(spec, environ)) as source:
+            present = set(await source.columns())
+    except SourceError as error:
+        raise InvalidInput(f"connector '{spec.name}': {error}") from None
     for column in spec.source_columns():
         if column not in present:
             shown = ", ".join(sorted(present)[:50])

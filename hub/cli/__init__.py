@@ -77,9 +77,9 @@ def main(ctx: click.Context, settings_file: Path | None) -> None:
 
 
 def _register() -> None:
-    from hub.cli import audit, catalogue, clients, connectors, keys, serve, worker
+    from hub.cli import audit, catalogue, clients, connectors, keys, serve, sync, worker
 
-    for module in (serve, catalogue, clients, audit, keys, connectors, worker):
+    for module in (serve, catalogue, clients, audit, keys, connectors, worker, sync):
         for command in module.COMMANDS:
             main.add_command(command)
 

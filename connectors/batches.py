@@ -1,0 +1,233 @@
+"""One batch of source rows into the record store, in one transaction: the versions, their
+search outbox rows, the quarantined rows, the tombstones of rows the source marked deleted,
+and (by the caller, before it commits) the cursor and the run's counts.
+
+Rows are first reduced to the last one per stored key. With digests on (connectors), each
+row's key and raw-value digest are copied to a temporary table and compared in one statement
+with what the connector last read for that key and the record's current hash: a row whose
+digest is the same and whose record is still the one it produced is unchanged, without being
+validated again. Every other row goes through ``catalog.records.write_records`` (validation
+and normalisation exactly as the store does them, content hash, new versions only for changed
+rows); the digests of the rows it accepted are then recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.models import Dataset
+from catalog.records import write_records
+from connectors.mapping import Digester, RowPlan, is_deleted, jsonable, key_normaliser, record_of
+from connectors.sources.base import SourceRow
+from connectors.tombstones import tombstone_keys
+
+BATCH_TABLE = "hub_sync_batch"
+SEEN_TABLE = "hub_sync_seen"
+
+# Made once per run connection. The batch table empties itself at each commit; the seen keys
+# outlive the per-batch commits and die with the connection (a killed run starts afresh).
+CREATE_BATCH = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {BATCH_TABLE} "
+    '(idx int NOT NULL, key text COLLATE "C" NOT NULL, raw bytea NOT NULL) '
+    "ON COMMIT DELETE ROWS"
+)
+CREATE_SEEN = f'CREATE TEMP TABLE IF NOT EXISTS {SEEN_TABLE} (key text COLLATE "C" PRIMARY KEY)'
+
+# Writers of one dataset take turns per batch: two at once could both claim version n + 1.
+DATASET_LOCK = "SELECT pg_advisory_xact_lock(hashtext('hub-dataset-write'), hashtext(:code))"
+
+# The staged rows that need the full path: no digest yet, another digest, or a record that
+# has changed (or been deleted) since this connector wrote it. Each side is a key probe.
+_NEEDS_WRITING = f"""
+SELECT b.idx FROM {BATCH_TABLE} b
+LEFT JOIN LATERAL (
+    SELECT h.raw, h.record_hash FROM sync_row_hashes h
+    WHERE h.connector = $1 AND h.key = b.key LIMIT 1
+) h ON true
+LEFT JOIN LATERAL (
+    SELECT c.hash, c.deleted FROM records c WHERE c.dataset_code = $2 AND c.key = b.key LIMIT 1
+) c ON true
+WHERE h.raw IS DISTINCT FROM b.raw OR c.hash IS DISTINCT FROM h.record_hash OR c.deleted
+"""
+
+_REMEMBER = f"""
+INSERT INTO sync_row_hashes AS h (connector, key, raw, record_hash)
+SELECT $1, b.key, b.raw, c.hash FROM {BATCH_TABLE} b
+JOIN LATERAL (
+    SELECT c.hash, c.deleted FROM records c WHERE c.dataset_code = $2 AND c.key = b.key LIMIT 1
+) c ON NOT c.deleted
+WHERE b.idx = ANY($3::int[])
+ON CONFLICT (connector, key) DO UPDATE SET raw = excluded.raw, record_hash = excluded.record_hash
+"""
+
+_SEEN = f"INSERT INTO {SEEN_TABLE} SELECT key FROM {BATCH_TABLE} ON CONFLICT DO NOTHING"
+
+_OUTBOX = (
+    "INSERT INTO search_outbox (dataset_code, key, version) "
+    "SELECT $1, k, v FROM unnest($2::text[], $3::int[]) AS t(k, v)"
+)
+
+_QUARANTINE = (
+    "INSERT INTO sync_quarantine (run_id, connector, dataset_code, position, reason, row) "
+    "SELECT $1, $2, $3, p, r, w::jsonb FROM unnest($4::text[], $5::text[], $6::text[]) "
+    "AS t(p, r, w)"
+)
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    rejected: int = 0
+
+    def add(self, other: Counts) -> None:
+        for name in ("read", "inserted", "updated", "unchanged", "deleted", "rejected"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class BatchContext:
+    """What every batch of one run shares."""
+
+    dataset: Dataset  # the ORM row, for write_records
+    plan: RowPlan
+    label: str  # record_versions.source of what this run writes
+    run_id: int
+    run_name: str  # sync_runs.connector: the connector, or push:<dataset>
+    connector: str | None  # for digests; None: every row through the full path
+    snapshot: bool  # keep the keys seen, for tombstones at the end
+    quarantine_limit: int
+    quarantined: int = 0
+    digester: Digester | None = None
+    key_of: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.key_of = key_normaliser(self.plan)
+        if self.connector is not None:
+            self.digester = Digester(self.plan)
+
+
+async def driver_of(session: AsyncSession) -> Any:
+    raw = await (await session.connection()).get_raw_connection()
+    return raw.driver_connection
+
+
+async def apply_batch(
+    session: AsyncSession, ctx: BatchContext, batch: Sequence[SourceRow]
+) -> Counts:
+    """Write one batch in the session's open transaction (the caller commits)."""
+    counts = Counts(read=len(batch))
+    plan = ctx.plan
+    await session.execute(text(DATASET_LOCK), {"code": ctx.dataset.code})
+    driver = await driver_of(session)
+    key_column = plan.key_column
+    key_of = ctx.key_of
+    # The last row of each key wins; rows without a valid key go to validation for a reason.
+    latest: dict[str, int] = {}
+    keyless: list[int] = []
+    for index, row in enumerate(batch):
+        skey = key_of(row.values.get(key_column))
+        if skey is None:
+            keyless.append(index)
+        else:
+            latest.pop(skey, None)
+            latest[skey] = index
+    deleted_keys: list[str] = []
+    if plan.soft_delete is not None:
+        column = plan.soft_delete
+        for skey, index in list(latest.items()):
+            if is_deleted(batch[index].values.get(column)):
+                deleted_keys.append(skey)
+                del latest[skey]
+    digests: dict[int, bytes] = {}
+    staged = bool(ctx.digester is not None or ctx.snapshot)
+    if staged:
+        digest = ctx.digester
+        records = []
+        for skey, index in latest.items():
+            raw = digest(batch[index].values) if digest is not None else b""
+            digests[index] = raw
+            records.append((index, skey, raw))
+        records.extend((-1, skey, b"") for skey in deleted_keys)
+        await driver.copy_records_to_table(
+            BATCH_TABLE, records=records, columns=("idx", "key", "raw")
+        )
+    if ctx.digester is not None and latest:
+        needed_rows = await driver.fetch(_NEEDS_WRITING, ctx.connector, ctx.dataset.code)
+        needed = sorted(row["idx"] for row in needed_rows if row["idx"] >= 0)
+    else:
+        needed = sorted(latest.values())
+    counts.unchanged += len(latest) - len(needed)
+    order = sorted([*needed, *keyless])
+    result = await write_records(
+        session,
+        ctx.dataset,
+        [record_of(plan, batch[i].values) for i in order],
+        source=ctx.label,
+        keys=plan.keys,
+        reject_invalid=True,
+        chunk_size=max(1, len(order)),
+        track_keys=True,
+    )
+    counts.inserted += result.inserted
+    counts.updated += result.updated
+    counts.unchanged += result.unchanged
+    counts.rejected += len(result.rejected)
+    rejected = {order[r.position] for r in result.rejected}
+    outbox_keys = [k for k, _ in result.keys_written]
+    outbox_versions = [v for _, v in result.keys_written]
+    if outbox_keys:
+        await driver.execute(_OUTBOX, ctx.dataset.code, outbox_keys, outbox_versions)
+    if ctx.digester is not None:
+        accepted = [i for i in needed if i not in rejected]
+        if accepted:
+            await driver.execute(_REMEMBER, ctx.connector, ctx.dataset.code, accepted)
+    if deleted_keys:
+        counts.deleted += await tombstone_keys(driver, ctx.dataset.code, ctx.label, deleted_keys)
+    if ctx.snapshot and staged:
+        await driver.execute(_SEEN)
+    if result.rejected:
+        await _quarantine(
+            driver, ctx, [(batch[order[r.position]], r.reason) for r in result.rejected]
+        )
+    return counts
+
+
+async def _quarantine(driver: Any, ctx: BatchContext, rows: list[tuple[SourceRow, str]]) -> None:
+    """Keep the rejected rows (the first ``quarantine_limit`` of a run; all are counted)."""
+    room = max(0, ctx.quarantine_limit - ctx.quarantined)
+    kept = rows[:room]
+    if not kept:
+        return
+    ctx.quarantined += len(kept)
+    await driver.execute(
+        _QUARANTINE,
+        ctx.run_id,
+        ctx.run_name,
+        ctx.dataset.code,
+        [row.position[:200] for row, _ in kept],
+        [reason[:2000] for _, reason in kept],
+        [json.dumps(jsonable(row.values), ensure_ascii=False) for row, _ in kept],
+    )
+
+
+__all__ = [
+    "BATCH_TABLE",
+    "CREATE_BATCH",
+    "CREATE_SEEN",
+    "SEEN_TABLE",
+    "BatchContext",
+    "Counts",
+    "apply_batch",
+    "driver_of",
+]

@@ -1,0 +1,78 @@
+"""Tombstones: a record deleted at its source becomes a new version marked deleted, in one
+statement per call, with its search outbox row, in the caller's transaction.
+
+A tombstone version keeps the data and hash of the version it ends (the history shows what
+was deleted); ``records.deleted`` hides the record from reads; a later write of the key makes
+a new live version (``catalog.bulk_write`` treats a deleted current row as changed).
+
+Label scheme: every version a connector writes carries ``source = 'connector:<name>'``
+(``label_of``); a snapshot run tombstones only live records whose current version carries
+its own label, so it never deletes what a correction, a push or another connector wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+# ``gone`` is materialised once and feeds the version, the current row and the outbox row.
+_TOMBSTONE = """
+, versions AS (
+    INSERT INTO record_versions
+        (dataset_code, key, version, data, blind, hash, source, supersedes, deleted)
+    SELECT $1, key, version + 1, data, blind, hash, $2, version, true FROM gone
+),
+current_rows AS (
+    UPDATE records r SET version = g.version + 1, deleted = true, updated_at = now()
+    FROM gone g WHERE r.dataset_code = $1 AND r.key = g.key
+),
+outbox AS (
+    INSERT INTO search_outbox (dataset_code, key, version)
+    SELECT $1, key, version + 1 FROM gone
+)
+SELECT count(*) FROM gone
+"""
+
+# Keys the source marked deleted (its soft-delete column): whoever wrote the record last.
+_BY_KEYS = (
+    """
+WITH gone AS MATERIALIZED (
+    SELECT r.key, r.version, r.data, r.blind, r.hash FROM records r
+    WHERE r.dataset_code = $1 AND r.key = ANY($3::text[]) AND NOT r.deleted
+)"""
+    + _TOMBSTONE
+)
+
+# A complete snapshot run: live records last written by this connector that it did not see.
+_GONE_FROM_SNAPSHOT = (
+    """
+WITH gone AS MATERIALIZED (
+    SELECT r.key, r.version, r.data, r.blind, r.hash FROM records r
+    JOIN record_versions v
+      ON v.dataset_code = r.dataset_code AND v.key = r.key AND v.version = r.version
+    WHERE r.dataset_code = $1 AND NOT r.deleted AND v.source = $2
+      AND NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.key = r.key)
+)"""
+    + _TOMBSTONE
+)
+
+
+def label_of(connector: str) -> str:
+    """The ``record_versions.source`` of every version written by ``connector``."""
+    return f"connector:{connector}"
+
+
+async def tombstone_keys(driver: Any, dataset: str, label: str, keys: Sequence[str]) -> int:
+    """Tombstone the live records of ``keys``; returns how many were live."""
+    if not keys:
+        return 0
+    return int(await driver.fetchval(_BY_KEYS, dataset, label, list(keys)))
+
+
+async def tombstone_unseen(driver: Any, dataset: str, label: str, seen_table: str) -> int:
+    """Tombstone the live records last written under ``label`` whose keys are not in the
+    temporary table ``seen_table`` (one ``key`` column, filled during the run)."""
+    return int(await driver.fetchval(_GONE_FROM_SNAPSHOT.format(seen=seen_table), dataset, label))
+
+
+__all__ = ["label_of", "tombstone_keys", "tombstone_unseen"]
