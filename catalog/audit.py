@@ -1,18 +1,22 @@
 """The audit chain (000 Điều 26–27; DESIGN.md §6).
 
-Every event is chained by the insert that records it: the database (migration 0003) takes
-the row lock of the one-row chain head ``audit_chain`` at a transaction's first event, gives
-each event ``chain_pos = head + 1``, ``prev_hash = head hash`` and ``hash =
-hub_audit_digest(event, prev_hash)``, and moves the head once per statement. Writers append
-in their own transaction (an event commits or rolls back with the change it records) and
-serialise only from their first event to their commit; nothing updates an event afterwards,
-and the table refuses UPDATE, DELETE and TRUNCATE.
+Every event is chained by the insert that records it: the database (migrations 0003, 0005)
+takes the row lock of the one-row chain head ``audit_chain`` at a transaction's first event,
+gives each event ``chain_pos = head + 1``, its time and ``hash = digest(event, previous
+hash)``, stores it in its month's partition of ``audit_log`` and moves the head once per
+statement. Writers append through the view ``audit_events`` in their own transaction (an
+event commits or rolls back with the change it records) and serialise only from their first
+event to their commit; nothing updates an event afterwards, and every partition refuses
+UPDATE, DELETE and TRUNCATE.
 
-Two hash definitions live in one chain: events before ``audit_chain.v2_from`` keep the v1
+Three hash definitions live in one chain: events before ``audit_chain.v2_from`` keep the v1
 hashes the former chainer gave them (sha256 of Python's canonical JSON plus the previous
-hash), later ones have v2 hashes (sha256 of jsonb's canonical text plus the previous hash,
-computed in SQL). ``verify_chain`` recomputes both, v2 in PostgreSQL in one ordered pass, and
-names the first broken link.
+hash), events before ``v3_from`` v2 hashes (computed in SQL over the arrays and the previous
+hash as hex), later ones v3 hashes (the packed lists of ``catalog.audit_lists`` and the
+previous hash as bytes). The previous hash is not stored: it is the hash of the event before,
+or for the first event in the database the chain's base (``audit_chain.base_hash``: genesis,
+or the last hash of the newest signed archive). ``verify_range`` recomputes all three, v2
+and v3 in PostgreSQL in one ordered pass, and names the first broken link.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.audit_lists import pack
 from catalog.models import AuditEvent
 from catalog.principal import Principal
 
@@ -36,6 +41,8 @@ _LEGACY_BATCH = 20_000
 MISSING = "a link is missing (deleted?)"
 PREV_DIFFERS = "previous-hash link differs"
 CONTENT_DIFFERS = "content does not match hash"
+# The stored events with their contexts (who, what, why), as verification reads them.
+LOG = "audit_log JOIN audit_contexts ON audit_contexts.id = audit_log.context"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +60,8 @@ class EventDraft:
 @dataclass(frozen=True, slots=True)
 class ChainReport:
     """``checked`` events verified (from ``start``); ``pending`` is always 0 since events are
-    chained on insert, kept for the command's output."""
+    chained on insert, kept for the command's output. On success ``last_pos``/``last_hash``
+    are the last event verified (or the start's predecessor when there was none)."""
 
     ok: bool
     checked: int
@@ -61,6 +69,8 @@ class ChainReport:
     broken_at: int | None = None
     reason: str | None = None
     start: int = 1
+    last_pos: int = 0
+    last_hash: str = GENESIS
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +81,19 @@ class ChainStart:
     hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class ChainState:
+    """The one-row head: its position and hash, where v2 and v3 hashing start, and the base
+    (the last archived position and its hash) the database's chain continues from."""
+
+    pos: int
+    hash: str
+    v2_from: int
+    v3_from: int
+    base_pos: int
+    base_hash: str
+
+
 def event_row(principal: Principal, draft: EventDraft, request_id: str | None) -> dict[str, Any]:
     return {
         "subject": principal.subject,
@@ -78,8 +101,8 @@ def event_row(principal: Principal, draft: EventDraft, request_id: str | None) -
         "client_id": principal.client_id,
         "action": draft.action,
         "dataset": draft.dataset,
-        "keys": list(draft.keys) if draft.keys is not None else None,
         "fields": list(draft.fields) if draft.fields is not None else None,
+        "lists": pack(draft.keys),
         "purpose": draft.purpose,
         "request_id": request_id,
         "detail": draft.detail,
@@ -101,6 +124,42 @@ async def append_event(
 async def append_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         await session.execute(insert(AuditEvent), list(rows))
+
+
+async def chain_state(session: AsyncSession) -> ChainState:
+    row = (
+        await session.execute(
+            text(
+                "SELECT pos, encode(hash, 'hex') AS hash, v2_from, v3_from, base_pos, "
+                "encode(base_hash, 'hex') AS base_hash FROM audit_chain WHERE id = 1"
+            )
+        )
+    ).one()
+    return ChainState(
+        int(row.pos),
+        str(row.hash),
+        int(row.v2_from),
+        int(row.v3_from),
+        int(row.base_pos),
+        str(row.base_hash),
+    )
+
+
+async def previous_hashes(session: AsyncSession, positions: Sequence[int]) -> dict[int, str]:
+    """The hash each event at ``positions`` chains to (hex): its predecessor's, the base's
+    for the first event in the database. Positions are bounded by the caller's page."""
+    wanted = sorted({p - 1 for p in positions})
+    rows = await session.execute(
+        text(
+            "SELECT p.pos, coalesce(e.hash, CASE WHEN p.pos = c.base_pos "
+            "THEN encode(c.base_hash, 'hex') END) AS hash "
+            "FROM unnest(CAST(:ps AS bigint[])) AS p(pos) CROSS JOIN audit_chain c "
+            "LEFT JOIN audit_events e ON e.chain_pos = p.pos"
+        ),
+        {"ps": wanted},
+    )
+    found = {int(r.pos): str(r.hash) for r in rows if r.hash is not None}
+    return {p: found.get(p - 1, GENESIS if p == 1 else "") for p in positions}
 
 
 # -- v1: the hashes the former chainer gave (events before audit_chain.v2_from) ---------------
@@ -129,99 +188,152 @@ def legacy_event_hash(event: Any, chain_pos: int, prev_hash: str) -> str:
 
 # -- verification ---------------------------------------------------------------------------
 
-# The v2 part in two passes. Contents: every event's hash against its recomputed digest over
-# its own stored previous hash; row by row independent, so PostgreSQL can spread it over
-# parallel workers (``+ 0`` keeps min() from becoming an ordered index probe). Links: in
-# position order, each event against the position it should have and the hash of the event
-# before it; only the chain columns are read, so this pass is cheap. An event is intact when
-# both hold; the first position failing either is the broken link.
-_V2_FIRST_BAD_CONTENT = """
-SELECT min(chain_pos + 0) FROM audit_events
-WHERE chain_pos >= :start
-  AND hash IS DISTINCT FROM hub_audit_digest(chain_pos, seq, at, subject, agency, client_id,
-                              action, dataset, keys, fields, purpose, request_id, detail,
-                              prev_hash)
-"""
-_V2_FIRST_BAD_LINK = """
+# v2 and v3 in one ordered pass: each event against the position it should have and its
+# hash recomputed over the hash of the event before (the start's given hash for the first).
+# The pass stops at the first failing event. Relations are this module's constants (the log,
+# or an archive's rows loaded into a temporary table), never input.
+_V23_FIRST_BAD = """
 SELECT chain_pos, expected, chain_pos <> expected AS missing
 FROM (
-  SELECT chain_pos, prev_hash,
-         :start + row_number() OVER w - 1 AS expected,
-         coalesce(lag(hash) OVER w, :prev) AS prev
-  FROM audit_events
-  WHERE chain_pos >= :start
+  SELECT chain_pos, :start + row_number() OVER w - 1 AS expected,
+         hash IS DISTINCT FROM CASE
+           WHEN chain_pos >= :v3 THEN
+             hub_audit_digest3(chain_pos, seq, at, subject, agency, client_id, action,
+                               dataset, keys, fields, lists, purpose, request_id, detail,
+                               coalesce(lag(hash) OVER w, :prev))
+           ELSE decode(hub_audit_digest(chain_pos, seq, at, subject, agency, client_id, action,
+                                        dataset, keys, fields, purpose, request_id, detail,
+                                        encode(coalesce(lag(hash) OVER w, :prev), 'hex')),
+                       'hex')
+         END AS bad
+  FROM {relation}
+  WHERE chain_pos >= :start AND chain_pos <= :end
   WINDOW w AS (ORDER BY chain_pos)
 ) t
-WHERE chain_pos <> expected OR prev_hash IS DISTINCT FROM prev
-ORDER BY chain_pos
+WHERE chain_pos <> expected OR bad
 LIMIT 1
 """
 
 
 async def verify_chain(session: AsyncSession, since: ChainStart | None = None) -> ChainReport:
-    """Recompute every event's hash from the start (or from the event after ``since``, a
-    checkpointed head already trusted); report the first broken link."""
-    start, prev = (since.pos + 1, since.hash) if since is not None else (1, GENESIS)
-    first = start
-    v2_from = int(await session.scalar(text("SELECT v2_from FROM audit_chain")) or 1)
-    checked = 0
-    if start < v2_from:
-        legacy = await _verify_legacy(session, start, prev, v2_from)
+    """Recompute every event's hash in the database from its base (genesis, or the last hash
+    of the newest archive), or from the event after ``since`` (a checkpointed head already
+    trusted); report the first broken link. The chain must also reach the head
+    ``audit_chain`` records (events cut from the end are missing)."""
+    state = await chain_state(session)
+    start, prev = state.base_pos + 1, state.base_hash
+    if since is not None and since.pos >= state.base_pos:
+        start, prev = since.pos + 1, since.hash
+    report = await verify_range(session, LOG, start, prev, state)
+    if report.ok and report.last_pos < state.pos:
+        return ChainReport(
+            ok=False,
+            checked=report.checked,
+            broken_at=report.last_pos + 1,
+            reason=MISSING,
+            start=start,
+        )
+    return report
+
+
+async def verify_range(
+    session: AsyncSession,
+    relation: str,
+    start: int,
+    prev: str,
+    state: ChainState,
+    end: int | None = None,
+) -> ChainReport:
+    """Verify the events of ``relation`` (``LOG`` or a loaded archive) at positions ``start``
+    to ``end`` (default: the last there is), the first linking to ``prev`` (hex)."""
+    last = end
+    if last is None:
+        last = int(
+            await session.scalar(text(f"SELECT coalesce(max(chain_pos), 0) FROM {relation}")) or 0
+        )
+    checked, first = 0, start
+    if start < state.v2_from and start <= last:
+        legacy = await _verify_legacy(session, relation, start, prev, min(state.v2_from, last + 1))
         if not legacy.ok:
             return legacy
-        checked, prev = legacy.checked, legacy.reason or prev
-        start = v2_from
-    # No JIT: the cost is hashing per row, which compiling the expressions does not lower.
-    await session.execute(text("SET LOCAL jit = off"))
-    params = {"start": start, "prev": prev}
-    link = (await session.execute(text(_V2_FIRST_BAD_LINK), params)).first()
-    content = await session.scalar(text(_V2_FIRST_BAD_CONTENT), params)
-    broken: tuple[int, str] | None = None
-    if link is not None:
-        broken = (int(link.expected), MISSING if link.missing else PREV_DIFFERS)
-    # At one position the link is reported first (as v1 did); a missing event has no content.
-    if content is not None and (broken is None or int(content) < broken[0]):
-        broken = (int(content), CONTENT_DIFFERS)
-    if broken is not None:
-        at, reason = broken
-        return ChainReport(
-            ok=False, checked=checked + at - start, broken_at=at, reason=reason, start=first
+        checked, prev = legacy.checked, legacy.last_hash
+        start = legacy.last_pos + 1
+    if start <= last:
+        # No JIT: the cost is hashing per row, which compiling the expressions does not lower.
+        await session.execute(text("SET LOCAL jit = off"))
+        params = {
+            "start": start,
+            "end": last,
+            "prev": bytes.fromhex(prev),
+            "v3": state.v3_from,
+        }
+        bad = (
+            await session.execute(text(_V23_FIRST_BAD.format(relation=relation)), params)
+        ).first()
+        if bad is not None:
+            at = int(bad.expected)
+            return ChainReport(
+                ok=False,
+                checked=checked + at - start,
+                broken_at=at,
+                reason=MISSING if bad.missing else CONTENT_DIFFERS,
+                start=first,
+            )
+        tail = await session.scalar(
+            text(f"SELECT encode(hash, 'hex') FROM {relation} WHERE chain_pos = :p"),
+            {"p": last},
         )
-    # The link pass found positions start, start + 1, ... without a gap up to the last.
-    last = await session.scalar(text("SELECT max(chain_pos) FROM audit_events"))
-    return ChainReport(ok=True, checked=checked + max(0, int(last or 0) - start + 1), start=first)
+        if tail is None:  # the events up to the end are in order, but they stop short
+            reached = await session.scalar(
+                text(
+                    f"SELECT max(chain_pos) FROM {relation} "
+                    "WHERE chain_pos >= :s AND chain_pos <= :e"
+                ),
+                {"s": start, "e": last},
+            )
+            at = int(reached) + 1 if reached is not None else start
+            return ChainReport(
+                ok=False, checked=checked + at - start, broken_at=at, reason=MISSING, start=first
+            )
+        checked += last - start + 1
+        prev = str(tail)
+    return ChainReport(
+        ok=True, checked=checked, start=first, last_pos=max(last, first - 1), last_hash=prev
+    )
 
 
-async def _verify_legacy(session: AsyncSession, start: int, prev: str, v2_from: int) -> ChainReport:
-    """The v1 part, in Python; on success ``reason`` carries the last hash (for v2's start)."""
+async def _verify_legacy(
+    session: AsyncSession, relation: str, start: int, prev: str, until: int
+) -> ChainReport:
+    """The v1 part (positions ``start`` up to ``until``, excluded), in Python."""
     expected, checked = start, 0
-    while expected < v2_from:
+    while expected < until:
         rows = (
             await session.execute(
                 text(
-                    "SELECT * FROM audit_events WHERE chain_pos >= :from AND chain_pos < :to "
+                    "SELECT seq, at, subject, agency, client_id, action, dataset, keys, fields, "
+                    "purpose, request_id, detail, chain_pos, encode(hash, 'hex') AS hash "
+                    f"FROM {relation} WHERE chain_pos >= :from AND chain_pos < :to "
                     "ORDER BY chain_pos LIMIT :n"
                 ),
-                {"from": expected, "to": v2_from, "n": _LEGACY_BATCH},
+                {"from": expected, "to": until, "n": _LEGACY_BATCH},
             )
         ).all()
         if not rows:
-            return ChainReport(ok=False, checked=checked, broken_at=expected, reason=MISSING)
+            return _broken(checked, expected, MISSING, start)
         for event in rows:
             if event.chain_pos != expected:
-                return ChainReport(ok=False, checked=checked, broken_at=expected, reason=MISSING)
-            if event.prev_hash != prev:
-                return _legacy_broken(checked, expected, PREV_DIFFERS)
+                return _broken(checked, expected, MISSING, start)
             if legacy_event_hash(event, expected, prev) != event.hash:
-                return _legacy_broken(checked, expected, CONTENT_DIFFERS)
+                return _broken(checked, expected, CONTENT_DIFFERS, start)
             prev = event.hash
             expected += 1
             checked += 1
-    return ChainReport(ok=True, checked=checked, reason=prev)
+    return ChainReport(ok=True, checked=checked, start=start, last_pos=expected - 1, last_hash=prev)
 
 
-def _legacy_broken(checked: int, pos: int, reason: str) -> ChainReport:
-    return ChainReport(ok=False, checked=checked, broken_at=pos, reason=reason)
+def _broken(checked: int, pos: int, reason: str, start: int) -> ChainReport:
+    return ChainReport(ok=False, checked=checked, broken_at=pos, reason=reason, start=start)
 
 
 def _iso(moment: datetime) -> str:
@@ -231,14 +343,19 @@ def _iso(moment: datetime) -> str:
 __all__ = [
     "CONTENT_DIFFERS",
     "GENESIS",
+    "LOG",
     "MISSING",
     "PREV_DIFFERS",
     "ChainReport",
     "ChainStart",
+    "ChainState",
     "EventDraft",
     "append_event",
     "append_events",
+    "chain_state",
     "event_row",
     "legacy_event_hash",
+    "previous_hashes",
     "verify_chain",
+    "verify_range",
 ]

@@ -15,9 +15,9 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
-    Identity,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -25,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from catalog.audit_lists import unpack as unpack_keys
 
 
 class Base(DeclarativeBase):
@@ -187,13 +189,16 @@ class RecordVersion(Base):
 
 
 class AuditEvent(Base):
-    """One append-only audit event. ``chain_pos``, ``prev_hash`` and ``hash`` are set by the
-    insert that records it (migration 0003's trigger, under the one-row ``audit_chain`` head)."""
+    """One append-only audit event, read through the view ``audit_events`` over the monthly
+    partitions of ``audit_log`` (migration 0005). ``seq``, ``at``, ``chain_pos`` and ``hash``
+    (hex) are set by the insert that records it, under the one-row ``audit_chain`` head.
+    Keys are in ``lists`` (packed, ``catalog.audit_lists``); events from before 0005 keep
+    them in ``keys``: read them as ``key_list``."""
 
     __tablename__ = "audit_events"
 
-    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     subject: Mapped[str | None] = mapped_column(Text)
     agency: Mapped[str | None] = mapped_column(Text)
     client_id: Mapped[str | None] = mapped_column(Text)
@@ -201,17 +206,16 @@ class AuditEvent(Base):
     dataset: Mapped[str | None] = mapped_column(Text)
     keys: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     fields: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    lists: Mapped[bytes | None] = mapped_column(LargeBinary)
     purpose: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    chain_pos: Mapped[int] = mapped_column(BigInteger, unique=True)
-    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    chain_pos: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
 
-    __table_args__ = (
-        Index("ix_audit_dataset_at", "dataset", "at"),
-        Index("ix_audit_agency_at", "agency", "at"),
-    )
+    @property
+    def key_list(self) -> list[str] | None:
+        return unpack_keys(self.lists) if self.lists is not None else self.keys
 
 
 class RecordRead(Base):

@@ -33,7 +33,7 @@ class AuditQuery:
     dataset: str | None = None
     agency: str | None = None
     since: datetime | None = None
-    before_seq: int | None = None
+    before_pos: int | None = None
     first: int = 50
 
 
@@ -78,9 +78,11 @@ async def list_audit_events(
         stmt = stmt.where(AuditEvent.agency == query.agency)
     if query.since is not None:
         stmt = stmt.where(AuditEvent.at >= query.since)
-    if query.before_seq is not None:
-        stmt = stmt.where(AuditEvent.seq < query.before_seq)
-    rows = list(await session.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(query.first + 1)))
+    if query.before_pos is not None:
+        stmt = stmt.where(AuditEvent.chain_pos < query.before_pos)
+    # Chain order: each month's partition has its own index on the position.
+    stmt = stmt.order_by(AuditEvent.chain_pos.desc()).limit(query.first + 1)
+    rows = list(await session.scalars(stmt))
     return rows[: query.first], len(rows) > query.first
 
 

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from catalog import models
+from catalog.audit import previous_hashes
 from catalog.errors import InvalidInput
 from catalog.reads import READ_ACTION
 from catalog.usage import AuditQuery, list_audit_events, usage_report
@@ -45,8 +46,7 @@ class AuditEvent:
     hash: str
 
     @classmethod
-    def of(cls, row: models.AuditEvent) -> AuditEvent:
-        assert row.chain_pos is not None and row.hash is not None and row.prev_hash is not None
+    def of(cls, row: models.AuditEvent, prev_hash: str) -> AuditEvent:
         return cls(
             seq=row.seq,
             at=row.at,
@@ -55,14 +55,14 @@ class AuditEvent:
             client_id=row.client_id,
             action=row.action,
             dataset=row.dataset,
-            keys=row.keys,
+            keys=row.key_list,
             fields=row.fields,
             purpose=row.purpose,
             request_id=row.request_id,
             records_served=_detail_int(row, "count"),
             missed_keys=_detail_strings(row, "missed"),
             chain_pos=row.chain_pos,
-            prev_hash=row.prev_hash,
+            prev_hash=prev_hash,
             hash=row.hash,
         )
 
@@ -135,12 +135,19 @@ class AuditQueries:
             dataset=dataset,
             agency=agency,
             since=aware(since) if since is not None else None,
-            before_seq=before,
+            before_pos=before,
             first=size,
         )
         async with ctx.sessions() as session:
             rows, more = await list_audit_events(session, ctx.principal, query)
-        edges = [AuditEventEdge(node=AuditEvent.of(r), cursor=encode_cursor(r.seq)) for r in rows]
+            prev = await previous_hashes(session, [r.chain_pos for r in rows])
+        # The cursor is the chain position: the order of the listing (newest first).
+        edges = [
+            AuditEventEdge(
+                node=AuditEvent.of(r, prev[r.chain_pos]), cursor=encode_cursor(r.chain_pos)
+            )
+            for r in rows
+        ]
         return AuditEventConnection(
             edges=edges,
             page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),

@@ -26,14 +26,15 @@ _EVENT_COLUMNS = (
     "client_id",
     "action",
     "dataset",
-    "keys",
     "fields",
+    "lists",
     "purpose",
     "request_id",
     "detail",
 )
 # One statement, so one round trip and one implicit transaction: events and ledger rows are
-# committed together or not at all. Arrays of unequal length (keys, fields) travel as JSON.
+# committed together or not at all. Keys travel packed (``catalog.audit_lists``); fields, an
+# array of unequal length, as JSON.
 # The events' insert chains them (catalog.audit): it takes the chain head's row lock, so it
 # must run before the ledger insert, which may wait on another batch's uncommitted ledger
 # rows (that batch holding the head would wait on ours: a deadlock). The ledger's one-time
@@ -41,14 +42,13 @@ _EVENT_COLUMNS = (
 _STORE_SQL = """
 WITH events AS (
   INSERT INTO audit_events
-    (subject, agency, client_id, action, dataset, keys, fields, purpose, request_id, detail)
+    (subject, agency, client_id, action, dataset, fields, lists, purpose, request_id, detail)
   SELECT e.subject, e.agency, e.client_id, e.action, e.dataset,
-         ARRAY(SELECT jsonb_array_elements_text(e.keys::jsonb)),
-         ARRAY(SELECT jsonb_array_elements_text(e.fields::jsonb)),
-         e.purpose, e.request_id, e.detail::jsonb
+         ARRAY(SELECT jsonb_array_elements_text(e.fields::jsonb)), e.lists, e.purpose,
+         e.request_id, e.detail::jsonb
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-              $7::text[], $8::text[], $9::text[], $10::text[])
-       AS e(subject, agency, client_id, action, dataset, keys, fields, purpose, request_id,
+              $7::bytea[], $8::text[], $9::text[], $10::text[])
+       AS e(subject, agency, client_id, action, dataset, fields, lists, purpose, request_id,
             detail)
   RETURNING 1
 )
@@ -57,7 +57,7 @@ SELECT * FROM unnest($11::text[], $12::text[], $13::text[], $14::int[])
 WHERE (SELECT count(*) FROM events) >= 0
 ON CONFLICT DO NOTHING
 """
-_JSON_COLUMNS = frozenset({"keys", "fields", "detail"})
+_JSON_COLUMNS = frozenset({"fields", "detail"})
 
 _Pending = tuple[list[dict[str, Any]], str | None, list[ReadItem], "asyncio.Future[None]"]
 
