@@ -27,6 +27,7 @@ from hub.settings import Settings
 
 MAX_LIST = 1000
 MAX_RUNS = 100
+_COUNTS = ("read", "inserted", "updated", "unchanged", "deleted", "rejected")
 
 _LAST_RUNS = """
 SELECT DISTINCT ON (connector) connector, id, status, started_at, finished_at
@@ -122,7 +123,7 @@ def show(ctx: HubContext, name: str, runs: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(shown, ensure_ascii=True))
         return
-    console = Console()
+    console = Console(soft_wrap=True)  # long lines stay whole for grep and copy
     for key in ("name", "agency", "dataset", "kind", "schedule", "next_run_at", "created_by"):
         value = shown[key]
         console.print(f"{key}: {escape(printable(str(value) if value is not None else '-'))}")
@@ -132,19 +133,14 @@ def show(ctx: HubContext, name: str, runs: int, as_json: bool) -> None:
     if not shown["runs"]:
         console.print("runs: none yet")
         return
-    table = Table(title="latest runs")
-    headings = ["id", "trigger", "status", "started", "finished", "read", "inserted"]
-    headings += ["updated", "unchanged", "deleted", "rejected", "error"]
-    for heading in headings:
-        table.add_column(heading)
+    console.print("latest runs:")
     for r in shown["runs"]:
-        cells = [str(r["id"]), r["trigger"], r["status"], _short(r["started_at"])]
-        cells.append(_short(r["finished_at"]) if r["finished_at"] else "")
-        cells += [str(r[k]) for k in ("read", "inserted", "updated", "unchanged")]
-        cells += [str(r[k]) for k in ("deleted", "rejected")]
-        cells.append(r["error"] or "")
-        table.add_row(*(escape(printable(c)) for c in cells))
-    console.print(table)
+        finished = f" to {_short(r['finished_at'])}" if r["finished_at"] else ""
+        counts = ", ".join(f"{k} {r[k]}" for k in _COUNTS)
+        line = f"  #{r['id']} {r['status']} ({r['trigger']}) {_short(r['started_at'])}{finished}"
+        console.print(escape(printable(f"{line}: {counts}")), highlight=False)
+        if r["error"]:
+            console.print(escape(printable(f"    error: {r['error']}")), highlight=False)
 
 
 @connectors.command("remove")
