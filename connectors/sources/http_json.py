@@ -240,7 +240,8 @@ class HttpSource:
                 headers=self._headers, timeout=self._timeout, follow_redirects=True, max_redirects=5
             )
         try:
-            async with self._client.stream("GET", url, params=params) as response:
+            # No params at all for a next link: httpx would replace the query it carries.
+            async with self._client.stream("GET", url, params=params or None) as response:
                 if response.status_code == 429 or response.status_code >= 500:
                     raise _Retryable(f"answered {response.status_code}", _retry_after(response))
                 if response.status_code >= 400:
