@@ -15,6 +15,7 @@ from starlette.routing import Route
 from hub.auth.issuer import MAX_TOKEN_BODY, TOKEN_PATH, issuer_routes
 from hub.graphql_http import graphql_endpoint
 from hub.http_limits import BodyLimit
+from hub.ingest_http import INGEST_PREFIX, ingest_endpoint
 from hub.runtime import Hub, open_hub
 from hub.services import Services
 from hub.settings import Settings
@@ -63,6 +64,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
 
     routes = [
         Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+        Route(INGEST_PREFIX + "{dataset}", ingest_endpoint, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
@@ -74,6 +76,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
         max_body_bytes=settings.max_body_bytes,
         limits={TOKEN_PATH: MAX_TOKEN_BODY},
         oauth_paths=frozenset({TOKEN_PATH}),
+        streamed_prefixes=(INGEST_PREFIX,),  # bounded by HUB_INGEST_MAX_BYTES as it streams
     )
     return Starlette(routes=routes, lifespan=lifespan, middleware=[body_limit])
 

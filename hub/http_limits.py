@@ -32,17 +32,23 @@ class BodyLimit:
         max_body_bytes: int,
         limits: Mapping[str, int] | None = None,
         oauth_paths: frozenset[str] = frozenset(),
+        streamed_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.limits = dict(limits or {})
         self.oauth_paths = oauth_paths
+        # Endpoints that read their body as a stream and bound it themselves (uploads).
+        self.streamed_prefixes = streamed_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        if self.streamed_prefixes and path.startswith(self.streamed_prefixes):
+            await self.app(scope, receive, send)
+            return
         limit = self.limits.get(path, self.max_body_bytes)
         try:
             declared = _content_length(scope)

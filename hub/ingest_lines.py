@@ -100,7 +100,8 @@ class _Records:
 
 
 def _shown(record: bytes) -> str:
-    return record[:SHOWN_BYTES].decode("utf-8", errors="replace")
+    """The start of a line as text PostgreSQL can store (no NUL), for the steward to see."""
+    return record[:SHOWN_BYTES].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
 def _text(line: int, record: bytes) -> str | BadLine:
@@ -139,7 +140,9 @@ class NdjsonParser:
         if not isinstance(value, dict):
             kind = type(value).__name__
             return BadLine(
-                line, f"line {line}: expected a JSON object of field → value, got {kind}", text
+                line,
+                f"line {line}: expected a JSON object of field → value, got {kind}",
+                _shown(record),
             )
         return GoodLine(line, value)
 

@@ -127,6 +127,11 @@ class Services:
         """REQUESTED grants one agency may hold open per dataset (``requestGrant``)."""
         return self.settings.max_open_grant_requests
 
+    @property
+    def push_max_records(self) -> int:
+        """Most records one ``upsertRecords`` batch may carry."""
+        return self.settings.push_max_records
+
     async def admit(self, principal: Principal) -> Principal:
         """The principal, if its client is still registered as its token says (embedded
         issuer only; an external IdP revokes its own tokens); else ``Unauthenticated``.

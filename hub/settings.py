@@ -86,6 +86,15 @@ class Settings(BaseSettings):
     audit_checkpoint_seconds: int = Field(
         30, ge=1, le=60, description="Seconds between signed audit checkpoints while events flow."
     )
+    push_max_records: int = Field(
+        1_000, ge=1, le=100_000, description="Most records one upsertRecords batch may carry."
+    )
+    ingest_max_bytes: int = Field(
+        1_073_741_824, ge=1_000, description="Largest POST /ingest/{dataset} body, in bytes."
+    )
+    ingest_max_line_bytes: int = Field(
+        1_048_576, ge=100, description="Longest line (NDJSON record or CSV row) of an upload."
+    )
     worker_in_process: bool | None = Field(
         None,
         description="Run scheduled connectors inside `hub serve`; default on when "

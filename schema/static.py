@@ -8,6 +8,7 @@ from typing import Any
 from schema.audit.resolvers import AuditQueries
 from schema.connectors.resolvers import ConnectorMutation, ConnectorQuery
 from schema.grants.resolvers import GrantMutation, GrantQuery
+from schema.push.resolvers import PushMutation
 from schema.records.generic import RecordMutation, RecordQuery
 from schema.records.holdings import HoldingQuery
 
@@ -18,6 +19,11 @@ STATIC_QUERIES: list[type[Any]] = [
     AuditQueries,
     ConnectorQuery,
 ]
-STATIC_MUTATIONS: list[type[Any]] = [GrantMutation, RecordMutation, ConnectorMutation]
+STATIC_MUTATIONS: list[type[Any]] = [
+    GrantMutation,
+    RecordMutation,
+    ConnectorMutation,
+    PushMutation,
+]
 
 __all__ = ["STATIC_MUTATIONS", "STATIC_QUERIES"]
