@@ -1,27 +1,52 @@
 """``hub serve --demo``: the baseline catalogue, realistic demo records, demo grants and demo
-clients, loaded idempotently so a restart does not duplicate anything."""
+clients, loaded idempotently so a restart does not duplicate anything.
+
+The records come in through the real connectors (``hub/demo/connectors/*.toml``), as an
+agency's would: the business registry from a PostgreSQL database beside the hub's, land
+parcels from an XLSX file, citizens from a CSV in TCVN3, health-insurance cards from a CSV in
+Windows-1258, legal documents from a local HTTP JSON API. A second load adds no connector and
+writes no version: every row comes back unchanged."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import secrets
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
 from catalog.crypto import FieldKeys
+from catalog.errors import HubError
 from catalog.grants import GrantRequest, decide_grant, request_grant
-from catalog.models import ApiClient, Dataset, Grant
+from catalog.models import ApiClient, Grant
 from catalog.principal import Principal
-from catalog.records import write_records
 from catalog.seed import seed_baseline
+from catalog.sync_models import Connector
+from connectors.engine import run_connector
+from connectors.spec import read_connector_file
+from connectors.store import add_connector
 from hub.auth.clients import add_client
-from hub.demo import generate
+from hub.demo import generate, make_fixtures
+from hub.demo.make_fixtures import FIXTURES
+from hub.demo.sources import documents_server, ensure_registry_database
 from hub.runtime import Hub
 
-SIZES = {"business": 5000, "land_parcel": 8000, "citizen": 3000, "legal_document": 120}
+CONNECTORS = Path(__file__).parent / "connectors"
+# Masters before the datasets that reference them, so reconciliation finds them.
+CONNECTOR_FILES = (
+    "business_postgres.toml",
+    "citizen_csv_tcvn3.toml",
+    "land_parcel_xlsx.toml",
+    "health_insurance_csv.toml",
+    "legal_document_http.toml",
+)
+
+
+class DemoLoadFailed(HubError):
+    """A demo connector's run failed: the demo is incomplete, so ``hub serve`` stops."""
+
 
 # name → (agency, roles): an agency app of each kind the README walks through.
 DEMO_CLIENTS: dict[str, tuple[str, list[str]]] = {
@@ -56,22 +81,30 @@ async def load_demo(hub: Hub) -> list[str]:
 
 
 async def _load_records(hub: Hub, keys: FieldKeys) -> None:
-    businesses = generate.businesses(SIZES["business"])
-    citizens = generate.citizens(SIZES["citizen"])
-    batches: dict[str, list[dict[str, Any]]] = {
-        "business": businesses,
-        "land_parcel": generate.land_parcels(
-            SIZES["land_parcel"], [str(b["tax_code"]) for b in businesses]
-        ),
-        "citizen": citizens,
-        "health_insurance": generate.health_insurance(citizens),
-        "legal_document": generate.legal_documents(SIZES["legal_document"]),
-    }
-    for code, rows in batches.items():
+    """Each core dataset filled by its connector from a real source (DESIGN.md §9)."""
+    businesses = generate.businesses(make_fixtures.SIZES["business"])
+    url = await ensure_registry_database(hub.db.url, businesses)
+    token = secrets.token_urlsafe(24)  # the API's key for this load only
+    documents = FIXTURES / make_fixtures.FILES["legal_document"]
+    async with documents_server(documents, token) as api:
+        environ = {
+            **os.environ,
+            "DEMO_DKKD_DSN": url,
+            "DEMO_FIXTURES": str(FIXTURES.resolve()),
+            "DEMO_VAN_BAN_URL": api,
+            "DEMO_VAN_BAN_TOKEN": token,
+        }
+        specs = [read_connector_file(CONNECTORS / file) for file in CONNECTOR_FILES]
         async with hub.db.sessions.begin() as session:
-            dataset = await session.get(Dataset, code)
-            assert dataset is not None
-            await write_records(session, dataset, rows, source="demo", keys=keys)
+            for spec in specs:
+                if await session.get(Connector, spec.name) is None:
+                    await add_connector(session, keys, spec, actor=None, environ=environ)
+        for spec in specs:
+            outcome = await run_connector(
+                hub.db.sessions, keys, spec.name, trigger="manual", environ=environ
+            )
+            if outcome.status != "SUCCEEDED":
+                raise DemoLoadFailed(f"demo connector {spec.name}: {outcome.error}")
 
 
 async def _load_grants(hub: Hub) -> None:
