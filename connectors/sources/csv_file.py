@@ -99,20 +99,21 @@ class CsvSource:
         with stream:
             names = self._header(reader)
             width = len(names)
-            while True:
-                start = reader.line_num + 1
-                record = self._next(reader)
-                if record is None:
-                    return
-                if not any(record):
-                    continue  # a blank line
-                if len(record) != width:
-                    raise SourceError(
-                        f"{self._where(start)}: {len(record)} fields where the header has {width}"
-                    )
-                yield SourceRow(
-                    f"line {start}", {n: (v or None) for n, v in zip(names, record, strict=True)}
-                )
+            end = reader.line_num
+            try:
+                for record in reader:
+                    start, end = end + 1, reader.line_num
+                    if len(record) != width:
+                        if not any(record):
+                            continue  # a blank line
+                        raise SourceError(
+                            f"{self._where(start)}: {len(record)} fields where the header "
+                            f"has {width}"
+                        )
+                    values = {n: v or None for n, v in zip(names, record, strict=True)}
+                    yield SourceRow(f"line {start}", values)
+            except csv.Error as exc:
+                raise SourceError(f"{self._where(reader.line_num)}: {exc}") from None
 
     async def batches(
         self, since: Any | None = None, size: int = 5000

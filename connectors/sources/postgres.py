@@ -92,19 +92,17 @@ class PostgresSource:
         conn = await self._connection()
         sql, args = self._statement(since)
         read = 0
-        batch: list[SourceRow] = []
         try:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
-                async for record in conn.cursor(sql, *args, prefetch=size):
-                    read += 1
-                    batch.append(SourceRow(f"row {read}", dict(record.items())))
-                    if len(batch) >= size:
-                        yield batch
-                        batch = []
+                cursor = await conn.cursor(sql, *args)
+                while records := await cursor.fetch(size):
+                    batch = []
+                    for record in records:
+                        read += 1
+                        batch.append(SourceRow(f"row {read}", dict(record.items())))
+                    yield batch
         except _DRIVER_ERRORS as exc:
             raise self._error(f"reading (after row {read})", exc) from None
-        if batch:
-            yield batch
 
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import codecs
 import io
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -55,42 +55,32 @@ def numbered_lines(kind: str, path: Path, stream: BinaryIO, encoding: str) -> It
         return
     decode = decoder(encoding)
     legacy = ENCODINGS[encoding] not in ("utf-8", "utf-8-sig")
+    readline = stream.readline
     number = 0
-    while True:
-        raw = stream.readline(MAX_LINE_BYTES + 1)
-        if not raw:
-            return
+    if ENCODINGS[encoding] == "utf-8-sig" and stream.read(3) != codecs.BOM_UTF8:
+        stream.seek(0)
+    while raw := readline(MAX_LINE_BYTES + 1):
         number += 1
         if len(raw) > MAX_LINE_BYTES:
             raise SourceError(f"{kind} source: {path} line {number} is longer than 16 MiB")
-        if number == 1 and ENCODINGS[encoding] == "utf-8-sig":
-            raw = raw.removeprefix(codecs.BOM_UTF8)
-        if legacy and _is_utf8_text(raw):
+        if legacy and not raw.isascii() and _is_utf8(raw):
             raise SourceError(
                 f"{kind} source: {path} line {number} is UTF-8 while the file is {encoding}: "
                 "mixed encodings"
             )
-        yield _decoded(kind, path, number, raw, encoding, decode)
+        try:
+            line = decode(raw)
+        except UnicodeDecodeError as exc:
+            raise SourceError(
+                f"{kind} source: {path} line {number}, byte {exc.start + 1} "
+                f"(0x{raw[exc.start]:02X}) is not valid {encoding}: wrong or mixed encoding"
+            ) from None
+        yield line
 
 
-def _decoded(
-    kind: str, path: Path, number: int, raw: bytes, encoding: str, decode: Callable[[bytes], str]
-) -> str:
-    try:
-        return decode(raw)
-    except UnicodeDecodeError as exc:
-        byte = raw[exc.start]
-        raise SourceError(
-            f"{kind} source: {path} line {number}, byte {exc.start + 1} (0x{byte:02X}) is not "
-            f"valid {encoding}: wrong or mixed encoding"
-        ) from None
-
-
-def _is_utf8_text(raw: bytes) -> bool:
-    """Whether a line holds UTF-8 multi-byte characters: legacy-encoded Vietnamese almost
-    never forms valid UTF-8 sequences, so such a line was written in another encoding."""
-    if raw.isascii():
-        return False
+def _is_utf8(raw: bytes) -> bool:
+    """Whether a non-ASCII line is valid UTF-8: legacy-encoded Vietnamese almost never forms
+    valid UTF-8 sequences, so such a line was written in another encoding."""
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:
