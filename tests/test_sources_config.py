@@ -73,3 +73,9 @@ def test_http_url_must_be_http() -> None:
 def test_config_must_be_a_table() -> None:
     with pytest.raises(SourceError, match=r"csv source: the \[source\] table is missing"):
         open_source("csv", None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_files_refuse_a_cursor(kind: str, tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=rf"{kind} source: key 'cursor' is not supported: a file"):
+        open_source(kind, {"path": str(tmp_path / "a"), "cursor": "cap_nhat_luc"})

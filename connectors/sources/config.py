@@ -88,6 +88,11 @@ class SourceConfig:
             raise SourceError(f"{self.kind} source: give exactly one of '{first}' or '{second}'")
         return a, b
 
+    def refuse(self, key: str, reason: str) -> None:
+        """Refuse ``key`` if given, saying why this kind of source cannot take it."""
+        if self._get(key) is not None:
+            raise self._fail(key, f"is not supported: {reason}")
+
     def finish(self) -> None:
         """Refuse keys that no reader asked for."""
         unknown = sorted(set(self._config) - self._read)

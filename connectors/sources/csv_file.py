@@ -38,6 +38,8 @@ class CsvSource:
         if len(delimiter) != 1 or delimiter in '\r\n"':
             raise SourceError("csv source: key 'delimiter' must be one character, not a quote")
         self._delimiter = delimiter
+        # A file has no order to resume from: each run reads it whole, as a full snapshot.
+        config.refuse("cursor", "a file is read whole on every run (a full snapshot)")
         self._columns: list[str] | None = None
 
     def _where(self, line: int) -> str:

@@ -36,6 +36,8 @@ class XlsxSource:
         self._sheet = config.text("sheet")
         self._header_row = config.integer("header_row", 1, maximum=1_048_576)
         self._encoding = config.choice("encoding", "unicode", XLSX_ENCODINGS)
+        # A file has no order to resume from: each run reads it whole, as a full snapshot.
+        config.refuse("cursor", "a file is read whole on every run (a full snapshot)")
         self._columns: list[str] | None = None
 
     def _fail(self, what: str) -> SourceError:
