@@ -94,7 +94,7 @@ async def test_cursor_reads_rows_at_or_after_since(admin: tuple[Any, str]) -> No
     rows = await read_all(config, since=_at(2))
     assert [r.values["ma_so_thue"] for r in rows][-1] == "4300000004"
     assert sorted(r.values["ma_so_thue"] for r in rows) == [f"430000000{i}" for i in (2, 3, 4)]
-    as_text = await read_all(config, since="2024-05-01 02:00:00")
+    as_text = await read_all(config, since="2024-05-01T02:00:00")  # a cursor kept as JSON
     assert [r.values for r in as_text] == [r.values for r in rows]
 
 
