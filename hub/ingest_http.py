@@ -28,7 +28,8 @@ from hub.ingest_lines import BadLine, CsvParser, GoodLine, HeaderError, NdjsonPa
 from hub.services import Services
 from hub.settings import Settings
 from schema.errors import error_response
-from schema.push.pushing import push, pushable_dataset, quarantine_lines
+from schema.inputs import header_text
+from schema.push.pushing import MAX_SOURCE_LABEL, push, pushable_dataset, quarantine_lines
 from schema.push.types import run_json
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ async def ingest_endpoint(request: Request) -> Response:
             principal,
             dataset,
             rows,
-            source=request.headers.get("x-source"),
+            source=header_text("X-Source", request.headers.get("x-source"), MAX_SOURCE_LABEL),
         )
         if upload.bad:
             outcome = await quarantine_lines(services.sessions, dataset, outcome, upload.bad)

@@ -12,6 +12,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -20,7 +21,7 @@ import uvicorn
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 
-from catalog.models import Record
+from catalog.models import Record, RecordVersion
 from catalog.sync_models import QuarantinedRow, SyncRun
 from hub.db import Database
 from hub.demo import generate
@@ -335,3 +336,18 @@ async def test_a_bad_csv_header_is_400_and_nothing_is_written(
 async def test_get_is_not_allowed(http: httpx.AsyncClient, token: Callable[..., str]) -> None:
     response = await http.get("/ingest/citizen", headers=_auth(token("SYT", "owner")))
     assert response.status_code == 405
+
+
+async def test_x_source_names_the_versions_source(
+    http: httpx.AsyncClient, token: Callable[..., str], database: Database
+) -> None:
+    label = "Xuất dữ liệu HIS"
+    response = await http.post(
+        "/ingest/citizen",
+        content=_ndjson(generate.citizens(2, seed=29)),
+        headers=_auth(token("SYT", "owner"), **NDJSON, **{"X-Source": quote(label)}),
+    )
+    assert response.json()["inserted"] == 2
+    async with database.sessions() as session:
+        sources = set(await session.scalars(select(RecordVersion.source)))
+    assert sources == {label}
