@@ -26,6 +26,7 @@ from catalog.sync_models import QuarantinedRow, SyncRun
 from hub.db import Database
 from hub.demo import generate
 from hub.http_protocol import server_options
+from hub.ingest_lines import CsvParser, GoodLine, NdjsonParser
 from hub.settings import Settings
 
 MAX_BYTES = 400_000
@@ -351,3 +352,37 @@ async def test_x_source_names_the_versions_source(
     async with database.sessions() as session:
         sources = set(await session.scalars(select(RecordVersion.source)))
     assert sources == {label}
+
+
+# -- the incremental parsers, chunk edge by chunk edge ---------------------------------------------
+
+CSV_BODY = (
+    '\ufeffname,note\r\n"Công ty ""A""","dòng 1\r\ndòng 2"\r\n\r\nB,\r\n"C, D",x\r\nE'
+).encode()
+CSV_RECORDS = [
+    (2, {"name": 'Công ty "A"', "note": "dòng 1\r\ndòng 2"}),
+    (5, {"name": "B"}),
+    (6, {"name": "C, D", "note": "x"}),
+    (7, None),  # one column where the header has two
+]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, len(CSV_BODY)])
+def test_csv_records_are_the_same_whatever_the_chunk_edges(size: int) -> None:
+    parser = CsvParser(1_000)
+    items = []
+    for start in range(0, len(CSV_BODY), size):
+        items += parser.feed(CSV_BODY[start : start + size])
+    items += parser.close()
+    seen = [(i.line, i.values if isinstance(i, GoodLine) else None) for i in items]
+    assert seen == CSV_RECORDS
+
+
+def test_an_overlong_record_is_skipped_in_bounded_memory() -> None:
+    parser = NdjsonParser(100)
+    items = parser.feed(b'{"a": "' + b"x" * 10_000)
+    for _ in range(100):  # a line without end, arriving in pieces: never buffered
+        items += parser.feed(b"y" * 10_000)
+        assert len(parser.records.pending) <= 100
+    items += parser.feed(b'"}\n{"b": 1}\n')
+    assert [(i.line, type(i).__name__) for i in items] == [(1, "BadLine"), (2, "GoodLine")]
