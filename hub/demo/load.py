@@ -87,14 +87,17 @@ async def _load_records(hub: Hub, keys: FieldKeys) -> None:
     token = secrets.token_urlsafe(24)  # the API's key for this load only
     documents = FIXTURES / make_fixtures.FILES["legal_document"]
     async with documents_server(documents, token) as api:
+        # Only what the demo's connector files name: nothing of the hub's own environment.
         environ = {
-            **os.environ,
             "DEMO_DKKD_DSN": url,
             "DEMO_FIXTURES": str(FIXTURES.resolve()),
             "DEMO_VAN_BAN_URL": api,
             "DEMO_VAN_BAN_TOKEN": token,
         }
-        specs = [read_connector_file(CONNECTORS / file) for file in CONNECTOR_FILES]
+        specs = [
+            await asyncio.to_thread(read_connector_file, CONNECTORS / file)
+            for file in CONNECTOR_FILES
+        ]
         async with hub.db.sessions.begin() as session:
             for spec in specs:
                 if await session.get(Connector, spec.name) is None:
