@@ -140,3 +140,32 @@ async def test_two_servers_and_cli_share_one_embedded_database(tmp_path: Path) -
         assert body.json() == {"data": {"datasets": {"totalCount": 2}}}
     finally:
         await _stop(again)
+
+
+def _postmaster_running(data_dir: Path) -> bool:
+    """Whether the embedded server's postmaster (its pid is line 1 of postmaster.pid) lives."""
+    pid_file = data_dir / "pg" / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text().splitlines()[0])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_sigterm_stops_the_embedded_database_with_the_last_process(tmp_path: Path) -> None:
+    # A service manager stops the hub with SIGTERM. uvicorn re-raises the signal after its
+    # graceful shutdown; with the default action the process died there without its exit
+    # handlers, and the embedded PostgreSQL it started stayed running after it.
+    data_dir = tmp_path / "hub"
+    process = await _serve(data_dir, _free_port())
+    assert _postmaster_running(data_dir)
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), timeout=30) == 0
+    for _ in range(100):
+        if not _postmaster_running(data_dir):
+            break
+        await asyncio.sleep(0.1)
+    assert not _postmaster_running(data_dir)

@@ -6,6 +6,7 @@ import contextlib
 import multiprocessing
 import signal
 import socket
+import sys
 
 import click
 import uvicorn
@@ -131,9 +132,16 @@ def _serve_worker(settings: Settings, host: str, port: int) -> None:
         lifespan="on",
         **server_options(settings),  # uvloop, httptools with the header cap, no access log
     )
-    # uvicorn re-raises the signal after its graceful shutdown; the stop was asked for.
+    # uvicorn re-raises the signal after its graceful shutdown; the stop was asked for. With
+    # SIGTERM's default action the process would die right there, skipping the exit handlers
+    # that let go of the embedded PostgreSQL (the last process stops it): exit normally.
+    signal.signal(signal.SIGTERM, _exit_normally)
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run(sockets=[sock])
+
+
+def _exit_normally(_signum: int, _frame: object) -> None:
+    sys.exit(0)
 
 
 COMMANDS = [serve]
