@@ -62,9 +62,8 @@ BEGIN
   FOR r IN SELECT * FROM redated ORDER BY chain_pos LOOP
     moved := this_month - make_interval(months => months)
              + (r.chain_pos - 1) * (make_interval(months => months) / total);
-    prev := hub_audit_digest3(r.chain_pos, r.seq, moved, r.subject, r.agency, r.client_id,
-              r.action, r.dataset, r.keys, r.fields, r.lists, r.purpose, r.request_id,
-              r.detail, prev);
+    prev := hub_audit_digest3(r.chain_pos, r.seq, moved, r.ident, r.request_id, r.detail,
+                              r.lists, r.keys, prev);
     INSERT INTO audit_log (seq, at, chain_pos, context, hash, request_id, detail, lists, keys)
     VALUES (r.seq, moved, r.chain_pos, r.context, prev, r.request_id, r.detail, r.lists,
             r.keys);
@@ -207,7 +206,7 @@ async def _archive(
     months: int,
     count: int,
 ) -> None:
-    from catalog.audit_archive import export_archive, month_of, verify_archive_file
+    from catalog.audit_archive import export_archive, month_of, verify_archive
 
     started = time.perf_counter()
     for back in range(months, 0, -1):
@@ -234,7 +233,7 @@ async def _archive(
     )
     file = work / "archive.ndjson.gz"
     started = time.perf_counter()
-    result = await export_archive(db, keys, month_of(before), file)
+    result = await export_archive(db.sessions, keys, month_of(before), file)
     export_s = time.perf_counter() - started
     print(
         f"archive --before {before}: {result.rows:,} events ({', '.join(result.months)}) in "
@@ -243,10 +242,12 @@ async def _archive(
         f"{file.stat().st_size / result.rows:,.0f} bytes/event"
     )
     started = time.perf_counter()
-    checked = await verify_archive_file(db, keys, file)
+    async with db.sessions() as session:
+        checked = await verify_archive(session, keys, file)
     verify_s = time.perf_counter() - started
     print(
-        f"verify --archive: ok={checked.ok} {checked.rows:,} events in {verify_s:.2f} s = "
+        f"verify --archive: ok={checked.ok} ({checked.problem or 'intact'}) "
+        f"{checked.rows:,} events in {verify_s:.2f} s = "
         f"{checked.rows / verify_s:,.0f} events/s"
     )
     async with db.sessions() as session:

@@ -191,15 +191,16 @@ def legacy_event_hash(event: Any, chain_pos: int, prev_hash: str) -> str:
 # v2 and v3 in one ordered pass: each event against the position it should have and its
 # hash recomputed over the hash of the event before (the start's given hash for the first).
 # The pass stops at the first failing event. Relations are this module's constants (the log,
-# or an archive's rows loaded into a temporary table), never input.
+# or an archive's rows loaded into a temporary table), never input. A v3 hash covers its
+# context by the context's ident, so the contexts' idents are checked against their values
+# apart (once per context, not per event).
 _V23_FIRST_BAD = """
 SELECT chain_pos, expected, chain_pos <> expected AS missing
 FROM (
   SELECT chain_pos, :start + row_number() OVER w - 1 AS expected,
          hash IS DISTINCT FROM CASE
            WHEN chain_pos >= :v3 THEN
-             hub_audit_digest3(chain_pos, seq, at, subject, agency, client_id, action,
-                               dataset, keys, fields, lists, purpose, request_id, detail,
+             hub_audit_digest3(chain_pos, seq, at, ident, request_id, detail, lists, keys,
                                coalesce(lag(hash) OVER w, :prev))
            ELSE decode(hub_audit_digest(chain_pos, seq, at, subject, agency, client_id, action,
                                         dataset, keys, fields, purpose, request_id, detail,
@@ -212,6 +213,13 @@ FROM (
 ) t
 WHERE chain_pos <> expected OR bad
 LIMIT 1
+"""
+_FIRST_ALTERED_CONTEXT = """
+SELECT min(chain_pos + 0) FROM audit_log
+WHERE chain_pos >= :start AND chain_pos <= :end
+  AND context IN (SELECT id FROM audit_contexts
+                  WHERE ident IS DISTINCT FROM hub_audit_context_ident(
+                    action, subject, agency, client_id, dataset, purpose, fields))
 """
 
 
@@ -270,14 +278,19 @@ async def verify_range(
         bad = (
             await session.execute(text(_V23_FIRST_BAD.format(relation=relation)), params)
         ).first()
+        broken = None
         if bad is not None:
-            at = int(bad.expected)
+            broken = (int(bad.expected), MISSING if bad.missing else CONTENT_DIFFERS)
+        if relation == LOG:
+            altered = await session.scalar(
+                text(_FIRST_ALTERED_CONTEXT), {"start": start, "end": last}
+            )
+            if altered is not None and (broken is None or int(altered) < broken[0]):
+                broken = (int(altered), CONTENT_DIFFERS)
+        if broken is not None:
+            at, reason = broken
             return ChainReport(
-                ok=False,
-                checked=checked + at - start,
-                broken_at=at,
-                reason=MISSING if bad.missing else CONTENT_DIFFERS,
-                start=first,
+                ok=False, checked=checked + at - start, broken_at=at, reason=reason, start=first
             )
         tail = await session.scalar(
             text(f"SELECT encode(hash, 'hex') FROM {relation} WHERE chain_pos = :p"),

@@ -18,6 +18,7 @@ verify after a rotation, and anyone holding the issuer's JWKS can check a kept c
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,9 +28,12 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.errors import InvalidInput
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_TYPE = "hub-audit-checkpoint"
 _CHECKPOINT_LOCK = 7_305_003
@@ -46,17 +50,18 @@ class SigningKeys:
     jwks: Sequence[Mapping[str, Any]]
     active_kid: str
 
-    def sign(self, payload: bytes) -> str:
-        """A compact JWS of ``payload`` under the active key. Raises InvalidInput when the
-        active key is missing or not private."""
+    def sign(self, payload: bytes, typ: str = CHECKPOINT_TYPE) -> str:
+        """A compact JWS of ``payload`` under the active key, its header naming what it signs
+        (``typ``: a checkpoint, an archive manifest). Raises InvalidInput when the active key
+        is missing or not private."""
         jwk = self._jwk(self.active_kid)
         if jwk is None or "d" not in jwk:
             raise InvalidInput(f"keys file: no private signing key '{self.active_kid}'")
-        header = {"alg": "ES256", "kid": self.active_kid, "typ": CHECKPOINT_TYPE}
+        header = {"alg": "ES256", "kid": self.active_kid, "typ": typ}
         return jws.serialize_compact(header, payload, ECKey.import_key(dict(jwk)))
 
-    def verify(self, token: str, kid: str) -> bytes | None:
-        """The payload when ``token`` is a valid signature by key ``kid``, else None."""
+    def verify(self, token: str, kid: str, typ: str = CHECKPOINT_TYPE) -> bytes | None:
+        """The payload when ``token`` is a valid signature of a ``typ`` by key ``kid``."""
         jwk = self._jwk(kid)
         if jwk is None:
             return None
@@ -66,7 +71,7 @@ class SigningKeys:
         except (JoseError, ValueError):
             return None
         headers = signed.headers()
-        if headers.get("kid") != kid or headers.get("typ") != CHECKPOINT_TYPE:
+        if headers.get("kid") != kid or headers.get("typ") != typ:
             return None
         return bytes(signed.payload)
 
@@ -130,6 +135,7 @@ async def write_checkpoint(
     )
     if not locked:
         return None
+    await ensure_partitions(session)
     state = (
         await session.execute(
             text(
@@ -161,6 +167,32 @@ async def write_checkpoint(
         {"p": state.chain_pos, "h": state.hash, "at": at, "kid": keys.active_kid, "jws": signed},
     )
     return Checkpoint(int(state.chain_pos), str(state.hash), at, keys.active_kid, signed, row_id)
+
+
+async def ensure_partitions(session: AsyncSession) -> None:
+    """Create this month's and next month's audit partitions if missing (the checkpoint
+    task's turn, so a month's partition exists before its first event). Waits at most a
+    second for the lock DDL needs; on timeout, the next turn tries again (events meanwhile
+    land in the default partition, never nowhere)."""
+    missing = await session.scalar(
+        text(
+            "SELECT to_regclass('audit_log_p' || to_char(now() AT TIME ZONE '+07', 'YYYYMM')) "
+            "IS NULL OR to_regclass('audit_log_p' || to_char((now() AT TIME ZONE '+07') "
+            "+ interval '1 month', 'YYYYMM')) IS NULL"
+        )
+    )
+    if not missing:
+        return
+    try:
+        async with session.begin_nested():
+            previous = await session.scalar(text("SELECT current_setting('lock_timeout')"))
+            await session.execute(text("SET LOCAL lock_timeout = '1s'"))
+            await session.execute(text("SELECT hub_audit_ensure_partitions()"))
+            await session.execute(
+                text("SELECT set_config('lock_timeout', :v, true)"), {"v": previous}
+            )
+    except DBAPIError as exc:
+        log.warning("audit partitions not created yet (%s); retrying later", exc.orig)
 
 
 async def checkpoints_after(
@@ -248,13 +280,20 @@ async def verify_checkpoints(
     head = await session.scalar(
         text("SELECT max(chain_pos) FROM audit_events WHERE chain_pos IS NOT NULL")
     )
-    head_pos = int(head or 0)
+    base = (
+        await session.execute(
+            text("SELECT base_pos, encode(base_hash, 'hex') AS hash FROM audit_chain")
+        )
+    ).one()
+    # Everything up to the base is archived: the chain reaches at least there.
+    head_pos = max(int(head or 0), int(base.base_pos))
+    archived = _Base(int(base.base_pos), str(base.hash))
     after = 0
     while len(report.problems) < MAX_PROBLEMS:
         batch = await checkpoints_after(session, after)
         if not batch:
             break
-        await _check(session, keys, batch, head_pos, report, where=None)
+        await _check(session, keys, batch, head_pos, archived, report, where=None)
         report.checked += len(batch)
         report.last = batch[-1]
         after = batch[-1].id or after
@@ -262,7 +301,7 @@ async def verify_checkpoints(
         if len(report.problems) >= MAX_PROBLEMS:
             break
         batch = list(kept[start : start + _BATCH])
-        await _check(session, keys, batch, head_pos, report, where=kept_from)
+        await _check(session, keys, batch, head_pos, archived, report, where=kept_from)
         stored = set(
             await session.scalars(
                 text("SELECT jws FROM audit_checkpoints WHERE jws = ANY(:tokens)"),
@@ -285,6 +324,7 @@ async def _check(
     keys: SigningKeys,
     batch: Sequence[Checkpoint],
     head_pos: int,
+    archived: _Base,
     report: CheckpointReport,
     where: str | None,
 ) -> None:
@@ -293,6 +333,8 @@ async def _check(
         {"ps": sorted({c.pos for c in batch})},
     )
     hashes: dict[int, str] = {int(r.chain_pos): str(r.hash) for r in rows}
+    if archived.pos:
+        hashes[archived.pos] = archived.hash
     place = f" in {where}" if where else ""
     for checkpoint in batch:
         name = checkpoint.describe() + place
@@ -304,6 +346,8 @@ async def _check(
         if payload != expected:
             report.problems.append(f"{name}: its signature does not verify (forged or edited)")
             continue
+        if checkpoint.pos < archived.pos:
+            continue  # its event is in a signed archive (``hub audit verify --archive``)
         if checkpoint.pos > head_pos:
             report.problems.append(
                 f"audit chain TRUNCATED: it ends at position {head_pos}, but {name} vouches "
@@ -316,6 +360,14 @@ async def _check(
                 + ("is missing" if found is None else f"hashes {found[:16]}…")
                 + f", but {name} signed {checkpoint.head[:16]}…"
             )
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    """The last archived position and its hash (0 when nothing is archived)."""
+
+    pos: int
+    hash: str
 
 
 def _iso(moment: datetime) -> str:
@@ -335,6 +387,7 @@ __all__ = [
     "SigningKeys",
     "checkpoint_payload",
     "checkpoints_after",
+    "ensure_partitions",
     "last_good_checkpoint",
     "parse_kept",
     "verify_checkpoints",

@@ -176,29 +176,30 @@ def upgrade() -> None:
 
 
 _FUNCTIONS = (
-    # v3: like v2 (migration 0003) but the packed lists take part as length-prefixed bytes
-    # (after the legacy arrays, NULL in compact rows) and the previous hash as its 32 bytes;
-    # the result is 32 bytes.
+    # v3: sha256 over the position, seq and time in binary; the context's ident (itself a
+    # sha256 of who, what and why, checked against its values once per context); request
+    # id, detail (jsonb's normalised text), packed keys and legacy keys, each length-prefixed
+    # (-1 for NULL); the previous hash's 32 bytes. Binary parts, no JSON building per event.
     """
 CREATE FUNCTION hub_audit_digest3(
-  pos bigint, seq bigint, at timestamptz, subject text, agency text, client_id text,
-  action text, dataset text, keys text[], fields text[], lists bytea, purpose text,
-  request_id text, detail jsonb, prev bytea) RETURNS bytea LANGUAGE sql IMMUTABLE
+  pos bigint, seq bigint, at timestamptz, ident bytea, request_id text, detail jsonb,
+  lists bytea, keys text[], prev bytea) RETURNS bytea LANGUAGE sql STABLE
   PARALLEL SAFE AS $$
   SELECT sha256(
-    convert_to(json_build_array(pos, seq, subject, agency, client_id, action, dataset,
-                                purpose, request_id, detail)::text, 'UTF8')
-    || timestamptz_send(at)
-    || coalesce(array_send(keys), '\\xffffffff'::bytea)
-    || coalesce(array_send(fields), '\\xffffffff'::bytea)
+    int8send(pos) || int8send(seq) || timestamptz_send(at) || ident
+    || coalesce(int4send(octet_length(request_id)) || convert_to(request_id, 'UTF8'),
+                '\\xffffffff'::bytea)
+    || coalesce(int4send(octet_length(detail::text)) || convert_to(detail::text, 'UTF8'),
+                '\\xffffffff'::bytea)
     || coalesce(int4send(length(lists)) || lists, '\\xffffffff'::bytea)
+    || coalesce(array_send(keys), '\\xffffffff'::bytea)
     || prev)
 $$""",
     # A context's identity: its values as a JSON array (self-delimiting), hashed.
     """
 CREATE FUNCTION hub_audit_context_ident(
   action text, subject text, agency text, client_id text, dataset text, purpose text,
-  fields text[]) RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  fields text[]) RETURNS bytea LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT sha256(convert_to(json_build_array(action, subject, agency, client_id, dataset,
                                             purpose, fields)::text, 'UTF8'))
 $$""",
@@ -280,12 +281,11 @@ BEGIN
   NEW.chain_pos := head_pos + 1;
   NEW.seq := nextval('audit_log_seq');
   NEW.at := greatest(clock_timestamp(), head_at);
-  digest := hub_audit_digest3(NEW.chain_pos, NEW.seq, NEW.at, NEW.subject, NEW.agency,
-    NEW.client_id, NEW.action, NEW.dataset, NEW.keys, NEW.fields, NEW.lists, NEW.purpose,
-    NEW.request_id, NEW.detail, head_hash);
-  NEW.hash := encode(digest, 'hex');
   event_ident := hub_audit_context_ident(NEW.action, NEW.subject, NEW.agency, NEW.client_id,
-                                   NEW.dataset, NEW.purpose, NEW.fields);
+                                         NEW.dataset, NEW.purpose, NEW.fields);
+  digest := hub_audit_digest3(NEW.chain_pos, NEW.seq, NEW.at, event_ident, NEW.request_id,
+                              NEW.detail, NEW.lists, NEW.keys, head_hash);
+  NEW.hash := encode(digest, 'hex');
   SELECT id INTO event_context FROM audit_contexts WHERE ident = event_ident;
   IF event_context IS NULL THEN
     -- Writers hold the chain head here, one at a time: no other can be adding it.
