@@ -20,6 +20,7 @@ the newest archive's last hash is the base the database's chain continues from.
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import hashlib
 import itertools
@@ -29,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import asyncpg
 from sqlalchemy import text
@@ -418,44 +419,44 @@ async def verify_archive(
     manifest = _check_manifest(keys, trailer, file, check)
     if manifest is None:
         return check
+    # Parsed once per line as jsonb (detail keeps its exact numbers; it was jsonb).
     await raw.execute(
-        f"INSERT INTO {_ROWS} SELECT (j->>'pos')::bigint, (j->>'seq')::bigint, "
-        "(j->>'at')::timestamptz, j->>'subject', j->>'agency', j->>'client_id', j->>'action',"
-        " j->>'dataset', j->>'purpose', j->>'request_id', (j->'detail')::jsonb, "
-        " CASE WHEN json_typeof(j->'fields') = 'array' THEN "
-        "   ARRAY(SELECT json_array_elements_text(j->'fields')) END, "
-        " CASE WHEN json_typeof(j->'lists') = 'string' THEN NULL "
-        "      WHEN json_typeof(j->'keys') = 'array' THEN "
-        "   ARRAY(SELECT json_array_elements_text(j->'keys')) END, "
-        " decode(j->>'lists', 'base64'), decode(j->>'hash', 'hex'), NULL "
-        f"FROM (SELECT line::json AS j FROM {_LINES}) t"
-    )
-    await raw.execute(
-        f"UPDATE {_ROWS} SET ident = hub_audit_context_ident(action, subject, agency, "
-        "client_id, dataset, purpose, fields)"
+        f"INSERT INTO {_ROWS} SELECT e.*, hub_audit_context_ident(e.action, e.subject, "
+        "e.agency, e.client_id, e.dataset, e.purpose, e.fields) FROM ("
+        "SELECT (j->>'pos')::bigint AS chain_pos, (j->>'seq')::bigint AS seq, "
+        " (j->>'at')::timestamptz AS at, j->>'subject' AS subject, j->>'agency' AS agency, "
+        " j->>'client_id' AS client_id, j->>'action' AS action, j->>'dataset' AS dataset, "
+        " j->>'purpose' AS purpose, j->>'request_id' AS request_id, "
+        " CASE WHEN jsonb_typeof(j->'detail') <> 'null' THEN j->'detail' END AS detail, "
+        " CASE WHEN jsonb_typeof(j->'fields') = 'array' THEN "
+        "   ARRAY(SELECT jsonb_array_elements_text(j->'fields')) END AS fields, "
+        " CASE WHEN jsonb_typeof(j->'lists') = 'string' THEN NULL "
+        "      WHEN jsonb_typeof(j->'keys') = 'array' THEN "
+        "   ARRAY(SELECT jsonb_array_elements_text(j->'keys')) END AS keys, "
+        " decode(j->>'lists', 'base64') AS lists, decode(j->>'hash', 'hex') AS hash "
+        f"FROM (SELECT line::jsonb AS j FROM {_LINES} OFFSET 0) t) e"
     )
     await raw.execute(f"CREATE INDEX ON {_ROWS} (chain_pos); ANALYZE {_ROWS}")
     check.rows = count
-    problem = await _check_keys(raw, file)
-    if problem is None:
-        state = ChainState(
-            manifest.last_pos,
-            manifest.last_hash,
-            manifest.v2_from,
-            manifest.v3_from,
-            manifest.first_pos - 1,
-            manifest.first_prev,
+    state = ChainState(
+        manifest.last_pos,
+        manifest.last_hash,
+        manifest.v2_from,
+        manifest.v3_from,
+        manifest.first_pos - 1,
+        manifest.first_prev,
+    )
+    report = await verify_range(
+        session, ARCHIVED, manifest.first_pos, manifest.first_prev, state, manifest.last_pos
+    )
+    problem: str | None = None
+    if not report.ok:
+        problem = (
+            f"{file}: chain BROKEN at position {report.broken_at}: {report.reason} "
+            f"({report.checked} events verified before it)"
         )
-        report = await verify_range(
-            session, ARCHIVED, manifest.first_pos, manifest.first_prev, state, manifest.last_pos
-        )
-        if not report.ok:
-            problem = (
-                f"{file}: chain BROKEN at position {report.broken_at}: {report.reason} "
-                f"({report.checked} events verified before it)"
-            )
-        elif report.last_hash != manifest.last_hash:
-            problem = f"{file}: the last event's hash is not the one the manifest signed"
+    elif report.last_hash != manifest.last_hash:
+        problem = f"{file}: the last event's hash is not the one the manifest signed"
     if problem is None and count != manifest.rows:
         problem = f"{file}: {count} events, but the manifest signed {manifest.rows}"
     if problem is None and sha != manifest.content_sha256:
@@ -517,21 +518,21 @@ async def _load_lines(raw: asyncpg.Connection, file: Path) -> tuple[Any, str, in
     return trailer, sha.hexdigest(), count
 
 
-def _open(file: Path) -> IO[bytes]:
+def _open(file: Path) -> gzip.GzipFile:
     try:
         return gzip.open(file, "rb")
     except OSError as exc:
         raise _Bad(exc.strerror or str(exc)) from None
 
 
-def _next_lines(reader: IO[bytes]) -> list[bytes]:
+def _next_lines(reader: gzip.GzipFile) -> list[bytes]:
     try:
         return [line for _, line in zip(range(_BATCH), _iter(reader), strict=False)]
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise _Bad(f"not a readable gzip archive ({exc})") from None
 
 
-def _iter(reader: IO[bytes]) -> Iterator[bytes]:
+def _iter(reader: gzip.GzipFile) -> Iterator[bytes]:
     while line := reader.readline():
         yield line
 
@@ -543,8 +544,20 @@ def _event_record(line: bytes, number: int) -> tuple[int, str]:
         raise _Bad(f"line {number}: not JSON") from None
     if not isinstance(obj, dict) or set(obj) != _EVENT_MEMBERS:
         raise _Bad(f"line {number}: not an audit event (members differ)")
-    if not isinstance(obj["pos"], int) or not isinstance(obj["hash"], str):
+    pos = obj["pos"]
+    if not isinstance(pos, int) or not isinstance(obj["hash"], str):
         raise _Bad(f"line {number}: not an audit event (pos, hash)")
+    if obj["lists"] is not None:
+        # A compact event's readable keys must be what its packed keys (which its hash
+        # covers) hold: the readable list cannot be edited unseen.
+        try:
+            packed = unpack(base64.b64decode(str(obj["lists"]), validate=True))
+        except (PackedListsError, ValueError):
+            raise _Bad(f"line {number} (position {pos}): packed keys do not unpack") from None
+        if obj["keys"] != packed:
+            raise _Bad(
+                f"line {number} (position {pos}): keys differ from the packed keys its hash covers"
+            )
     return number, line.decode("utf-8").rstrip("\n")
 
 
@@ -565,30 +578,6 @@ def _check_manifest(
         check.problem = f"{file}: the manifest's signature does not verify (forged or edited)"
         return None
     return manifest
-
-
-async def _check_keys(raw: asyncpg.Connection, file: Path) -> str | None:
-    """A compact event's keys line must be what its packed bytes (which its hash covers)
-    hold: the readable list cannot be edited unseen."""
-    # In the session's transaction (a cursor needs one; the temporary tables live in it).
-    cursor = raw.cursor(
-        f"SELECT chain_pos, lists, keys_json FROM (SELECT (line::json->>'pos')::bigint "
-        f"AS chain_pos, decode(line::json->>'lists', 'base64') AS lists, "
-        f"(line::json->'keys')::text AS keys_json FROM {_LINES}) t "
-        "WHERE lists IS NOT NULL ORDER BY chain_pos",
-        prefetch=_BATCH,
-    )
-    async for row in cursor:
-        try:
-            packed = unpack(row["lists"])
-        except PackedListsError:
-            return f"{file}: position {row['chain_pos']}: packed keys do not unpack"
-        if json.loads(row["keys_json"]) != packed:
-            return (
-                f"{file}: position {row['chain_pos']}: keys differ from the packed keys "
-                "its hash covers"
-            )
-    return None
 
 
 async def _check_database(
@@ -624,7 +613,8 @@ def order_archives(checks: Sequence[ArchiveCheck]) -> str | None:
     """Archives given together must link up where they meet: the one after another starts
     at its next position with its last hash. Returns the first problem."""
     ordered = sorted(
-        (c for c in checks if c.manifest is not None), key=lambda c: c.manifest.first_pos
+        (c for c in checks if c.manifest is not None),
+        key=lambda c: c.manifest.first_pos if c.manifest is not None else 0,
     )
     for a, b in itertools.pairwise(ordered):
         assert a.manifest is not None and b.manifest is not None

@@ -1,17 +1,20 @@
-"""``hub audit verify`` and ``hub audit checkpoints export``: recompute the audit chain, name
-the first broken link, and check the signed checkpoints of its head (the table's and an
-owner's kept copy), which is how events deleted from the end of the chain are found."""
+"""``hub audit verify``, ``hub audit archive`` and ``hub audit checkpoints export``: recompute
+the audit chain, name the first broken link, check the signed checkpoints of its head (the
+table's and an owner's kept copy: how events deleted from the end are found) and the signed
+archives of old months; move whole old months out of the database into a signed archive."""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import click
 
 from catalog.audit import ChainReport
+from catalog.audit_archive import ArchiveCheck, ArchiveResult
 from catalog.checkpoints import Checkpoint, CheckpointReport, SigningKeys, parse_kept
 from catalog.errors import InvalidInput
 from hub.cli import HubContext, pass_hub, run
@@ -24,6 +27,8 @@ class _Verified:
     chain: ChainReport
     checkpoints: CheckpointReport | None
     since: Checkpoint | None = None
+    archives: list[ArchiveCheck] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
 @click.group()
@@ -45,12 +50,30 @@ def audit() -> None:
     help="Recompute only the events after the newest signed checkpoint whose signature and "
     "event hash check out (every checkpoint is still checked). Default: the whole chain.",
 )
+@click.option(
+    "--archive",
+    "archive_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A signed archive from `hub audit archive` to verify as well (repeatable): its "
+    "signature, every event's hash and link, and that this database's chain continues from it.",
+)
 @pass_hub
-def verify(ctx: HubContext, kept_file: Path | None, since_checkpoint: bool) -> None:
-    """Recompute every hash (or those after the last good checkpoint) and check the signed
-    checkpoints; exit 1 at a broken link, a bad signature or a chain cut short."""
+def verify(
+    ctx: HubContext,
+    kept_file: Path | None,
+    since_checkpoint: bool,
+    archive_files: tuple[Path, ...],
+) -> None:
+    """Recompute every hash in the database (or those after the last good checkpoint), from
+    the last archived event on, check the signed checkpoints and archive records, and any
+    archive files given; exit 1 at a broken link, a bad signature or a chain cut short."""
     kept = _read_kept(kept_file) if kept_file is not None else []
-    result = run(_verify(ctx.settings, kept, str(kept_file), since_checkpoint))
+    result = run(_verify(ctx.settings, kept, str(kept_file), since_checkpoint, list(archive_files)))
+    if result.problems:
+        for problem in result.problems:
+            click.echo(problem, err=True)
+        raise SystemExit(1)
     report = result.chain
     if not report.ok:
         click.echo(
@@ -76,7 +99,44 @@ def verify(ctx: HubContext, kept_file: Path | None, since_checkpoint: bool) -> N
         summary += f"; {checks.kept_checked} kept checkpoints in {kept_file} verified"
     if result.since is not None:
         summary = f" after {result.since.describe()}" + summary
+    elif report.start > 1:
+        summary = f" after the archived position {report.start - 1}" + summary
+    for check in result.archives:
+        assert check.manifest is not None
+        summary += (
+            f"; archive {check.file} verified ({check.rows} events, positions "
+            f"{check.manifest.first_pos}–{check.manifest.last_pos})"
+        )
     click.echo(f"audit chain intact: {report.checked} events verified{summary}")
+
+
+@audit.command()
+@click.option(
+    "--before",
+    required=True,
+    metavar="YYYY-MM",
+    help="Archive every stored month before this one (Vietnam time); at most the current "
+    "month, whose events stay.",
+)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_hub
+def archive(ctx: HubContext, before: str, file: Path) -> None:
+    """Write the events of every month before --before to FILE (gzip JSON lines and a
+    signed manifest), verify FILE, then record it and drop those months' partitions. FILE
+    must not exist; nothing is dropped unless FILE verifies."""
+    from catalog.audit_archive import month_of
+
+    try:
+        month = month_of(before)
+    except InvalidInput as exc:
+        raise click.ClickException(exc.message) from None
+    result = run(_archive(ctx.settings, month, file))
+    click.echo(
+        f"archived {result.rows} events of {', '.join(result.months)} (positions "
+        f"{result.first_pos}–{result.last_pos}) to {file} ({result.bytes_written} bytes); "
+        "their partitions are dropped. Keep the file: `hub audit verify --archive "
+        f"{file}` checks it"
+    )
 
 
 @audit.group()
@@ -121,14 +181,31 @@ def _read_kept(file: Path) -> list[Checkpoint]:
 
 
 async def _verify(
-    settings: Settings, kept: list[Checkpoint], kept_from: str, since_checkpoint: bool
+    settings: Settings,
+    kept: list[Checkpoint],
+    kept_from: str,
+    since_checkpoint: bool,
+    archive_files: list[Path],
 ) -> _Verified:
     from catalog.audit import ChainStart, verify_chain
+    from catalog.audit_archive import order_archives, verify_archive, verify_archive_records
     from catalog.checkpoints import last_good_checkpoint, verify_checkpoints
     from hub.runtime import hub_session
 
     async with hub_session(settings) as hub:
         keys = signing_keys(hub.keys)
+        archives: list[ArchiveCheck] = []
+        for file in archive_files:
+            async with hub.db.sessions() as session:  # rolled back: temporary tables go
+                check = await verify_archive(session, keys, file)
+            if not check.ok:
+                return _Verified(
+                    ChainReport(ok=True, checked=0), None, problems=[str(check.problem)]
+                )
+            archives.append(check)
+        problem = order_archives(archives)
+        if problem is not None:
+            return _Verified(ChainReport(ok=True, checked=0), None, problems=[problem])
         async with hub.db.sessions() as session:
             since = await last_good_checkpoint(session, keys) if since_checkpoint else None
             start = ChainStart(since.pos, since.head) if since is not None else None
@@ -137,7 +214,16 @@ async def _verify(
             return _Verified(report, None, since)
         async with hub.db.sessions() as session:
             checks = await verify_checkpoints(session, keys, kept, kept_from)
-        return _Verified(report, checks, since)
+            checks.problems[:0] = await verify_archive_records(session, keys)
+        return _Verified(report, checks, since, archives)
+
+
+async def _archive(settings: Settings, before: date, file: Path) -> ArchiveResult:
+    from catalog.audit_archive import export_archive
+    from hub.runtime import hub_session
+
+    async with hub_session(settings) as hub:
+        return await export_archive(hub.db.sessions, signing_keys(hub.keys), before, file)
 
 
 async def _export(settings: Settings) -> list[Checkpoint]:
