@@ -201,7 +201,12 @@ async def ensure_mysql_source(count: int, rows: list[tuple[Any, ...]] | None) ->
     conn = await asyncmy.connect(host=MYSQL_HOST, port=MYSQL_PORT, user="root", autocommit=True)
     try:
         async with conn.cursor() as cur:
-            await cur.execute(f"CREATE DATABASE IF NOT EXISTS {SOURCE_DB} CHARACTER SET utf8mb4")
+            await cur.execute(
+                "SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s",
+                (SOURCE_DB,),
+            )
+            if (await cur.fetchone())[0] == 0:
+                await cur.execute(f"CREATE DATABASE {SOURCE_DB} CHARACTER SET utf8mb4")
             await cur.execute(f"USE {SOURCE_DB}")
             await cur.execute(
                 "SELECT count(*) FROM information_schema.tables "
