@@ -104,9 +104,9 @@ async def test_reads_are_audited_once_per_dataset_per_request(
     assert citizen.purpose == PURPOSE
     assert citizen.fields == ["citizen_id", "district", "full_name"]
     assert citizen.detail == {"count": len(inside)}
-    assert citizen.keys is not None and len(citizen.keys) == len(inside)
+    assert citizen.key_list is not None and len(citizen.key_list) == len(inside)
     # Keys are stored keys: blind indexes for the encrypted citizen id, never plaintext.
-    assert not {c["citizen_id"] for c in citizens} & set(citizen.keys)
+    assert not {c["citizen_id"] for c in citizens} & set(citizen.key_list)
     async with database.sessions() as session:
         remembered = await session.scalar(
             select(func.count()).select_from(RecordRead).where(RecordRead.agency == "UBND-TX-TUSON")
@@ -254,6 +254,6 @@ async def test_record_reads_caps_keys_and_keeps_the_count(hub: Hub, seeded: None
             await session.scalars(select(AuditEvent).where(AuditEvent.request_id == "req-big"))
         ).all()
         remembered = await session.scalar(select(func.count()).select_from(RecordRead))
-    assert event.keys is not None and len(event.keys) == MAX_KEYS
+    assert event.key_list is not None and len(event.key_list) == MAX_KEYS
     assert event.detail == {"count": MAX_KEYS + 200}
     assert remembered == MAX_KEYS + 200

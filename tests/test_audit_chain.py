@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from catalog.audit import EventDraft, append_event, verify_chain
+from catalog.audit import CONTENT_DIFFERS, EventDraft, append_event, verify_chain
 from catalog.principal import Principal
 from hub.db import Database
 from hub.embedded_postgres import to_libpq_url
@@ -55,12 +55,12 @@ async def superuser(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 async def _tamper(connection: asyncpg.Connection, sql: str) -> None:
-    """What an intruder with the table owner's rights could do: switch the guard off."""
-    await connection.execute("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
+    """What an intruder with a superuser's rights could do: switch the guards off."""
+    await connection.execute("SET session_replication_role = replica")
     try:
         await connection.execute(sql)
     finally:
-        await connection.execute("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only")
+        await connection.execute("SET session_replication_role = DEFAULT")
 
 
 async def _hub(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -99,7 +99,7 @@ async def test_new_events_extend_the_chain(database: Database, chained: int) -> 
 async def test_edited_event_breaks_the_chain_at_its_position(
     database: Database, chained: int, superuser: asyncpg.Connection
 ) -> None:
-    await _tamper(superuser, "UPDATE audit_events SET purpose = 'x' WHERE chain_pos = 2")
+    await _tamper(superuser, "UPDATE audit_log SET request_id = 'x' WHERE chain_pos = 2")
     async with database.sessions() as session:
         report = await verify_chain(session)
     assert not report.ok
@@ -111,7 +111,7 @@ async def test_edited_event_breaks_the_chain_at_its_position(
 async def test_deleted_event_is_a_missing_link(
     database: Database, chained: int, superuser: asyncpg.Connection
 ) -> None:
-    await _tamper(superuser, "DELETE FROM audit_events WHERE chain_pos = 3")
+    await _tamper(superuser, "DELETE FROM audit_log WHERE chain_pos = 3")
     async with database.sessions() as session:
         report = await verify_chain(session)
     assert (report.ok, report.broken_at) == (False, 3)
@@ -124,7 +124,7 @@ async def test_cli_verify_exits_1_and_names_the_broken_position(
     intact = await _hub(database_url, tmp_path, "audit", "verify")
     assert intact.returncode == 0, intact.stderr
     assert f"{chained} events verified" in intact.stdout
-    await _tamper(superuser, "UPDATE audit_events SET purpose = 'x' WHERE chain_pos = 2")
+    await _tamper(superuser, "UPDATE audit_log SET request_id = 'x' WHERE chain_pos = 2")
     broken = await _hub(database_url, tmp_path, "audit", "verify")
     assert broken.returncode == 1
     assert "position 2" in broken.stderr
@@ -134,9 +134,12 @@ async def test_cli_verify_exits_1_and_names_the_broken_position(
 @pytest.mark.parametrize(
     "sql",
     [
-        "UPDATE audit_events SET purpose = 'x' WHERE chain_pos = 2",
-        "UPDATE audit_events SET hash = repeat('0', 64) WHERE chain_pos = 2",
-        "DELETE FROM audit_events WHERE chain_pos = 2",
+        "UPDATE audit_log SET request_id = 'x' WHERE chain_pos = 2",
+        "UPDATE audit_log SET hash = sha256('x') WHERE chain_pos = 2",
+        "DELETE FROM audit_log WHERE chain_pos = 2",
+        "UPDATE audit_contexts SET purpose = 'x'",
+        "DELETE FROM audit_contexts",
+        "TRUNCATE audit_log_default",
     ],
 )
 async def test_database_refuses_edits_without_disabling_the_guard(
@@ -146,6 +149,16 @@ async def test_database_refuses_edits_without_disabling_the_guard(
         await superuser.execute(sql)
     async with database.sessions() as session:
         assert (await verify_chain(session)).ok
+
+
+async def test_edited_context_breaks_the_first_event_of_it(
+    database: Database, chained: int, superuser: asyncpg.Connection
+) -> None:
+    """Who, what and why are stored once per context; editing one breaks its events."""
+    await _tamper(superuser, "UPDATE audit_contexts SET purpose = 'x'")
+    async with database.sessions() as session:
+        report = await verify_chain(session)
+    assert (report.ok, report.broken_at, report.reason) == (False, 1, CONTENT_DIFFERS)
 
 
 async def test_record_versions_are_append_only_too(

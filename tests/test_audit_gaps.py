@@ -96,7 +96,7 @@ async def test_lookup_without_a_grant_is_a_read_of_zero_records(
     (event,) = await _reads(hub, "citizen")
     assert event.agency == "STNMT" and event.purpose == PURPOSE
     # The encrypted identifier is kept as a keyed digest, never in plaintext.
-    assert event.keys == [_digest(hub, citizen_id)]
+    assert event.key_list == [_digest(hub, citizen_id)]
     assert event.detail is not None
     assert event.detail["count"] == 0
     assert event.detail["missed"] == [_digest(hub, citizen_id)]
@@ -111,15 +111,15 @@ async def test_lookup_outside_the_row_filter_is_audited_like_an_unknown_key(
     assert next(iter(outside["data"].values())) is None
     assert next(iter(unknown["data"].values())) is None
     first, second = await _reads(hub, "citizen")
-    assert first.keys == [_digest(hub, _outside(demo))]
-    assert second.keys == [_digest(hub, NEVER_SEEN_ID)]
+    assert first.key_list == [_digest(hub, _outside(demo))]
+    assert second.key_list == [_digest(hub, NEVER_SEEN_ID)]
     # Nothing in the event tells the caller which of the two keys exists.
     assert (first.fields, first.detail and set(first.detail)) == (
         second.fields,
         second.detail and set(second.detail),
     )
-    assert first.detail == {"count": 0, "missed": first.keys}
-    assert second.detail == {"count": 0, "missed": second.keys}
+    assert first.detail == {"count": 0, "missed": first.key_list}
+    assert second.detail == {"count": 0, "missed": second.key_list}
 
 
 async def test_served_and_missed_keys_share_one_event_per_dataset(
@@ -130,7 +130,7 @@ async def test_served_and_missed_keys_share_one_event_per_dataset(
     body = await gql(query, token=tuson, purpose=PURPOSE, a=_inside(demo), b=_outside(demo))
     assert body["data"]["inside"]["fullName"] and body["data"]["outside"] is None
     (event,) = await _reads(hub, "citizen")
-    assert event.keys == [_blind(hub, _inside(demo)), _digest(hub, _outside(demo))]
+    assert event.key_list == [_blind(hub, _inside(demo)), _digest(hub, _outside(demo))]
     assert event.detail == {"count": 1, "missed": [_digest(hub, _outside(demo))]}
 
 
@@ -143,7 +143,7 @@ async def test_generic_lookup_served_by_value_is_not_a_miss(
     body = await gql(query, token=tuson, purpose=PURPOSE, a=f" {_inside(demo)} ", b=_outside(demo))
     assert body["data"]["inside"]["key"] == _inside(demo) and body["data"]["outside"] is None
     (event,) = await _reads(hub, "citizen")
-    assert event.keys == [_blind(hub, _inside(demo)), _digest(hub, _outside(demo))]
+    assert event.key_list == [_blind(hub, _inside(demo)), _digest(hub, _outside(demo))]
     assert event.detail == {"count": 1, "missed": [_digest(hub, _outside(demo))]}
 
 
@@ -153,7 +153,7 @@ async def test_plain_key_of_unencrypted_key_field_is_kept_as_asked(
     body = await gql(TYPED_BUSINESS, token=token("STNMT", "reader"), k="9999999999")
     assert body["data"]["business"] is None
     (event,) = await _reads(hub, "business")
-    assert event.keys == ["9999999999"]
+    assert event.key_list == ["9999999999"]
     assert event.detail == {"count": 0, "missed": ["9999999999"]}
 
 
@@ -164,7 +164,7 @@ async def test_anonymous_lookup_of_restricted_dataset_is_audited(
     assert await gql(GENERIC_CITIZEN, k=citizen_id) == {"data": {"record": None}}
     (event,) = await _reads(hub, "citizen")
     assert (event.subject, event.agency) == (None, None)
-    assert event.keys == [_digest(hub, citizen_id)]
+    assert event.key_list == [_digest(hub, citizen_id)]
 
 
 async def test_unknown_and_hidden_datasets_read_alike_in_the_callers_audit(
@@ -182,7 +182,7 @@ async def test_unknown_and_hidden_datasets_read_alike_in_the_callers_audit(
     assert hidden == missing == {"data": {"record": None}}
     first = (await _reads(hub, "secret_register"))[0]
     second = (await _reads(hub, "no_such_register"))[0]
-    assert first.keys == second.keys == [_digest(hub, "A-1")]
+    assert first.key_list == second.key_list == [_digest(hub, "A-1")]
     assert first.detail == second.detail == {"count": 0, "missed": [_digest(hub, "A-1")]}
 
 
@@ -202,7 +202,7 @@ async def test_overlong_key_is_kept_as_a_digest(
     body = await gql(TYPED_BUSINESS, token=token("STNMT", "reader"), k=key)
     assert body["data"]["business"] is None
     (event,) = await _reads(hub, "business")
-    assert event.keys == [_digest(hub, key)]
+    assert event.key_list == [_digest(hub, key)]
 
 
 async def test_count_only_typed_query_is_audited_with_the_count(
@@ -212,7 +212,7 @@ async def test_count_only_typed_query_is_audited_with_the_count(
     body = await gql(COUNT_ONLY, token=tuson, purpose=PURPOSE)
     assert body == {"data": {"citizenList": {"totalCount": inside}}}
     (event,) = await _reads(hub, "citizen")
-    assert event.agency == "UBND-TX-TUSON" and event.keys == []
+    assert event.agency == "UBND-TX-TUSON" and event.key_list == []
     assert event.detail == {"count": 0, "lists": [{"filter": [], "totalCount": inside}]}
 
 
@@ -248,7 +248,7 @@ async def test_generic_list_that_matched_nothing_keeps_the_filter_shape(
     body = await gql(query, token=tuson, purpose=PURPOSE, f={"district": "Huyện Không Có"})
     assert body["data"]["records"] == {"totalCount": 0, "edges": []}
     (event,) = await _reads(hub, "citizen")
-    assert event.keys == []
+    assert event.key_list == []
     assert event.detail == {"count": 0, "lists": [{"filter": ["district:eq"]}]}
 
 

@@ -19,13 +19,12 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from catalog.audit import (
     CONTENT_DIFFERS,
     GENESIS,
     MISSING,
-    PREV_DIFFERS,
     ChainStart,
     EventDraft,
     append_event,
@@ -38,6 +37,7 @@ from catalog.checkpoints import (
     verify_checkpoints,
     write_checkpoint,
 )
+from catalog.models import AuditEvent
 from catalog.principal import Principal
 from catalog.reads import read_events
 from hub.db import Database, make_database
@@ -83,22 +83,25 @@ async def writer(database_url: str) -> AsyncIterator[ReadAuditWriter]:
 
 async def _chain(connection: asyncpg.Connection) -> list[asyncpg.Record]:
     return await connection.fetch(
-        "SELECT seq, chain_pos, prev_hash, hash FROM audit_events ORDER BY chain_pos"
+        "SELECT seq, chain_pos, hash FROM audit_events ORDER BY chain_pos"
     )
 
 
 def _assert_one_chain(rows: list[asyncpg.Record], count: int) -> None:
+    # The previous hash is not stored (it is the hash before); verification checks links.
     assert [r["chain_pos"] for r in rows] == list(range(1, count + 1))
-    assert rows[0]["prev_hash"] == GENESIS
-    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(rows))
+    assert all(len(r["hash"]) == 64 for r in rows)
+    assert len({r["hash"] for r in rows}) == count
+    assert all(a["seq"] < b["seq"] for a, b in itertools.pairwise(rows))
 
 
 async def _tamper(connection: asyncpg.Connection, sql: str) -> None:
-    await connection.execute("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
+    """What an intruder with a superuser's rights could do: switch the guards off."""
+    await connection.execute("SET session_replication_role = replica")
     try:
         await connection.execute(sql)
     finally:
-        await connection.execute("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only")
+        await connection.execute("SET session_replication_role = DEFAULT")
 
 
 async def _verify(database: Database, since: ChainStart | None = None) -> Any:
@@ -170,12 +173,14 @@ async def test_chain_fields_given_by_a_writer_are_overridden(
     database: Database, owner_db: asyncpg.Connection
 ) -> None:
     await owner_db.execute(
-        "INSERT INTO audit_events (action, chain_pos, prev_hash, hash) "
-        "VALUES ('forged', 99, repeat('a', 64), repeat('b', 64))"
+        "INSERT INTO audit_events (action, seq, at, chain_pos, hash) "
+        "VALUES ('forged', 77, '2001-01-01', 99, repeat('b', 64))"
     )
     (row,) = await _chain(owner_db)
-    assert (row["chain_pos"], row["prev_hash"]) == (1, GENESIS)
+    assert (row["chain_pos"], row["seq"]) == (1, 1)
     assert row["hash"] != "b" * 64
+    at = await owner_db.fetchval("SELECT at FROM audit_events")
+    assert at.year > 2001
     assert (await _verify(database)).ok
 
 
@@ -274,10 +279,11 @@ async def test_events_are_never_updated_so_no_dead_tuples(
     stats = None
     for _ in range(100):
         stats = await owner_db.fetchrow(
-            "SELECT n_tup_ins, n_tup_upd, n_dead_tup FROM pg_stat_user_tables "
-            "WHERE relname = 'audit_events'"
+            "SELECT sum(n_tup_ins) AS n_tup_ins, sum(n_tup_upd) AS n_tup_upd, "
+            "sum(n_dead_tup) AS n_dead_tup FROM pg_stat_user_tables "
+            "WHERE relname LIKE 'audit\\_log\\_%'"
         )
-        if stats is not None and stats["n_tup_ins"] >= 400:
+        if stats is not None and (stats["n_tup_ins"] or 0) >= 400:
             break
         await asyncio.sleep(0.1)
     assert stats is not None and stats["n_tup_ins"] == 400
@@ -298,7 +304,13 @@ def _with_agency(
         "UPDATE audit_chain SET v2_from = 1",
         "DELETE FROM audit_chain",
         "TRUNCATE audit_chain",
-        "UPDATE audit_events SET chain_pos = chain_pos",
+        "UPDATE audit_chain SET v3_from = 1",
+        "UPDATE audit_chain SET base_hash = sha256('x')",
+        "UPDATE audit_chain SET base_pos = 3",
+        "UPDATE audit_log SET chain_pos = chain_pos",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+        "UPDATE audit_contexts SET purpose = 'x'",
     ],
 )
 async def test_the_head_only_moves_forward_and_events_stay_put(
@@ -316,27 +328,29 @@ async def test_the_head_only_moves_forward_and_events_stay_put(
 @pytest.mark.parametrize(
     ("sql", "position", "reason", "checked"),
     [
-        ("UPDATE audit_events SET purpose = 'x' WHERE chain_pos = 4", 4, CONTENT_DIFFERS, 3),
-        ("UPDATE audit_events SET keys = '{}' WHERE chain_pos = 1", 1, CONTENT_DIFFERS, 0),
+        ("UPDATE audit_log SET request_id = 'x' WHERE chain_pos = 4", 4, CONTENT_DIFFERS, 3),
+        ("UPDATE audit_log SET lists = NULL WHERE chain_pos = 1", 1, CONTENT_DIFFERS, 0),
+        ("UPDATE audit_log SET keys = '{x}' WHERE chain_pos = 2", 2, CONTENT_DIFFERS, 1),
+        ("UPDATE audit_log SET detail = '{}' WHERE chain_pos = 5", 5, CONTENT_DIFFERS, 4),
         (
-            "UPDATE audit_events SET at = at + interval '1 s' WHERE chain_pos = 6",
+            "UPDATE audit_log SET at = at + interval '1 s' WHERE chain_pos = 6",
             6,
             CONTENT_DIFFERS,
             5,
         ),
+        ("UPDATE audit_log SET hash = sha256('x') WHERE chain_pos = 3", 3, CONTENT_DIFFERS, 2),
+        ("UPDATE audit_log SET seq = seq + 100 WHERE chain_pos = 7", 7, CONTENT_DIFFERS, 6),
+        ("DELETE FROM audit_log WHERE chain_pos = 2", 2, MISSING, 1),
+        # Cut from the end: the head still says 8.
+        ("DELETE FROM audit_log WHERE chain_pos >= 7", 7, MISSING, 6),
         (
-            "UPDATE audit_events SET hash = repeat('0', 64) WHERE chain_pos = 3",
-            3,
+            "INSERT INTO audit_contexts (ident, action) VALUES (sha256('y'), 'y'); "
+            "UPDATE audit_log SET context = (SELECT max(id) FROM audit_contexts) "
+            "WHERE chain_pos = 8",
+            8,
             CONTENT_DIFFERS,
-            2,
+            7,
         ),
-        (
-            "UPDATE audit_events SET prev_hash = repeat('0', 64) WHERE chain_pos = 5",
-            5,
-            PREV_DIFFERS,
-            4,
-        ),
-        ("DELETE FROM audit_events WHERE chain_pos = 2", 2, MISSING, 1),
     ],
 )
 async def test_verify_names_the_first_broken_link(
@@ -383,7 +397,7 @@ async def test_incremental_verify_starts_after_the_last_good_checkpoint(
     report = await _verify(database, start)
     assert (report.ok, report.checked, report.start) == (True, 2, 8)
     # An edit after the checkpoint is found by the incremental pass at its position ...
-    await _tamper(owner_db, "UPDATE audit_events SET purpose = 'x' WHERE chain_pos = 9")
+    await _tamper(owner_db, "UPDATE audit_log SET request_id = 'x' WHERE chain_pos = 9")
     late = await _verify(database, start)
     assert (late.ok, late.broken_at, late.checked) == (False, 9, 1)
 
@@ -395,7 +409,7 @@ async def test_incremental_verify_leaves_events_before_the_checkpoint_to_the_ful
     async with database.sessions.begin() as session:
         checkpoint = await write_checkpoint(session, _signing(keys), min_interval=0)
     assert checkpoint is not None
-    await _tamper(owner_db, "UPDATE audit_events SET purpose = 'x' WHERE chain_pos = 2")
+    await _tamper(owner_db, "UPDATE audit_log SET request_id = 'x' WHERE chain_pos = 2")
     assert (await _verify(database, ChainStart(checkpoint.pos, checkpoint.head))).ok
     full = await _verify(database)
     assert (full.ok, full.broken_at) == (False, 2)
@@ -407,7 +421,7 @@ async def test_incremental_verify_from_a_checkpoint_whose_event_was_rewritten_is
     await _append(database, 3)
     async with database.sessions.begin() as session:
         assert await write_checkpoint(session, _signing(keys), min_interval=0) is not None
-    await _tamper(owner_db, "UPDATE audit_events SET hash = repeat('1', 64) WHERE chain_pos = 3")
+    await _tamper(owner_db, "UPDATE audit_log SET hash = sha256('1') WHERE chain_pos = 3")
     async with database.sessions() as session:
         assert await last_good_checkpoint(session, _signing(keys)) is None
 
@@ -437,7 +451,7 @@ async def test_cli_verify_since_checkpoint(
     assert result.returncode == 0, result.stderr
     assert "2 events verified after the checkpoint of" in result.stdout
     assert "(position 6" in result.stdout
-    await _tamper(owner_db, "UPDATE audit_events SET purpose = 'x' WHERE chain_pos = 8")
+    await _tamper(owner_db, "UPDATE audit_log SET request_id = 'x' WHERE chain_pos = 8")
     broken = await _hub(database_url, tmp_path, "audit", "verify", "--since-checkpoint")
     assert broken.returncode == 1
     assert "BROKEN at position 8" in broken.stderr and "Traceback" not in broken.stderr
@@ -512,18 +526,41 @@ async def test_a_v1_chain_with_pending_events_migrates_and_verifies(
         old = await write_checkpoint(session, _signing(keys), min_interval=0)
     assert old is not None and old.pos == 3
 
-    await upgrade(old_database.engine)
+    await upgrade(old_database.engine, "0004")
     async with old_database.sessions() as session:
         head = (await session.execute(text("SELECT pos, v2_from FROM audit_chain"))).one()
     assert (head.pos, head.v2_from) == (5, 6)  # the pending ones got v1 hashes, in order
+    async with old_database.sessions.begin() as session:  # two v2 events (0003's trigger)
+        await session.execute(
+            text(
+                "INSERT INTO audit_events (action, dataset, keys, fields, purpose, detail) "
+                "VALUES ('record.read', 'citizen', '{a,b}', '{district}', 'Xác minh', "
+                "'{\"count\": 2}'), ('grant.request', NULL, NULL, NULL, NULL, NULL)"
+            )
+        )
+
+    await upgrade(old_database.engine)
+    async with old_database.sessions() as session:
+        head = (await session.execute(text("SELECT pos, v2_from, v3_from FROM audit_chain"))).one()
+    assert (head.pos, head.v2_from, head.v3_from) == (7, 6, 8)
     await _append(old_database, 3, "new")
     report = await _verify(old_database)
-    assert (report.ok, report.checked) == (True, 8)
+    assert (report.ok, report.checked) == (True, 10)
     async with old_database.sessions() as session:
         checks = await verify_checkpoints(session, _signing(keys))
+        legacy = list(
+            await session.scalars(select(AuditEvent).order_by(AuditEvent.chain_pos).limit(7))
+        )
     assert checks.ok and checks.checked == 1
-    since = await _verify(old_database, ChainStart(old.pos, old.head))  # v1 tail, then v2
-    assert (since.ok, since.checked) == (True, 5)
+    # Events from before keep what they held: keys, fields, purpose, detail.
+    assert [e.key_list for e in legacy[:2]] == [["k0", "Đồng"], ["k1", "Đồng"]]
+    assert (legacy[5].key_list, legacy[5].fields, legacy[5].purpose) == (
+        ["a", "b"],
+        ["district"],
+        "Xác minh",
+    )
+    since = await _verify(old_database, ChainStart(old.pos, old.head))  # v1 tail, v2, v3
+    assert (since.ok, since.checked) == (True, 7)
 
 
 async def test_an_edited_v1_event_still_breaks_the_migrated_chain(
@@ -538,7 +575,7 @@ async def test_an_edited_v1_event_still_breaks_the_migrated_chain(
     engine_url = old_database.url
     owner = await asyncpg.connect(to_libpq_url(engine_url))
     try:
-        await _tamper(owner, "UPDATE audit_events SET action = 'y' WHERE chain_pos = 2")
+        await _tamper(owner, "UPDATE audit_log SET keys = '{y}' WHERE chain_pos = 2")
     finally:
         await owner.close()
     report = await _verify(old_database)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from catalog.audit_lists import unpack
 from catalog.grants import GrantRequest, decide_grant, request_grant, revoke_grant
 from catalog.principal import Principal
 from hub.runtime import Hub
@@ -224,7 +225,7 @@ async def test_typed_reads_are_audited_with_keys_and_purpose(
         row = (
             await session.execute(
                 text(
-                    "SELECT keys, purpose, agency, detail FROM audit_events "
+                    "SELECT lists, purpose, agency, detail FROM audit_events "
                     "WHERE action = 'record.read' ORDER BY seq DESC LIMIT 1"
                 )
             )
@@ -235,7 +236,7 @@ async def test_typed_reads_are_audited_with_keys_and_purpose(
                 "WHERE agency = 'STNMT' AND dataset_code = 'business'"
             )
         )
-    assert sorted(row.keys) == sorted(served)
+    assert sorted(unpack(row.lists) or []) == sorted(served)  # keys are stored packed
     assert row.purpose == PURPOSE and row.agency == "STNMT"
     assert row.detail["count"] == 4
     assert reads == 4
