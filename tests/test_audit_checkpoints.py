@@ -95,12 +95,18 @@ async def owner_db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 async def _tamper(connection: asyncpg.Connection, table: str, sql: str) -> None:
-    """Switch the append-only guard of ``table`` off, as the table owner can, and run ``sql``."""
-    await connection.execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
+    """Switch the guards off, as a superuser can, and run ``sql`` (on ``table``). Deleting
+    events from the end, the intruder also moves the chain's head back to what is left."""
+    await connection.execute("SET session_replication_role = replica")
     try:
         await connection.execute(sql)
+        if table == "audit_log":
+            await connection.execute(
+                "UPDATE audit_chain SET (pos, hash, at) = (SELECT chain_pos, hash, at "
+                "FROM audit_log ORDER BY chain_pos DESC LIMIT 1)"
+            )
     finally:
-        await connection.execute(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only")
+        await connection.execute("SET session_replication_role = DEFAULT")
 
 
 async def _hub(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -212,7 +218,7 @@ async def test_each_hub_process_offers_checkpoints_in_the_background(
 async def test_deleting_the_last_events_is_reported_as_truncation(
     database: Database, keys: KeyStore, checkpointed: Checkpoint, owner_db: asyncpg.Connection
 ) -> None:
-    await _tamper(owner_db, "audit_events", "DELETE FROM audit_events WHERE chain_pos >= 4")
+    await _tamper(owner_db, "audit_log", "DELETE FROM audit_log WHERE chain_pos >= 4")
     async with database.sessions() as session:
         chain = await verify_chain(session)
     assert chain.ok and chain.checked == 3  # what is left still links: the chain cannot tell
@@ -226,7 +232,7 @@ async def test_deleting_the_last_events_is_reported_as_truncation(
 async def test_truncated_chain_that_grew_again_is_reported_as_rewritten(
     database: Database, keys: KeyStore, checkpointed: Checkpoint, owner_db: asyncpg.Connection
 ) -> None:
-    await _tamper(owner_db, "audit_events", "DELETE FROM audit_events WHERE chain_pos >= 4")
+    await _tamper(owner_db, "audit_log", "DELETE FROM audit_log WHERE chain_pos >= 4")
     await _append(database, 4)  # positions 4 to 7 again, other events
     report = await _verify(database, keys)
     (problem,) = report.problems
@@ -236,7 +242,7 @@ async def test_truncated_chain_that_grew_again_is_reported_as_rewritten(
 async def test_writer_never_signs_a_head_below_the_last_checkpoint(
     database: Database, keys: KeyStore, checkpointed: Checkpoint, owner_db: asyncpg.Connection
 ) -> None:
-    await _tamper(owner_db, "audit_events", "DELETE FROM audit_events WHERE chain_pos >= 4")
+    await _tamper(owner_db, "audit_log", "DELETE FROM audit_log WHERE chain_pos >= 4")
     assert await _checkpoint(database, keys) is None
 
 
@@ -297,7 +303,7 @@ async def test_kept_copy_finds_truncation_hidden_by_a_rewritten_table(
     database: Database, keys: KeyStore, checkpointed: Checkpoint, owner_db: asyncpg.Connection
 ) -> None:
     kept = await _stored(database)
-    await _tamper(owner_db, "audit_events", "DELETE FROM audit_events WHERE chain_pos >= 4")
+    await _tamper(owner_db, "audit_log", "DELETE FROM audit_log WHERE chain_pos >= 4")
     await _tamper(owner_db, "audit_checkpoints", "DELETE FROM audit_checkpoints")
     assert (await _verify(database, keys)).ok  # the table alone now agrees with the chain
     report = await _verify(database, keys, kept)
@@ -327,7 +333,9 @@ def test_malformed_kept_line_is_refused_naming_the_line(line: str) -> None:
         "UPDATE audit_checkpoints SET chain_pos = 1",
         "DELETE FROM audit_checkpoints",
         "TRUNCATE audit_checkpoints",
-        "TRUNCATE audit_events",
+        "TRUNCATE audit_log",
+        "TRUNCATE audit_log_default",
+        "DELETE FROM audit_log",
     ],
 )
 async def test_database_refuses_to_edit_checkpoints_or_empty_the_audit(
@@ -354,7 +362,7 @@ async def test_cli_verify_exits_1_naming_the_truncation(
     intact = await _hub(database_url, tmp_path, "audit", "verify")
     assert intact.returncode == 0, intact.stderr
     assert "1 signed checkpoints verified, the last at position 5" in intact.stdout
-    await _tamper(owner_db, "audit_events", "DELETE FROM audit_events WHERE chain_pos >= 4")
+    await _tamper(owner_db, "audit_log", "DELETE FROM audit_log WHERE chain_pos >= 4")
     broken = await _hub(database_url, tmp_path, "audit", "verify")
     assert broken.returncode == 1
     assert "TRUNCATED" in broken.stderr and "ends at position 3" in broken.stderr
@@ -377,7 +385,7 @@ async def test_cli_export_keeps_a_copy_that_detects_a_rewritten_table(
     again = await _hub(database_url, tmp_path, "audit", "checkpoints", "export", str(kept))
     assert "0 new checkpoints" in again.stdout
     assert kept.read_text(encoding="utf-8").splitlines() == lines
-    await _tamper(owner_db, "audit_events", "DELETE FROM audit_events WHERE chain_pos >= 6")
+    await _tamper(owner_db, "audit_log", "DELETE FROM audit_log WHERE chain_pos >= 6")
     await _tamper(
         owner_db, "audit_checkpoints", "DELETE FROM audit_checkpoints WHERE chain_pos > 5"
     )
