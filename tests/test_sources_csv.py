@@ -164,3 +164,9 @@ async def test_bad_quoting_names_the_line(tmp_path: Path) -> None:
 async def test_unknown_encoding_key_value_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match=r"key 'encoding' must be one of"):
         open_source("csv", {"path": str(tmp_path / "a.csv"), "encoding": "latin-9"})
+
+
+async def test_utf8_with_a_bom_reads_with_utf8_declared(tmp_path: Path) -> None:
+    config = write(tmp_path / "a.csv", ENCODED["utf-8-sig"]) | {"encoding": "utf-8"}
+    async with open_source("csv", config) as source:
+        assert await source.columns() == ["ma", "ten", "huyen"]

@@ -57,7 +57,8 @@ def numbered_lines(kind: str, path: Path, stream: BinaryIO, encoding: str) -> It
     legacy = ENCODINGS[encoding] not in ("utf-8", "utf-8-sig")
     readline = stream.readline
     number = 0
-    if ENCODINGS[encoding] == "utf-8-sig" and stream.read(3) != codecs.BOM_UTF8:
+    # Excel writes a BOM before UTF-8 text: with utf-8 declared it is not part of a name.
+    if not legacy and stream.read(3) != codecs.BOM_UTF8:
         stream.seek(0)
     while raw := readline(MAX_LINE_BYTES + 1):
         number += 1
