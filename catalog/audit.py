@@ -21,6 +21,7 @@ and v3 in PostgreSQL in one ordered pass, and names the first broken link.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
@@ -29,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.audit_lists import pack
 from catalog.models import AuditEvent
@@ -42,6 +43,9 @@ MISSING = "a link is missing (deleted?)"
 PREV_DIFFERS = "previous-hash link differs"
 CONTENT_DIFFERS = "content does not match hash"
 # The stored events with their contexts (who, what, why), as verification reads them.
+# Ranges this long are verified over parallel connections when a session factory is given.
+PARALLEL_MIN_EVENTS = 50_000
+PARALLEL_WORKERS = 4
 LOG = "audit_log JOIN audit_contexts ON audit_contexts.id = audit_log.context"
 
 
@@ -223,7 +227,11 @@ WHERE chain_pos >= :start AND chain_pos <= :end
 """
 
 
-async def verify_chain(session: AsyncSession, since: ChainStart | None = None) -> ChainReport:
+async def verify_chain(
+    session: AsyncSession,
+    since: ChainStart | None = None,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+) -> ChainReport:
     """Recompute every event's hash in the database from its base (genesis, or the last hash
     of the newest archive), or from the event after ``since`` (a checkpointed head already
     trusted); report the first broken link. The chain must also reach the head
@@ -232,7 +240,7 @@ async def verify_chain(session: AsyncSession, since: ChainStart | None = None) -
     start, prev = state.base_pos + 1, state.base_hash
     if since is not None and since.pos >= state.base_pos:
         start, prev = since.pos + 1, since.hash
-    report = await verify_range(session, LOG, start, prev, state)
+    report = await verify_range(session, LOG, start, prev, state, sessions=sessions)
     if report.ok and report.last_pos < state.pos:
         return ChainReport(
             ok=False,
@@ -251,9 +259,11 @@ async def verify_range(
     prev: str,
     state: ChainState,
     end: int | None = None,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
 ) -> ChainReport:
     """Verify the events of ``relation`` (``LOG`` or a loaded archive) at positions ``start``
-    to ``end`` (default: the last there is), the first linking to ``prev`` (hex)."""
+    to ``end`` (default: the last there is), the first linking to ``prev`` (hex). With
+    ``sessions`` (the log only), a long range is split over parallel connections."""
     last = end
     if last is None:
         last = int(
@@ -267,20 +277,7 @@ async def verify_range(
         checked, prev = legacy.checked, legacy.last_hash
         start = legacy.last_pos + 1
     if start <= last:
-        # No JIT: the cost is hashing per row, which compiling the expressions does not lower.
-        await session.execute(text("SET LOCAL jit = off"))
-        params = {
-            "start": start,
-            "end": last,
-            "prev": bytes.fromhex(prev),
-            "v3": state.v3_from,
-        }
-        bad = (
-            await session.execute(text(_V23_FIRST_BAD.format(relation=relation)), params)
-        ).first()
-        broken = None
-        if bad is not None:
-            broken = (int(bad.expected), MISSING if bad.missing else CONTENT_DIFFERS)
+        broken = await _first_bad(session, sessions, relation, start, last, prev, state)
         if relation == LOG:
             altered = await session.scalar(
                 text(_FIRST_ALTERED_CONTEXT), {"start": start, "end": last}
@@ -313,6 +310,52 @@ async def verify_range(
     return ChainReport(
         ok=True, checked=checked, start=first, last_pos=max(last, first - 1), last_hash=prev
     )
+
+
+async def _first_bad(
+    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession] | None,
+    relation: str,
+    start: int,
+    last: int,
+    prev: str,
+    state: ChainState,
+) -> tuple[int, str] | None:
+    """The first position failing the ordered pass, and why. The pass is serial (each event
+    needs the hash before it), so a long range of the log is cut into ``PARALLEL_WORKERS``
+    stretches, each on its own connection and linking to the stored hash before it (which the
+    stretch before checks): hashing then uses every core."""
+    total = last - start + 1
+    if sessions is None or relation != LOG or total < PARALLEL_MIN_EVENTS:
+        return await _first_bad_in(session, relation, start, last, bytes.fromhex(prev), state)
+    size = -(-total // PARALLEL_WORKERS)
+    bounds = [(lo, min(lo + size - 1, last)) for lo in range(start, last + 1, size)]
+    rows = await session.execute(
+        text(f"SELECT chain_pos, hash FROM {relation} WHERE chain_pos = ANY(:ps)"),
+        {"ps": [lo - 1 for lo, _hi in bounds[1:]]},
+    )
+    stored = {int(r.chain_pos): bytes(r.hash) for r in rows}
+
+    async def stretch(lo: int, hi: int) -> tuple[int, str] | None:
+        before = bytes.fromhex(prev) if lo == start else stored.get(lo - 1, bytes(32))
+        async with sessions() as own:
+            return await _first_bad_in(own, relation, lo, hi, before, state)
+
+    found = await asyncio.gather(*(stretch(lo, hi) for lo, hi in bounds))
+    failures = [f for f in found if f is not None]
+    return min(failures) if failures else None
+
+
+async def _first_bad_in(
+    session: AsyncSession, relation: str, start: int, last: int, prev: bytes, state: ChainState
+) -> tuple[int, str] | None:
+    # No JIT: the cost is hashing per row, which compiling the expressions does not lower.
+    await session.execute(text("SET LOCAL jit = off"))
+    params = {"start": start, "end": last, "prev": prev, "v3": state.v3_from}
+    bad = (await session.execute(text(_V23_FIRST_BAD.format(relation=relation)), params)).first()
+    if bad is None:
+        return None
+    return int(bad.expected), MISSING if bad.missing else CONTENT_DIFFERS
 
 
 async def _verify_legacy(

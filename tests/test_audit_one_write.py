@@ -21,6 +21,7 @@ import asyncpg
 import pytest
 from sqlalchemy import select, text
 
+from catalog import audit as audit_module
 from catalog.audit import (
     CONTENT_DIFFERS,
     GENESIS,
@@ -371,6 +372,42 @@ async def test_verify_names_the_first_broken_link(
         reason,
         checked,
     )
+
+
+@pytest.mark.parametrize(
+    ("sql", "position", "reason"),
+    [
+        (None, None, None),
+        ("UPDATE audit_log SET request_id = 'x' WHERE chain_pos = 2", 2, CONTENT_DIFFERS),
+        ("UPDATE audit_log SET request_id = 'x' WHERE chain_pos = 7", 7, CONTENT_DIFFERS),
+        ("UPDATE audit_log SET hash = sha256('x') WHERE chain_pos = 4", 4, CONTENT_DIFFERS),
+        ("DELETE FROM audit_log WHERE chain_pos = 5", 5, MISSING),
+        ("DELETE FROM audit_log WHERE chain_pos = 8", 8, MISSING),
+    ],
+)
+async def test_parallel_verify_finds_the_same_first_broken_link(
+    database: Database,
+    owner_db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    sql: str | None,
+    position: int | None,
+    reason: str | None,
+) -> None:
+    """Stretches of two events on four connections: each links to the stored hash before
+    it, which the stretch before checks."""
+    monkeypatch.setattr(audit_module, "PARALLEL_MIN_EVENTS", 1)
+    await _append(database, 8)
+    if sql is not None:
+        await _tamper(owner_db, sql)
+    async with database.sessions() as session:
+        parallel = await verify_chain(session, sessions=database.sessions)
+    serial = await _verify(database)
+    assert (parallel.ok, parallel.broken_at, parallel.reason) == (
+        position is None,
+        position,
+        reason,
+    )
+    assert parallel == serial
 
 
 async def test_incremental_verify_starts_after_the_last_good_checkpoint(

@@ -209,7 +209,7 @@ async def _verify(
         async with hub.db.sessions() as session:
             since = await last_good_checkpoint(session, keys) if since_checkpoint else None
             start = ChainStart(since.pos, since.head) if since is not None else None
-            report = await verify_chain(session, start)
+            report = await verify_chain(session, start, sessions=hub.db.sessions)
         if not report.ok:
             return _Verified(report, None, since)
         async with hub.db.sessions() as session:

@@ -288,12 +288,17 @@ BEGIN
   NEW.hash := encode(digest, 'hex');
   SELECT id INTO event_context FROM audit_contexts WHERE ident = event_ident;
   IF event_context IS NULL THEN
-    -- Writers hold the chain head here, one at a time: no other can be adding it.
+    -- Writers hold the chain head here, one at a time, and this statement sees what the
+    -- one before committed; ON CONFLICT only in case a context came another way.
     INSERT INTO audit_contexts (ident, action, subject, agency, client_id, dataset, purpose,
                                 fields)
     VALUES (event_ident, NEW.action, NEW.subject, NEW.agency, NEW.client_id, NEW.dataset,
             NEW.purpose, NEW.fields)
+    ON CONFLICT (ident) DO NOTHING
     RETURNING id INTO event_context;
+    IF event_context IS NULL THEN
+      SELECT id INTO event_context FROM audit_contexts WHERE ident = event_ident;
+    END IF;
   END IF;
   INSERT INTO audit_log (seq, at, chain_pos, context, hash, request_id, detail, lists, keys)
   VALUES (NEW.seq, NEW.at, NEW.chain_pos, event_context, digest, NEW.request_id, NEW.detail,
