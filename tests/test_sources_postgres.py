@@ -108,7 +108,8 @@ async def test_cursor_reads_rows_at_or_after_since_in_order(
 async def test_query_is_wrapped_for_the_cursor(schema: tuple[Any, str], source_server: str) -> None:
     conn, name = schema
     await make_businesses(conn, name)
-    query = f'SELECT ma_so_thue AS ma, cap_nhat_luc FROM "{name}"."Doanh nghiệp" WHERE von > 8;'
+    query = f'SELECT ma_so_thue AS ma, cap_nhat_luc FROM "{name}"."Doanh nghiệp"\n'
+    query += "WHERE von > 8 -- the larger ones"
     config = {"dsn": source_server, "query": query, "cursor": "cap_nhat_luc"}
     async with open_source("postgres", config) as source:
         assert await source.columns() == ["ma", "cap_nhat_luc"]

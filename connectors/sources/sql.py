@@ -95,8 +95,9 @@ def make_select(table: str | None, query: str | None, quote: str) -> Select:
     if len(query) > MAX_QUERY_CHARS:
         raise SourceError(f"key 'query' is longer than {MAX_QUERY_CHARS} characters")
     body = query.strip().rstrip(";")
-    # Wrapped as a subquery so the cursor condition and order apply to its result.
-    return Select(f"({body}) AS source_query", "query")
+    # Wrapped as a subquery so the cursor condition and order apply to its result; the
+    # newline ends a trailing "-- comment" before the closing parenthesis.
+    return Select(f"({body}\n) AS source_query", "query")
 
 
 __all__ = ["Dsn", "Select", "make_select", "parse_dsn", "quote_name"]
