@@ -81,10 +81,24 @@ current_rows AS (
         hash = excluded.hash, deleted = false, updated_at = now()
 )
 """
-_WRITE_COUNTING = _CHANGED + (
+_COUNT = (
     "SELECT count(*) FILTER (WHERE before IS NULL) AS inserted, count(*) AS written FROM changed"
 )
-_WRITE_LISTING = _CHANGED + "SELECT key, coalesce(before, 0) + 1 AS version, before FROM changed"
+_LIST = "SELECT key, coalesce(before, 0) + 1 AS version, before FROM changed"
+# With ``outbox``: each new version is announced to the search indexer in the same statement.
+_OUTBOX = """, outbox AS (
+    INSERT INTO search_outbox (dataset_code, key, version)
+    SELECT $1, key, coalesce(before, 0) + 1 FROM changed
+)
+"""
+_WRITE_COUNTING = _CHANGED + _COUNT
+_WRITE_LISTING = _CHANGED + _LIST
+_STATEMENTS = {
+    (False, False): _WRITE_COUNTING,
+    (True, False): _WRITE_LISTING,
+    (False, True): _CHANGED.rstrip() + _OUTBOX + _COUNT,
+    (True, True): _CHANGED.rstrip() + _OUTBOX + _LIST,
+}
 
 StageRow = tuple[str, str, str | None, str]
 
@@ -162,13 +176,15 @@ async def bulk_write(
     reject_invalid: bool = False,
     chunk_size: int = CHUNK,
     track_keys: bool = True,
+    outbox: bool = False,
 ) -> WriteResult:
     """Write ``rows`` into ``dataset`` in the caller's transaction; see the module docstring.
 
     ``reject_invalid=False`` raises InvalidInput naming the row's position on the first invalid
     row (the caller's transaction must then roll back); ``True`` returns invalid rows in
     ``result.rejected`` and writes the rest. ``track_keys`` fills ``result.keys_written``
-    (stored key, new version) for search updates; a large load can turn it off."""
+    (stored key, new version) for search updates; a large load can turn it off. ``outbox``
+    writes a ``search_outbox`` row for every new version, in the same statement."""
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     view = detached_view(dataset)
@@ -197,7 +213,7 @@ async def bulk_write(
             staged_before = True
             await driver.copy_records_to_table(STAGE, records=latest, columns=_STAGE_COLUMNS)
             pending = asyncio.ensure_future(
-                _apply(driver, dataset.code, source, len(latest), track_keys, result)
+                _apply(driver, dataset.code, source, len(latest), track_keys, outbox, result)
             )
             await asyncio.sleep(0)  # let the task send its statement before the next chunk
         if pending is not None:
@@ -240,15 +256,22 @@ def _prepare(
 
 
 async def _apply(
-    driver: Any, code: str, source: str, staged: int, track_keys: bool, result: WriteResult
+    driver: Any,
+    code: str,
+    source: str,
+    staged: int,
+    track_keys: bool,
+    outbox: bool,
+    result: WriteResult,
 ) -> None:
+    statement = _STATEMENTS[(track_keys, outbox)]
     if track_keys:
-        written = await driver.fetch(_WRITE_LISTING, code, source)
+        written = await driver.fetch(statement, code, source)
         inserted = sum(1 for row in written if row["before"] is None)
         result.keys_written.extend((row["key"], row["version"]) for row in written)
         count = len(written)
     else:
-        counts = await driver.fetchrow(_WRITE_COUNTING, code, source)
+        counts = await driver.fetchrow(statement, code, source)
         inserted, count = counts["inserted"], counts["written"]
     result.inserted += inserted
     result.updated += count - inserted

@@ -124,11 +124,13 @@ async def write_records(
     reject_invalid: bool = False,
     chunk_size: int | None = None,
     track_keys: bool = True,
+    outbox: bool = False,
 ) -> WriteResult:
     """Validate, dedupe by key (last wins), and store what changed, in the caller's
     transaction, set-based (``catalog.bulk_write``). Raises InvalidInput naming the first
     invalid row's position unless ``reject_invalid``, which returns such rows in
-    ``result.rejected`` (for the caller to quarantine) and writes the others."""
+    ``result.rejected`` (for the caller to quarantine) and writes the others. ``outbox``
+    announces every new version in ``search_outbox`` in the same transaction."""
     # Imported here: bulk_write builds on this module's sealing and hashing.
     from catalog.bulk_write import CHUNK, bulk_write
 
@@ -141,6 +143,7 @@ async def write_records(
         reject_invalid=reject_invalid,
         chunk_size=chunk_size or CHUNK,
         track_keys=track_keys,
+        outbox=outbox,
     )
 
 

@@ -129,9 +129,7 @@ class SyncRowHash(Base):
 
     __tablename__ = "sync_row_hashes"
 
-    connector: Mapped[str] = mapped_column(
-        ForeignKey("connectors.name", ondelete="CASCADE"), primary_key=True
-    )
+    connector: Mapped[str] = mapped_column(String(63), primary_key=True)
     key: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     record_hash: Mapped[str] = mapped_column(String(64))

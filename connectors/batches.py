@@ -37,7 +37,8 @@ CREATE_BATCH = (
     '(idx int NOT NULL, key text COLLATE "C" NOT NULL, raw bytea NOT NULL) '
     "ON COMMIT DELETE ROWS"
 )
-CREATE_SEEN = f'CREATE TEMP TABLE IF NOT EXISTS {SEEN_TABLE} (key text COLLATE "C" PRIMARY KEY)'
+# No index: filled once per batch, read once by an anti-join after ANALYZE.
+CREATE_SEEN = f'CREATE TEMP TABLE IF NOT EXISTS {SEEN_TABLE} (key text COLLATE "C" NOT NULL)'
 
 # Writers of one dataset take turns per batch: two at once could both claim version n + 1.
 DATASET_LOCK = "SELECT pg_advisory_xact_lock(hashtext('hub-dataset-write'), hashtext(:code))"
@@ -62,16 +63,11 @@ SELECT $1, b.key, b.raw, c.hash FROM {BATCH_TABLE} b
 JOIN LATERAL (
     SELECT c.hash, c.deleted FROM records c WHERE c.dataset_code = $2 AND c.key = b.key LIMIT 1
 ) c ON NOT c.deleted
-WHERE b.idx = ANY($3::int[])
+JOIN unnest($3::int[]) AS a(idx) ON a.idx = b.idx
 ON CONFLICT (connector, key) DO UPDATE SET raw = excluded.raw, record_hash = excluded.record_hash
 """
 
-_SEEN = f"INSERT INTO {SEEN_TABLE} SELECT key FROM {BATCH_TABLE} ON CONFLICT DO NOTHING"
-
-_OUTBOX = (
-    "INSERT INTO search_outbox (dataset_code, key, version) "
-    "SELECT $1, k, v FROM unnest($2::text[], $3::int[]) AS t(k, v)"
-)
+_SEEN = f"INSERT INTO {SEEN_TABLE} SELECT key FROM {BATCH_TABLE}"
 
 _QUARANTINE = (
     "INSERT INTO sync_quarantine (run_id, connector, dataset_code, position, reason, row) "
@@ -177,17 +173,14 @@ async def apply_batch(
         keys=plan.keys,
         reject_invalid=True,
         chunk_size=max(1, len(order)),
-        track_keys=True,
+        track_keys=False,
+        outbox=True,
     )
     counts.inserted += result.inserted
     counts.updated += result.updated
     counts.unchanged += result.unchanged
     counts.rejected += len(result.rejected)
     rejected = {order[r.position] for r in result.rejected}
-    outbox_keys = [k for k, _ in result.keys_written]
-    outbox_versions = [v for _, v in result.keys_written]
-    if outbox_keys:
-        await driver.execute(_OUTBOX, ctx.dataset.code, outbox_keys, outbox_versions)
     if ctx.digester is not None:
         accepted = [i for i in needed if i not in rejected]
         if accepted:

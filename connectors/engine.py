@@ -267,6 +267,8 @@ class _Runner:
         self.session = session
         self.conn = conn
         self.dataset = dataset
+        # Kept apart: a rollback expires the ORM row, and a failed run still needs its code.
+        self.dataset_code = dataset.code
         self.keys = keys
         self.run_name = run_name
         self.label = label
@@ -387,6 +389,8 @@ class _Runner:
                 {"c": self.dataset.code},
             )
             driver = await driver_of(self.session)
+            # Statistics, so that the anti-join hashes the seen keys instead of probing them.
+            await driver.execute(f"ANALYZE {SEEN_TABLE}")
             deleted = await tombstone_unseen(driver, self.dataset.code, self.label, SEEN_TABLE)
         self.counts.deleted += deleted
         self.totals = await reconcile(self.session, self.dataset, self.run_id, self.run_name)
@@ -414,8 +418,12 @@ class _Runner:
             await self._mark_failed(self.session, reason)
             await self.session.commit()
             return
-        except Exception:  # noqa: S110  (the run connection is gone; try another below)
-            pass
+        except Exception:
+            # The run connection is broken: release whatever it still holds, try another.
+            with contextlib.suppress(Exception):
+                await self.session.rollback()
+            with contextlib.suppress(Exception):
+                await self.conn.invalidate()
         try:
             async with AsyncSession(bind=self.conn.engine) as fresh, fresh.begin():
                 await self._mark_failed(fresh, reason)
@@ -450,7 +458,7 @@ class _Runner:
         await append_event(
             session or self.session,
             actor,
-            EventDraft("sync.run", dataset=self.dataset.code, detail=detail),
+            EventDraft("sync.run", dataset=self.dataset_code, detail=detail),
         )
 
     def _progress(self, elapsed: float) -> RunProgress:

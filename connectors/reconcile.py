@@ -58,7 +58,11 @@ def _value(alias: str, field: DatasetField) -> str:
 
 
 def plan_checks(dataset: Dataset, authorities: dict[str, Dataset]) -> list[Check]:
+    """A copied field is compared with one authority only: that of the first reference field
+    (in field order) whose dataset holds its ``pii_kind`` (a card's holder name against the
+    citizen it references, not against a business it also references)."""
     checks: list[Check] = []
+    compared: set[str] = set()
     for ref in dataset.fields:
         authority = authorities.get(ref.references or "")
         if ref.type != "reference" or authority is None:
@@ -74,7 +78,10 @@ def plan_checks(dataset: Dataset, authorities: dict[str, Dataset]) -> list[Check
         }
         for field in dataset.fields:
             other = theirs_by_kind.get(field.pii_kind) if field.pii_kind else None
-            if field.name == ref.name or other is None or field.encrypted != other.encrypted:
+            if field.name == ref.name or other is None or field.name in compared:
+                continue
+            compared.add(field.name)
+            if field.encrypted != other.encrypted:
                 continue
             ours = _value("r", field)
             shown_value = "NULL" if field.encrypted else f"(r.data ->> '{field.name}')"
@@ -131,7 +138,8 @@ async def reconcile(session: AsyncSession, dataset: Dataset, run_id: int, connec
                 text(
                     "INSERT INTO sync_reconciliation "
                     "(run_id, connector, dataset_code, field, kind, authority, key, value) "
-                    f"SELECT :run, :connector, :dataset, :field, :kind, :authority, r.key, "
+                    "SELECT :run, CAST(:connector AS text), CAST(:dataset AS text), "
+                    "CAST(:field AS text), CAST(:kind AS text), CAST(:authority AS text), r.key, "
                     f"{check.shown} {base} ORDER BY r.key LIMIT :limit"
                 ),
                 params,

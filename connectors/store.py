@@ -182,6 +182,7 @@ async def remove_connector(session: AsyncSession, name: str, *, actor: Principal
     policy.require_dataset_manager(principal, row.agency_code, "removeConnector")
     if not await session.scalar(text(XACT_LOCK_SQL), {"name": name}):
         raise Conflict(f"connector '{name}' is running; remove it when the run has finished")
+    await session.execute(text("DELETE FROM sync_row_hashes WHERE connector = :n"), {"n": name})
     await session.delete(row)
     await session.flush()
     await append_event(

@@ -46,12 +46,17 @@ WITH gone AS MATERIALIZED (
 # A complete snapshot run: live records last written by this connector that it did not see.
 _GONE_FROM_SNAPSHOT = (
     """
-WITH gone AS MATERIALIZED (
+WITH unseen AS MATERIALIZED (
     SELECT r.key, r.version, r.data, r.blind, r.hash FROM records r
-    JOIN record_versions v
-      ON v.dataset_code = r.dataset_code AND v.key = r.key AND v.version = r.version
-    WHERE r.dataset_code = $1 AND NOT r.deleted AND v.source = $2
+    WHERE r.dataset_code = $1 AND NOT r.deleted
       AND NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.key = r.key)
+),
+gone AS MATERIALIZED (
+    SELECT u.* FROM unseen u
+    WHERE EXISTS (
+        SELECT 1 FROM record_versions v
+        WHERE v.dataset_code = $1 AND v.key = u.key AND v.version = u.version AND v.source = $2
+    )
 )"""
     + _TOMBSTONE
 )

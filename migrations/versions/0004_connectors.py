@@ -107,12 +107,9 @@ def upgrade() -> None:
     # is unchanged without being validated again.
     op.create_table(
         "sync_row_hashes",
-        sa.Column(
-            "connector",
-            sa.String(63),
-            sa.ForeignKey("connectors.name", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        # No foreign key: its check per row cost more than the digest saves; removing a
+        # connector deletes its rows (connectors.store.remove_connector).
+        sa.Column("connector", sa.String(63), primary_key=True),
         sa.Column("key", sa.Text(collation="C"), primary_key=True),
         sa.Column("raw", sa.LargeBinary(), nullable=False),
         sa.Column("record_hash", sa.String(64), nullable=False),
