@@ -25,7 +25,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy import text
@@ -127,13 +127,16 @@ def _next_time(schedule: str | None, now: datetime) -> datetime | None:
         return None
 
 
-async def interrupt_runs(sessions: async_sessionmaker[AsyncSession], worker: str) -> None:
-    """After cancelling a worker's runs: mark them FAILED and make their connectors due, so
-    that another worker runs them again at once rather than after the stale bound."""
+async def interrupt_runs(
+    sessions: async_sessionmaker[AsyncSession], worker: str, connectors: Iterable[str]
+) -> None:
+    """After cancelling a worker's runs of ``connectors``: mark those still RUNNING FAILED
+    (the engine marks the ones it could) and make the connectors due, so that another worker
+    runs them again at once rather than after the stale bound."""
     error = f"interrupted: worker {worker} stopped"
     async with sessions.begin() as session:
         rows = await session.execute(text(_MY_RUNNING), {"worker": worker, "error": error})
-        for connector in sorted({row[0] for row in rows}):
+        for connector in sorted({row[0] for row in rows} | set(connectors)):
             await session.execute(text(_MAKE_DUE), {"name": connector})
 
 
@@ -205,15 +208,15 @@ class Worker:
             await self.abandon()
 
     async def abandon(self) -> None:
-        tasks = list(self._running.values())
-        for task in tasks:
+        running = dict(self._running)
+        for task in running.values():
             task.cancel()
-        for task in tasks:
+        for task in running.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if tasks:
-            await interrupt_runs(self.sessions, self.name)
-            log.info("worker %s stopped; %d run(s) abandoned", self.name, len(tasks))
+        if running:
+            await interrupt_runs(self.sessions, self.name, running)
+            log.info("worker %s stopped; %d run(s) abandoned", self.name, len(running))
 
     async def _run(self, name: str) -> None:
         from connectors.engine import ConnectorBusy, run_connector
@@ -264,7 +267,8 @@ class SyncLauncher:
         self.sessions = sessions
         self.keys = keys
         self.environ = environ
-        self._tasks: dict[asyncio.Task[object], str] = {}  # task -> its runs' worker name
+        # task -> (its run's worker name, the connector)
+        self._tasks: dict[asyncio.Task[object], tuple[str, str]] = {}
 
     async def start(self, connector: str, *, started_by: str | None) -> int:
         """The id of the RUNNING run just started; ConnectorBusy (CONFLICT) when another run
@@ -284,7 +288,7 @@ class SyncLauncher:
             ),
             name=f"runSync-{connector}",
         )
-        self._tasks[task] = name
+        self._tasks[task] = (name, connector)
         task.add_done_callback(self._finished)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + START_TIMEOUT_SECONDS
@@ -315,11 +319,11 @@ class SyncLauncher:
         tasks = dict(self._tasks)
         for task in tasks:
             task.cancel()
-        for task, name in tasks.items():
+        for task, (name, connector) in tasks.items():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
             with contextlib.suppress(Exception):
-                await interrupt_runs(self.sessions, name)
+                await interrupt_runs(self.sessions, name, [connector])
 
 
 __all__ = [
