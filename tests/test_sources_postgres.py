@@ -175,6 +175,23 @@ async def test_connection_killed_mid_read_is_a_source_error(
                 pass
 
 
+async def test_closing_mid_read_ends_the_read_cleanly(
+    schema: tuple[Any, str], source_server: str
+) -> None:
+    conn, name = schema
+    await conn.execute(f'CREATE TABLE "{name}".part AS SELECT generate_series(1, 1000) AS id')
+    async with open_source("postgres", {"dsn": source_server, "table": f"{name}.part"}) as source:
+        batches = source.batches(size=10)
+        assert len(await anext(batches)) == 10
+    with pytest.raises(StopAsyncIteration):  # rolled back and finished, not left for the GC
+        await anext(batches)
+    left = await conn.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()",
+        f"%{name}%part%",
+    )
+    assert left == 0
+
+
 async def test_streaming_keeps_memory_flat(schema: tuple[Any, str], source_server: str) -> None:
     """200,000 rows of about 150 bytes stream with little RSS growth: one batch at a time."""
     conn, name = schema

@@ -5,7 +5,8 @@ them (dates, Decimals, UUIDs, ...)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -33,6 +34,7 @@ class PostgresSource:
         self._conn: asyncpg.Connection | None = None
         self._columns: list[str] | None = None
         self._types: dict[str, str] = {}
+        self._reading: list[AsyncGenerator[list[SourceRow], None]] = []
 
     def _error(self, doing: str, exc: BaseException) -> SourceError:
         message = str(exc) or type(exc).__name__
@@ -85,9 +87,12 @@ class PostgresSource:
             placeholder = f"CAST($1::text AS {self._types[self._cursor]})"
         return self._select.statement(self._cursor, placeholder, '"'), [since]
 
-    async def batches(
-        self, since: Any | None = None, size: int = 5000
-    ) -> AsyncIterator[list[SourceRow]]:
+    def batches(self, since: Any | None = None, size: int = 5000) -> AsyncIterator[list[SourceRow]]:
+        reading = self._batches(since, size)
+        self._reading.append(reading)
+        return reading
+
+    async def _batches(self, since: Any | None, size: int) -> AsyncGenerator[list[SourceRow], None]:
         await self.columns()
         conn = await self._connection()
         sql, args = self._statement(since)
@@ -105,6 +110,12 @@ class PostgresSource:
             raise self._error(f"reading (after row {read})", exc) from None
 
     async def aclose(self) -> None:
+        # A read left unfinished rolls its transaction back while the connection is open,
+        # rather than when the garbage collector finds it after the connection is gone.
+        reading, self._reading = self._reading, []
+        for unfinished in reading:
+            with contextlib.suppress(SourceError):
+                await unfinished.aclose()
         conn, self._conn = self._conn, None
         if conn is None:
             return
