@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.bulk_write import STAGE
 from catalog.models import Dataset
 from catalog.records import write_records
 from connectors.mapping import Digester, RowPlan, is_deleted, jsonable, key_normaliser, record_of
@@ -57,13 +58,13 @@ LEFT JOIN LATERAL (
 WHERE h.raw IS DISTINCT FROM b.raw OR c.hash IS DISTINCT FROM h.record_hash OR c.deleted
 """
 
+# The digests of the rows the store accepted, with the hash it gave each: its staging table
+# (``catalog.bulk_write.STAGE``, one chunk per batch here) still holds them in this
+# transaction, so no probe of ``records`` is needed.
 _REMEMBER = f"""
 INSERT INTO sync_row_hashes AS h (connector, key, raw, record_hash)
-SELECT $1, b.key, b.raw, c.hash FROM {BATCH_TABLE} b
-JOIN LATERAL (
-    SELECT c.hash, c.deleted FROM records c WHERE c.dataset_code = $2 AND c.key = b.key LIMIT 1
-) c ON NOT c.deleted
-JOIN unnest($3::int[]) AS a(idx) ON a.idx = b.idx
+SELECT $1, b.key, b.raw, s.hash FROM {STAGE} s JOIN {BATCH_TABLE} b ON b.key = s.key
+WHERE b.idx >= 0
 ON CONFLICT (connector, key) DO UPDATE SET raw = excluded.raw, record_hash = excluded.record_hash
 """
 
@@ -181,10 +182,8 @@ async def apply_batch(
     counts.unchanged += result.unchanged
     counts.rejected += len(result.rejected)
     rejected = {order[r.position] for r in result.rejected}
-    if ctx.digester is not None:
-        accepted = [i for i in needed if i not in rejected]
-        if accepted:
-            await driver.execute(_REMEMBER, ctx.connector, ctx.dataset.code, accepted)
+    if ctx.digester is not None and len(needed) > len(rejected & set(needed)):
+        await driver.execute(_REMEMBER, ctx.connector)
     if deleted_keys:
         counts.deleted += await tombstone_keys(driver, ctx.dataset.code, ctx.label, deleted_keys)
     if ctx.snapshot and staged:
