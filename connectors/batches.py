@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.bulk_write import STAGE
 from catalog.models import Dataset
-from catalog.records import write_records
+from catalog.records import WriteResult, write_records
 from connectors.mapping import Digester, RowPlan, is_deleted, jsonable, key_normaliser, record_of
 from connectors.sources.base import SourceRow
 from connectors.tombstones import tombstone_keys
@@ -166,17 +166,19 @@ async def apply_batch(
         needed = sorted(latest.values())
     counts.unchanged += len(latest) - len(needed)
     order = sorted([*needed, *keyless])
-    result = await write_records(
-        session,
-        ctx.dataset,
-        [record_of(plan, batch[i].values) for i in order],
-        source=ctx.label,
-        keys=plan.keys,
-        reject_invalid=True,
-        chunk_size=max(1, len(order)),
-        track_keys=False,
-        outbox=True,
-    )
+    result = WriteResult()
+    if order:  # a batch read again unchanged costs no statement of the store's
+        result = await write_records(
+            session,
+            ctx.dataset,
+            [record_of(plan, batch[i].values) for i in order],
+            source=ctx.label,
+            keys=plan.keys,
+            reject_invalid=True,
+            chunk_size=len(order),
+            track_keys=False,
+            outbox=True,
+        )
     counts.inserted += result.inserted
     counts.updated += result.updated
     counts.unchanged += result.unchanged

@@ -5,6 +5,10 @@ one-run-at-a-time lock, interrupted runs, a source dropping its connection, audi
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -12,6 +16,7 @@ import pytest
 from catalog.errors import InvalidInput, NotFound
 from connectors.engine import INTERRUPTED, ConnectorBusy, RunProgress
 from hub.runtime import Hub
+from hub.settings import Settings
 from tests.sync_support import (
     SOURCE_DSN,
     add,
@@ -304,3 +309,42 @@ async def test_add_refuses_unknown_fields_missing_columns_and_unmapped_keys(hub:
     assert await rows(hub, "SELECT name FROM connectors") == []
     with pytest.raises(NotFound, match="'ghost'"):
         await sync(hub, "ghost")
+
+
+async def test_cli_exits_non_zero_with_one_line_on_failure(hub: Hub, settings: Settings) -> None:
+    await make_dataset(hub, "item")
+    toml = connector_toml("items", "item", "nothing_here", MAPPING).replace(
+        SOURCE_DSN, "postgresql://root:${SRC_PASSWORD}@127.0.0.1:1/postgres"
+    )
+    await add(hub, toml, check_source=False)
+    assert settings.database_url is not None
+    env = {
+        **os.environ,
+        "HUB_DATABASE_URL": settings.database_url.get_secret_value(),
+        "HUB_KEYS_FILE": str(settings.resolved_keys_file),
+        "HUB_DATA_DIR": str(settings.data_dir),
+        "SRC_PASSWORD": "hunter2-secret",
+    }
+    hub_command = str(Path(sys.executable).parent / "hub")
+    failed = await asyncio.to_thread(
+        subprocess.run,
+        [hub_command, "sync", "run", "items"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert failed.returncode == 1
+    last = failed.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: run ") and "connector 'items' failed: postgres source" in last
+    assert "hunter2" not in failed.stderr and "Traceback" not in failed.stderr
+    missing = await asyncio.to_thread(
+        subprocess.run,
+        [hub_command, "sync", "run", "ghost", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "Error: connector 'ghost' does not exist"
