@@ -20,7 +20,7 @@ from hub.embedded_postgres import to_libpq_url
 
 HUB = str(Path(sys.executable).with_name("hub"))
 TIMEOUT = 60
-PASSWORD = "Pw-never-printed-7c41"  # noqa: S105  (the machine's PostgreSQL trusts local root)
+PASSWORD = "Pw-never-printed-7c41"  # the machine's PostgreSQL trusts local root
 SOURCE_DSN = f"postgresql://root:{PASSWORD}@127.0.0.1:5432/postgres"
 
 CSV_TEXT = (
@@ -267,3 +267,48 @@ async def test_secrets_never_printed_stored_or_logged(
         await hub.close()
     assert PASSWORD not in stored and "<secret>" in stored
     assert PASSWORD not in (audit or "")
+
+
+async def test_quarantine_and_findings_of_the_latest_run(hub_cli: Run, tmp_path: Path) -> None:
+    business = tmp_path / "business.csv"
+    business.write_text(
+        CSV_TEXT + "0100000003,Công ty Ba,CO_PHAN,not-a-date,DANG_HOAT_DONG\n", encoding="utf-8"
+    )
+    parcels = tmp_path / "parcels.csv"
+    parcels.write_text(
+        "ma_thua,to,thua,huyen,xa,dien_tich,muc_dich,mst_chu\n"
+        "27-TS-1-1,1,1,Thị xã Từ Sơn,Phường Đông Ngàn,120.5,ODT,0109999999\n",
+        encoding="utf-8",
+    )
+    parcel_toml = (
+        'name = "parcels_csv"\ndataset = "land_parcel"\nkind = "csv"\nschedule = "every 1h"\n'
+        f'[source]\npath = "{parcels}"\n[mapping]\nparcel_id = "ma_thua"\nmap_sheet = "to"\n'
+        'parcel_number = "thua"\ndistrict = "huyen"\ncommune = "xa"\narea_m2 = "dien_tich"\n'
+        'land_use = "muc_dich"\nholder_tax_code = "mst_chu"\n'
+    )
+    for text, filename in (
+        (csv_connector(business, schedule='"every 1h"'), "business.toml"),
+        (parcel_toml, "parcels.toml"),
+    ):
+        added = await hub_cli("connectors", "add", "--file", str(write(tmp_path, text, filename)))
+        assert added.returncode == 0, added.stderr
+    none_yet = one_line_error(await hub_cli("connectors", "quarantine", "dkkd_csv"))
+    assert "connector 'dkkd_csv' has no runs" in none_yet
+    assert (await hub_cli("worker", "--once")).returncode == 0
+    runs = (await hub_cli("connectors", "show", "dkkd_csv")).stdout
+    shown = await hub_cli("connectors", "quarantine", "dkkd_csv")
+    assert shown.returncode == 0, shown.stderr
+    assert "1 row(s) quarantined" in shown.stdout, runs
+    assert "line 4: " in shown.stdout and "registered_on" in shown.stdout
+    assert '"ngay_cap": "not-a-date"' in shown.stdout
+    report = json.loads((await hub_cli("connectors", "quarantine", "dkkd_csv", "--json")).stdout)
+    assert [r["position"] for r in report["rows"]] == ["line 4"] and report["more"] is False
+    found = await hub_cli("connectors", "findings", "parcels_csv")
+    assert found.returncode == 0, found.stderr
+    assert "1 unresolved reference(s)" in found.stdout
+    assert "holder_tax_code: 1 UNRESOLVED_REFERENCE (against business)" in found.stdout
+    assert "27-TS-1-1: holder_tax_code UNRESOLVED_REFERENCE value 0109999999" in found.stdout
+    wrong = one_line_error(
+        await hub_cli("connectors", "findings", "parcels_csv", "--run", str(report["run"]))
+    )
+    assert f"connector 'parcels_csv' has no run {report['run']}" in wrong

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.cli import HubContext, pass_hub, run
 from hub.cli.clients import printable
+from hub.cli.connector_reports import findings, quarantine
 from hub.settings import Settings
 
 MAX_LIST = 1000
@@ -264,6 +265,9 @@ def _iso(moment: datetime | None) -> str | None:
 def _short(iso: str) -> str:
     return iso[:16].replace("T", " ")
 
+
+connectors.add_command(quarantine)
+connectors.add_command(findings)
 
 COMMANDS = [connectors]
 
