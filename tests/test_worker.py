@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from croniter import croniter
 from sqlalchemy import text
@@ -264,3 +265,25 @@ def test_the_worker_runs_in_process_by_default_only_on_the_embedded_database() -
     assert Settings(database_url="postgresql://h/db").runs_worker_in_process is False
     assert Settings(database_url="postgresql://h/db", worker_in_process=True).runs_worker_in_process
     assert Settings(worker_in_process=False).runs_worker_in_process is False
+
+
+async def test_a_run_sync_cut_by_the_process_stopping_is_made_due_again(
+    hub: Hub, seeded: None, tmp_path: Path, token: Any
+) -> None:
+    await _add(hub, "cut", _csv(tmp_path / "cut.csv", 300_000), None)
+    app = create_app(hub.settings, hub)
+    steward = token("STTTT", "steward")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
+            response = await http.post(
+                "/graphql",
+                json={"query": 'mutation { runSync(connector: "cut") { id status } }'},
+                headers={"Authorization": f"Bearer {steward}"},
+            )
+        assert response.json()["data"]["runSync"]["status"] == "RUNNING"
+    # The process stopped mid-run: the run is not left RUNNING, and a worker runs it again.
+    runs = await _rows(hub, "SELECT status, trigger FROM sync_runs WHERE connector = 'cut'")
+    assert [(r.status, r.trigger) for r in runs] == [("FAILED", "api")]
+    [due] = await _rows(hub, "SELECT next_run_at <= now() AS due FROM connectors")
+    assert due.due
