@@ -312,3 +312,17 @@ async def test_quarantine_and_findings_of_the_latest_run(hub_cli: Run, tmp_path:
         await hub_cli("connectors", "findings", "parcels_csv", "--run", str(report["run"]))
     )
     assert f"connector 'parcels_csv' has no run {report['run']}" in wrong
+
+
+async def test_a_source_refusing_the_connection_is_one_line_without_the_secret(
+    hub_cli: Run, tmp_path: Path
+) -> None:
+    dsn = f"postgresql://root:{PASSWORD}@127.0.0.1:1/postgres"
+    text = (
+        'name = "dkkd_down"\ndataset = "business"\nkind = "postgres"\n'
+        f'[source]\ndsn = "{dsn}"\ntable = "doanh_nghiep"\n' + MAPPING
+    )
+    result = await hub_cli("connectors", "add", "--file", str(write(tmp_path, text)))
+    line = one_line_error(result)
+    assert "dkkd_down" in line and PASSWORD not in line and PASSWORD not in result.stdout
+    assert json.loads((await hub_cli("connectors", "list", "--json")).stdout) == []
