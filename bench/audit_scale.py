@@ -156,13 +156,15 @@ async def main() -> None:
             f"per event: tuple {parts['tuple']:.0f} B, packed lists {parts['lists']:.0f} B, "
             f"hash {parts['hash']:.0f} B, detail {parts['detail']:.0f} B"
         )
-        for label in ("first", "second"):
+        for label in ("first", "second", "parallel"):
+            parallel = db.sessions if label == "parallel" else None
             async with db.sessions() as session:
                 started = time.perf_counter()
-                report = await audit.verify_chain(session)
+                report = await audit.verify_chain(session, sessions=parallel)
                 verify_s = time.perf_counter() - started
             print(
-                f"verify ({label} run): ok={report.ok} checked={report.checked:,} in "
+                f"verify ({label} run{' over 4 connections' if parallel else ''}): "
+                f"ok={report.ok} checked={report.checked:,} in "
                 f"{verify_s:.2f} s = {report.checked / verify_s:,.0f} events/s"
             )
         store = KeyStore.load_or_create(work / "keys.json")

@@ -343,7 +343,7 @@ async def _write_events(session: AsyncSession, tmp: Path, boundary: datetime) ->
 
 def _with_keys(line: str, lists: bytes | None, stored: str | None) -> str:
     """The line with its ``keys`` member appended (the rest as PostgreSQL wrote it)."""
-    keys = json.dumps(unpack(lists), ensure_ascii=False) if lists is not None else stored
+    keys = orjson.dumps(unpack(lists)).decode() if lists is not None else stored
     return f'{line[:-1]}, "keys" : {keys or "null"}}}'
 
 
