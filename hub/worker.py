@@ -170,12 +170,16 @@ class Worker:
     async def tick(self) -> list[str]:
         """One poll: take over stale runs, claim what is due and start it; the names started."""
         await take_over_stale(self.sessions, self.stale_seconds, self.name)
-        names = await claim_due(self.sessions, self.concurrency - len(self._running))
-        for name in names:
+        started: list[str] = []
+        for name in await claim_due(self.sessions, self.concurrency - len(self._running)):
+            if name in self._running:  # its previous run outlasted the interval: one at a time
+                log.info("connector %s: still running here; this due time skipped", name)
+                continue
             task = asyncio.create_task(self._run(name), name=f"connector-{name}")
             self._running[name] = task
             task.add_done_callback(self._forget)
-        return names
+            started.append(name)
+        return started
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         for name, running in list(self._running.items()):
