@@ -124,6 +124,20 @@ async def test_owner_agency_and_stewards_see_connectors_others_none(
         assert await gql(CONNECTORS, token=caller) == {"data": {"connectors": []}}
 
 
+async def test_connectors_are_paged_by_name_and_bounded(
+    gql: Gql, token: Callable[..., str], connectors: None
+) -> None:
+    steward = token("STTTT", "steward")
+    page = (
+        "query($first: Int, $after: String) { connectors(first: $first, after: $after) { name } }"
+    )
+    first = await gql(page, token=steward, first=1)
+    assert first == {"data": {"connectors": [{"name": "dkkd_csv"}]}}
+    rest = await gql(page, token=steward, first=5, after="dkkd_csv")
+    assert rest == {"data": {"connectors": [{"name": "parcels_csv"}]}}
+    assert _codes(await gql(page, token=steward, first=101)) == ["QUERY_TOO_COMPLEX"]
+
+
 async def test_sync_runs_are_bounded_and_paged_newest_first(
     gql: Gql, token: Callable[..., str], connectors: None, hub: Hub
 ) -> None:

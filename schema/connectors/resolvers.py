@@ -24,7 +24,7 @@ from catalog import policy
 from catalog.audit import EventDraft, append_event
 from catalog.errors import Forbidden, InvalidInput, NotFound
 from catalog.sync_models import Connector as ConnectorRow
-from connectors.store import MAX_LIST, list_connectors
+from connectors.store import list_connectors
 from schema.catalogue.types import PageInfo
 from schema.connectors import queries
 from schema.connectors.types import (
@@ -50,19 +50,22 @@ _AFTER_RUN = "The id of the last run of the previous page (runs are newest first
 class ConnectorQuery:
     @strawberry.field(
         description="Connectors the caller manages, by name: its agency's (the 'owner' role), "
-        f"every agency's (stewards); none for others. At most {MAX_LIST} per call."
+        "every agency's (stewards); none for others. At most HUB_MAX_PAGE_SIZE (100) per "
+        "call; pass after: the last name to page on."
     )
     async def connectors(
         self,
         info: CtxInfo,
-        first: int = 100,
+        first: Annotated[
+            int | None, strawberry.argument(description="Default: a full page (100).")
+        ] = None,
         after: Annotated[
             str | None, strawberry.argument(description="The last name of the previous page.")
         ] = None,
     ) -> list[Connector]:
         ctx = info.context
         scope = policy.connector_scope(ctx.principal)
-        size = page_size(first, MAX_LIST, default=100)
+        size = page_size(first, ctx.max_page_size, default=ctx.max_page_size)
         if scope.is_empty or size == 0:
             return []
         async with ctx.sessions() as session:
