@@ -348,3 +348,31 @@ async def test_cli_exits_non_zero_with_one_line_on_failure(hub: Hub, settings: S
     )
     assert missing.returncode == 1
     assert missing.stderr.strip() == "Error: connector 'ghost' does not exist"
+
+
+async def test_cli_shows_progress_and_summary(hub: Hub, settings: Settings) -> None:
+    await make_dataset(hub, "item")
+    async with source_table(COLUMNS) as (conn, table):
+        await insert(conn, table, [("E1", "Một", "1", None), ("E2", "Hai", "x", None)])
+        await add(hub, connector_toml("items", "item", table, MAPPING))
+        assert settings.database_url is not None
+        env = {
+            **os.environ,
+            "HUB_DATABASE_URL": settings.database_url.get_secret_value(),
+            "HUB_KEYS_FILE": str(settings.resolved_keys_file),
+            "HUB_DATA_DIR": str(settings.data_dir),
+            "COLUMNS": "200",
+        }
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [str(Path(sys.executable).parent / "hub"), "sync", "run", "items"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    # A quarantined row does not fail the run.
+    assert done.returncode == 0, done.stderr
+    shown = " ".join(done.stderr.split())
+    assert "SUCCEEDED" in shown and "1 quarantined" in shown
+    assert "read 2" in shown and "new 1" in shown  # the bar's last state
