@@ -93,6 +93,7 @@ class Services:
                 poll_seconds=self.settings.worker_poll_seconds,
                 stale_seconds=self.settings.worker_stale_seconds,
                 concurrency=self.settings.worker_concurrency,
+                listen_url=to_libpq_url(self.hub.db.url),
             )
             stop = asyncio.Event()  # never set: cancelling the task stops it
             self._tasks.append(asyncio.create_task(worker.run(stop), name="hub-worker"))

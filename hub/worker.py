@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -28,6 +29,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -54,7 +56,12 @@ _MARK_INTERRUPTED = """
 UPDATE sync_runs SET status = 'FAILED', finished_at = now(), error = :error
 WHERE id = :id AND status = 'RUNNING'
 """
-_MAKE_DUE = "UPDATE connectors SET next_run_at = now() WHERE name = :name"
+# Made due now, and workers listening woken (the notification is sent at commit).
+_MAKE_DUE = (
+    "WITH due AS (UPDATE connectors SET next_run_at = now() WHERE name = :name RETURNING name) "
+    "SELECT pg_notify('hub_worker', name) FROM due"
+)
+WAKE_CHANNEL = "hub_worker"
 _DUE = """
 SELECT name, schedule, now() AS now FROM connectors
 WHERE next_run_at <= now()
@@ -68,6 +75,12 @@ WHERE worker = :worker AND status = 'RUNNING'
 RETURNING connector
 """
 _RUN_OF_WORKER = "SELECT id FROM sync_runs WHERE worker = :worker ORDER BY id LIMIT 1"
+
+
+async def wake_workers(session: AsyncSession, connector: str) -> None:
+    """Tell listening workers, at the commit of ``session``'s transaction, that ``connector``
+    may be due now (a new connector), so they poll without waiting for their interval."""
+    await session.execute(text("SELECT pg_notify('hub_worker', :name)"), {"name": connector})
 
 
 def worker_name(prefix: str = "worker") -> str:
@@ -153,8 +166,12 @@ class Worker:
         stale_seconds: int = 300,
         concurrency: int = 2,
         name: str | None = None,
+        listen_url: str | None = None,
     ) -> None:
         self.sessions = sessions
+        # libpq URL of a connection that LISTENs for WAKE_CHANNEL; None: polling only.
+        self.listen_url = listen_url
+        self._wake = asyncio.Event()
         self.keys = keys  # read at each run: a key rotation swaps them in a serving process
         self.environ = environ
         self.poll_seconds = poll_seconds
@@ -197,19 +214,50 @@ class Worker:
         for the next worker."""
         log.info("worker %s polling every %ss", self.name, self.poll_seconds)
         stopping = asyncio.create_task(stop.wait())
+        listening = asyncio.create_task(self._listen()) if self.listen_url else None
         try:
             while not stop.is_set():
+                self._wake.clear()
                 try:
                     await self.tick()
                 except Exception as error:  # a lost connection: try again at the next poll
                     log.warning("worker poll failed (%s); retrying", type(error).__name__)
-                waiting = {stopping, *self._running.values()}
+                woken = asyncio.create_task(self._wake.wait())
+                waiting = {stopping, woken, *self._running.values()}
                 await asyncio.wait(
                     waiting, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
                 )
+                woken.cancel()
         finally:
             stopping.cancel()
+            if listening is not None:
+                listening.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await listening
             await self.abandon()
+
+    async def _listen(self) -> None:
+        """Wake the loop on WAKE_CHANNEL; on a lost connection retry after a poll interval
+        (polling goes on meanwhile, so a missed notification only costs that interval)."""
+        assert self.listen_url is not None
+        while True:
+            connection: asyncpg.Connection | None = None
+            try:
+                lost = asyncio.Event()
+                connection = await asyncpg.connect(self.listen_url)
+                connection.add_termination_listener(functools.partial(_set, lost))
+                await connection.add_listener(WAKE_CHANNEL, functools.partial(_set, self._wake))
+                self._wake.set()  # anything made due while not listening
+                await lost.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("worker listener lost (%s); retrying", type(error).__name__)
+            finally:
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await connection.close()
+            await asyncio.sleep(self.poll_seconds)
 
     async def abandon(self) -> None:
         running = dict(self._running)
@@ -256,6 +304,10 @@ class Worker:
             outcome.deleted,
             outcome.rejected,
         )
+
+
+def _set(event: asyncio.Event, *_: object) -> None:
+    event.set()
 
 
 class SyncLauncher:
@@ -331,10 +383,12 @@ class SyncLauncher:
 
 
 __all__ = [
+    "WAKE_CHANNEL",
     "SyncLauncher",
     "Worker",
     "claim_due",
     "interrupt_runs",
     "take_over_stale",
+    "wake_workers",
     "worker_name",
 ]

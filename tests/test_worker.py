@@ -29,7 +29,7 @@ from hub.db import Database, make_database
 from hub.embedded_postgres import to_libpq_url
 from hub.runtime import Hub
 from hub.settings import Settings
-from hub.worker import Worker
+from hub.worker import Worker, wake_workers
 
 HUB = str(Path(sys.executable).with_name("hub"))
 HEADER = "mst,ten,loai_hinh,ngay_cap,tinh_trang\n"
@@ -47,7 +47,9 @@ def _csv(path: Path, rows: int, start: int = 1) -> Path:
     return path
 
 
-async def _add(hub: Hub, name: str, csv_path: Path, schedule: str | None = "every 1h") -> None:
+async def _add(
+    hub: Hub, name: str, csv_path: Path, schedule: str | None = "every 1h", wake: bool = False
+) -> None:
     toml = f'name = "{name}"\ndataset = "business"\nkind = "csv"\n'
     if schedule:
         toml += f'schedule = "{schedule}"\n'
@@ -55,6 +57,8 @@ async def _add(hub: Hub, name: str, csv_path: Path, schedule: str | None = "ever
     spec = parse_connector(toml, fmt="toml", origin="test.toml")
     async with hub.db.sessions.begin() as session:
         await add_connector(session, hub.keys.sealing_keys(), spec, actor=None, environ={})
+        if wake:
+            await wake_workers(session, name)
 
 
 async def _rows(hub: Hub, sql: str, **params: Any) -> list[Any]:
@@ -287,3 +291,29 @@ async def test_a_run_sync_cut_by_the_process_stopping_is_made_due_again(
     assert [(r.status, r.trigger) for r in runs] == [("FAILED", "api")]
     [due] = await _rows(hub, "SELECT next_run_at <= now() AS due FROM connectors")
     assert due.due
+
+
+async def test_a_listening_worker_runs_a_new_connector_without_waiting_for_its_poll(
+    hub: Hub, seeded: None, tmp_path: Path
+) -> None:
+    worker = Worker(
+        hub.db.sessions,
+        hub.keys.sealing_keys,
+        {},
+        poll_seconds=60,
+        listen_url=to_libpq_url(hub.db.url),
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.sleep(1)  # its first poll found nothing; the next is a minute away
+        await _add(hub, "woken", _csv(tmp_path / "w.csv", 5), wake=True)
+        for _ in range(100):
+            runs = await _rows(hub, "SELECT status FROM sync_runs WHERE connector = 'woken'")
+            if runs and runs[0].status == "SUCCEEDED":
+                break
+            await asyncio.sleep(0.05)
+        assert [r.status for r in runs] == ["SUCCEEDED"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)

@@ -157,6 +157,7 @@ async def _add(settings: Settings, path: Path, *, check_source: bool) -> dict[st
     from connectors.spec import read_connector_file
     from connectors.store import add_connector
     from hub.runtime import hub_session
+    from hub.worker import wake_workers
 
     spec = await asyncio.to_thread(read_connector_file, path)
     async with hub_session(settings) as hub, hub.db.sessions.begin() as session:
@@ -168,6 +169,7 @@ async def _add(settings: Settings, path: Path, *, check_source: bool) -> dict[st
             environ=os.environ,  # ${VAR} in [source] expand from the operator's environment
             check_source=check_source,
         )
+        await wake_workers(session, row.name)  # a scheduled one is due now
         return {
             "name": row.name,
             "dataset": row.dataset_code,

@@ -31,6 +31,7 @@ def worker(ctx: HubContext, once: bool) -> None:
 
 
 async def _work(settings: Settings, once: bool) -> list[str]:
+    from hub.embedded_postgres import to_libpq_url
     from hub.runtime import hub_session
     from hub.worker import Worker
 
@@ -42,6 +43,7 @@ async def _work(settings: Settings, once: bool) -> list[str]:
             poll_seconds=settings.worker_poll_seconds,
             stale_seconds=settings.worker_stale_seconds,
             concurrency=settings.worker_concurrency,
+            listen_url=to_libpq_url(hub.db.url),  # woken early when a connector is added
         )
         if once:
             started = await worker.tick()
