@@ -12,6 +12,10 @@ the same database. Each poll:
 3. runs each claimed connector through ``connectors.engine.run_connector``, whose advisory
    lock keeps one run per connector at a time across workers and manual runs.
 
+Between polls a worker LISTENs on ``hub_worker``: ``hub connectors add`` and every
+connector made due (a takeover, an abandoned run) notify it, so it polls at once; a missed
+notification only costs one poll interval.
+
 Invariant: nothing is queued in memory that PostgreSQL does not also know; a worker killed at
 any moment leaves at worst a RUNNING run that the next poll of any worker takes over.
 ``SyncLauncher`` starts API-triggered runs in the background of a serving process.
