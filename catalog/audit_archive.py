@@ -69,15 +69,16 @@ _EVENT_MEMBERS = frozenset(
 )
 
 # The events of the months to archive in chain order, each as the JSON line it is written
-# as, built by PostgreSQL (jsonb detail and timestamps keep their exact form) up to its last
-# member, ``keys``: the list as stored, or a compact event's packed keys unpacked (readable
+# as, built by PostgreSQL up to its last member (timestamps exact to the microsecond;
+# ``detail`` as its jsonb text, a JSON string, so numbers keep their exact form). The last
+# member, ``keys``, is the list as stored or a compact event's packed keys unpacked (readable
 # without this hub; ``lists``, which its hash covers, travels too, as base64).
 _EXPORT = """
 SELECT l.chain_pos, l.lists, encode(l.hash, 'hex') AS hash, to_json(l.keys)::text AS keys,
   json_build_object(
   'pos', l.chain_pos, 'seq', l.seq, 'at', l.at, 'subject', c.subject, 'agency', c.agency,
   'client_id', c.client_id, 'action', c.action, 'dataset', c.dataset, 'purpose', c.purpose,
-  'request_id', l.request_id, 'detail', l.detail, 'fields', c.fields,
+  'request_id', l.request_id, 'detail', l.detail::text, 'fields', c.fields,
   'lists', translate(encode(l.lists, 'base64'), E'\\n', ''),
   'hash', encode(l.hash, 'hex'))::text AS line
 FROM audit_log l JOIN audit_contexts c ON c.id = l.context
@@ -85,9 +86,20 @@ WHERE l.at < :boundary
 ORDER BY l.chain_pos
 """
 _ROWS = "hub_archive_rows"
-_LINES = "hub_archive_lines"
-# An archive's events as verification reads them (the context's ident computed).
-ARCHIVED = _ROWS
+_CONTEXTS = "hub_archive_contexts"
+# An archive's events as verification reads them: the shape of the log and its contexts.
+ARCHIVED = f"{_ROWS} JOIN {_CONTEXTS} ON {_CONTEXTS}.id = {_ROWS}.context"
+_ROW_COLUMNS = (
+    "chain_pos",
+    "seq",
+    "at",
+    "context",
+    "request_id",
+    "detail",
+    "keys",
+    "lists",
+    "hash",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,36 +418,30 @@ async def verify_archive(
     check = ArchiveCheck(str(file))
     raw = await _raw(session)
     await raw.execute(
-        f"CREATE TEMP TABLE {_LINES} (n bigint, line text) ON COMMIT DROP; "
         f"CREATE TEMP TABLE {_ROWS} (chain_pos bigint, seq bigint, at timestamptz, "
-        " subject text, agency text, client_id text, action text, dataset text, purpose text,"
-        " request_id text, detail jsonb, fields text[], keys text[], lists bytea, hash bytea,"
-        " ident bytea) ON COMMIT DROP"
+        " context integer, request_id text, detail jsonb, keys text[], lists bytea, hash bytea)"
+        f" ON COMMIT DROP; CREATE TEMP TABLE {_CONTEXTS} (id integer, ident bytea, "
+        " action text, subject text, agency text, client_id text, dataset text, purpose text,"
+        " fields text[]) ON COMMIT DROP"
     )
+    loaded = _Loaded()
     try:
-        trailer, sha, count = await _load_lines(raw, file)
+        trailer = await _load_rows(raw, file, loaded)
     except _Bad as bad:
         check.problem = f"{file}: {bad}"
         return check
+    sha, count = loaded.sha.hexdigest(), loaded.count
     manifest = _check_manifest(keys, trailer, file, check)
     if manifest is None:
         return check
-    # Parsed once per line as jsonb (detail keeps its exact numbers; it was jsonb).
+    # Who, what and why once per distinct context, its ident computed by the database.
+    await raw.copy_records_to_table(
+        _CONTEXTS,
+        records=[(n, None, *context) for context, n in loaded.contexts.items()],
+    )
     await raw.execute(
-        f"INSERT INTO {_ROWS} SELECT e.*, hub_audit_context_ident(e.action, e.subject, "
-        "e.agency, e.client_id, e.dataset, e.purpose, e.fields) FROM ("
-        "SELECT (j->>'pos')::bigint AS chain_pos, (j->>'seq')::bigint AS seq, "
-        " (j->>'at')::timestamptz AS at, j->>'subject' AS subject, j->>'agency' AS agency, "
-        " j->>'client_id' AS client_id, j->>'action' AS action, j->>'dataset' AS dataset, "
-        " j->>'purpose' AS purpose, j->>'request_id' AS request_id, "
-        " CASE WHEN jsonb_typeof(j->'detail') <> 'null' THEN j->'detail' END AS detail, "
-        " CASE WHEN jsonb_typeof(j->'fields') = 'array' THEN "
-        "   ARRAY(SELECT jsonb_array_elements_text(j->'fields')) END AS fields, "
-        " CASE WHEN jsonb_typeof(j->'lists') = 'string' THEN NULL "
-        "      WHEN jsonb_typeof(j->'keys') = 'array' THEN "
-        "   ARRAY(SELECT jsonb_array_elements_text(j->'keys')) END AS keys, "
-        " decode(j->>'lists', 'base64') AS lists, decode(j->>'hash', 'hex') AS hash "
-        f"FROM (SELECT line::jsonb AS j FROM {_LINES} OFFSET 0) t) e"
+        f"UPDATE {_CONTEXTS} SET ident = hub_audit_context_ident(action, subject, agency, "
+        "client_id, dataset, purpose, fields)"
     )
     await raw.execute(f"CREATE INDEX ON {_ROWS} (chain_pos)")
     check.rows = count
@@ -486,12 +492,17 @@ async def _raw(session: AsyncSession) -> asyncpg.Connection:
     return driver
 
 
-async def _load_lines(raw: asyncpg.Connection, file: Path) -> tuple[Any, str, int]:
-    """Copy the event lines into the lines table; return the trailer, the event lines'
-    sha256 and their number. Raises _Bad naming the line that is not an event."""
-    sha = hashlib.sha256()
-    count = 0
-    trailer: Any = None
+@dataclass(slots=True)
+class _Loaded:
+    count: int = 0
+    sha: Any = field(default_factory=hashlib.sha256)
+    contexts: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
+
+async def _load_rows(raw: asyncpg.Connection, file: Path, loaded: _Loaded) -> Any:
+    """Copy the events into the rows table as typed rows (their contexts numbered in
+    ``loaded``) and hash the event lines; return the trailer (the last line, parsed).
+    Raises _Bad naming the line that is not an event."""
     reader = await asyncio.to_thread(_open, file)
     try:
         previous: bytes | None = None
@@ -502,21 +513,22 @@ async def _load_lines(raw: asyncpg.Connection, file: Path) -> tuple[Any, str, in
             records = []
             for raw_line in lines:
                 if previous is not None:
-                    records.append(_event_record(previous, count + 1))
-                    sha.update(previous)
-                    count += 1
+                    loaded.count += 1
+                    records.append(_event_record(previous, loaded.count, loaded.contexts))
+                    loaded.sha.update(previous)
                 previous = raw_line
             if records:
-                await raw.copy_records_to_table(_LINES, records=records)
+                await raw.copy_records_to_table(_ROWS, records=records, columns=_ROW_COLUMNS)
         if previous is None:
             raise _Bad("empty (no manifest)")
         try:
-            trailer = json.loads(previous)
+            return json.loads(previous)
         except ValueError:
-            raise _Bad(f"line {count + 1}: the last line is not the signed manifest") from None
+            raise _Bad(
+                f"line {loaded.count + 1}: the last line is not the signed manifest"
+            ) from None
     finally:
         await asyncio.to_thread(reader.close)
-    return trailer, sha.hexdigest(), count
 
 
 def _open(file: Path) -> gzip.GzipFile:
@@ -538,28 +550,66 @@ def _iter(reader: gzip.GzipFile) -> Iterator[bytes]:
         yield line
 
 
-def _event_record(line: bytes, number: int) -> tuple[int, str]:
+def _event_record(
+    line: bytes, number: int, contexts: dict[tuple[Any, ...], int]
+) -> tuple[Any, ...]:
+    """The typed row of one event line (its context numbered in ``contexts``)."""
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
         raise _Bad(f"line {number}: not JSON") from None
     if not isinstance(obj, dict) or set(obj) != _EVENT_MEMBERS:
         raise _Bad(f"line {number}: not an audit event (members differ)")
-    pos = obj["pos"]
-    if not isinstance(pos, int) or not isinstance(obj["hash"], str):
-        raise _Bad(f"line {number}: not an audit event (pos, hash)")
-    if obj["lists"] is not None:
+    try:
+        pos, seq = _int(obj["pos"]), _int(obj["seq"])
+        at = datetime.fromisoformat(_text(obj["at"]))
+        texts = [_opt_text(obj[m]) for m in _CONTEXT_TEXTS]
+        if texts[0] is None:
+            raise TypeError("action")
+        fields = _opt_list(obj["fields"])
+        keys = _opt_list(obj["keys"])
+        lists = obj["lists"]
+        packed = base64.b64decode(_text(lists), validate=True) if lists is not None else None
+        digest = bytes.fromhex(_text(obj["hash"]))
+        request_id, detail = _opt_text(obj["request_id"]), _opt_text(obj["detail"])
+    except (TypeError, ValueError):
+        raise _Bad(f"line {number}: not an audit event (a member has the wrong type)") from None
+    if packed is not None:
         # A compact event's readable keys must be what its packed keys (which its hash
         # covers) hold: the readable list cannot be edited unseen.
         try:
-            packed = unpack(base64.b64decode(str(obj["lists"]), validate=True))
-        except (PackedListsError, ValueError):
+            unpacked = unpack(packed)
+        except PackedListsError:
             raise _Bad(f"line {number} (position {pos}): packed keys do not unpack") from None
-        if obj["keys"] != packed:
+        if keys != unpacked:
             raise _Bad(
                 f"line {number} (position {pos}): keys differ from the packed keys its hash covers"
             )
-    return number, line.decode("utf-8").rstrip("\n")
+        keys = None  # stored packed only
+    context = (*texts, tuple(fields) if fields is not None else None)
+    number_of = contexts.setdefault(context, len(contexts) + 1)
+    return (pos, seq, at, number_of, request_id, detail, keys, packed, digest)
+
+
+_CONTEXT_TEXTS = ("action", "subject", "agency", "client_id", "dataset", "purpose")
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("text")
+    return value
+
+
+def _opt_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _opt_list(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError("list")
+    return value
 
 
 def _check_manifest(

@@ -124,7 +124,14 @@ async def owner_db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 async def history(database: Database, owner_db: asyncpg.Connection, keys: KeyStore) -> int:
     """PER_MONTH events in each of the MONTHS_BACK months before this one, a checkpoint
     inside them and one at their head; returns how many events."""
-    await _append(database, PER_MONTH * MONTHS_BACK, "old")
+    await _append(database, PER_MONTH, "old")
+    # Detail numbers keep their exact form through an archive (jsonb keeps 1.50 as 1.50).
+    await owner_db.execute(
+        "INSERT INTO audit_events (action, detail, keys) VALUES ('catalog.update', "
+        '\'{"amount": 1.50, "big": 123456789012345678901234567890, "vi": "Đồng"}\', '
+        "'{legacy,keys}')"
+    )
+    await _append(database, PER_MONTH * MONTHS_BACK - PER_MONTH - 1, "late")
     async with owner_db.transaction():
         await owner_db.execute("SET LOCAL session_replication_role = replica")
         await owner_db.execute(
@@ -226,7 +233,13 @@ async def test_archive_moves_old_months_to_a_signed_file_that_verifies(
         ["001099000000", "001099000001"],
         ["district", "full_name"],
     )
-    assert first["detail"] == {"count": 2, "ratio": 1.5} and first["purpose"] == "Xác minh"
+    assert json.loads(first["detail"]) == {"count": 2, "ratio": 1.5}  # its jsonb text
+    assert first["purpose"] == "Xác minh"
+    fifth = json.loads(lines[4])
+    assert (
+        fifth["detail"] == '{"vi": "Đồng", "big": 123456789012345678901234567890, "amount": 1.50}'
+    )
+    assert (fifth["keys"], fifth["lists"]) == (["legacy", "keys"], None)
     manifest = json.loads(lines[-1])["manifest"]
     assert (manifest["first_pos"], manifest["last_pos"], manifest["rows"]) == (
         1,
@@ -365,6 +378,8 @@ def _edit_line(index: int, old: str, new: str) -> object:
         (_edit_line(1, '"pos" : 2', '"pos" :  2'), "do not match the signed manifest"),
         (_edit_line(-1, '"rows": 8', '"rows": 7'), "signature does not verify"),
         (_edit_line(0, '"hash"', '"hush"'), "line 1: not an audit event"),
+        (_edit_line(0, '"seq" : 1,', '"seq" : "1",'), "line 1: not an audit event (a member"),
+        (_edit_line(4, '\\"amount\\": 1.50', '\\"amount\\": 1.5'), "position 5: content does"),
         (lambda lines: lines[:-1], "not a signed archive manifest"),
     ],
 )
