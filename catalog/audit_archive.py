@@ -46,7 +46,7 @@ ARCHIVE_TYPE = "hub-audit-archive"
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _PARTITION = re.compile(r"^audit_log_p(\d{4})(\d{2})$")
 _BATCH = 5000
-_DROP_LOCK_TIMEOUT = "10s"
+_DROP_LOCK_TIMEOUT = "3s"
 MAX_PROBLEMS = 20
 _EVENT_MEMBERS = frozenset(
     {
