@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 from sqlalchemy import select
 
-from catalog.audit import EventDraft, append_event, verify_chain
+from catalog.audit import EventDraft, append_event, previous_hashes, verify_chain
 from catalog.audit_archive import month_of
 from catalog.checkpoints import SigningKeys, verify_checkpoints, write_checkpoint
 from catalog.errors import InvalidInput
@@ -271,8 +271,11 @@ async def test_archive_moves_old_months_to_a_signed_file_that_verifies(
         listed = list(
             await session.scalars(select(AuditEvent).order_by(AuditEvent.chain_pos).limit(1))
         )
+        links = await previous_hashes(session, [archived + 1, archived + 2])
     assert checks.ok, checks.problems
     assert listed[0].chain_pos == archived + 1 and listed[0].key_list is not None
+    # prevHash in the API: the archive's last hash for the first event left, then the chain.
+    assert links == {archived + 1: manifest["last_hash"], archived + 2: listed[0].hash}
     # The month left can be archived in turn; the two archives verify together.
     second = tmp_path / "next.ndjson.gz"
     more = await _hub(
