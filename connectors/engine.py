@@ -56,7 +56,7 @@ from connectors.reconcile import Totals, reconcile
 from connectors.sources.base import SourceError, SourceRow
 from connectors.spec import SECRET_KEYS, ConnectorSpec, source_config
 from connectors.store import LOCK_SQL, get_connector
-from connectors.tombstones import label_of, tombstone_unseen
+from connectors.tombstones import count_unseen, label_of, tombstone_unseen
 
 QUARANTINE_LIMIT = 10_000
 MAX_ERROR = 500
@@ -67,6 +67,10 @@ T = TypeVar("T")
 
 class ConnectorBusy(Conflict):
     """Another run of the connector holds its lock."""
+
+
+class DeletionGuard(Conflict):
+    """A snapshot run would delete more of the connector's records than its file allows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +395,7 @@ class _Runner:
             driver = await driver_of(self.session)
             # Statistics, so that the anti-join hashes the seen keys instead of probing them.
             await driver.execute(f"ANALYZE {SEEN_TABLE}")
+            await self._check_deletions(driver)
             deleted = await tombstone_unseen(driver, self.dataset.code, self.label, SEEN_TABLE)
         self.counts.deleted += deleted
         self.totals = await reconcile(self.session, self.dataset, self.run_id, self.run_name)
@@ -409,6 +414,21 @@ class _Runner:
         )
         await self._audit("SUCCEEDED", None)
         await self.session.commit()
+
+    async def _check_deletions(self, driver: Any) -> None:
+        """Refuse a snapshot that would delete more than ``max_delete_percent`` of what this
+        connector holds: an export cut short, a header-only file or a query that suddenly
+        matches nothing looks exactly like mass deletion at the source."""
+        assert self.spec is not None
+        owned, gone = await count_unseen(driver, self.dataset.code, self.label, SEEN_TABLE)
+        limit = self.spec.max_delete_percent
+        if gone and gone * 100 > limit * owned:
+            raise DeletionGuard(
+                f"the source gave {self.counts.read} rows, so {gone} of the {owned} records "
+                f"this connector holds would be deleted, more than max_delete_percent = "
+                f"{limit:g}; nothing was deleted (raise max_delete_percent in the connector "
+                "file if the source really lost them)"
+            )
 
     async def _fail(self, reason: str) -> None:
         """Mark the run FAILED; on a lost connection, through a fresh one; if that fails too,

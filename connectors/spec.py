@@ -2,8 +2,10 @@
 YAML): parsed, checked, and split into what may be shown and the secrets stored encrypted.
 
 The file's names are fixed by the design (``name``, ``dataset``, ``kind``, ``schedule``,
-``[source]``, ``[mapping]`` of dataset field = source column); added here: ``batch_size`` and
-``soft_delete`` (a source column whose true value marks the row deleted). Secret source values
+``[source]``, ``[mapping]`` of dataset field = source column); added here: ``batch_size``,
+``soft_delete`` (a source column whose true value marks the row deleted) and
+``max_delete_percent`` (a snapshot run that would delete more of the connector's records
+fails instead: a truncated export looks like mass deletion). Secret source values
 (``dsn``, ``headers``, ``password``, ``token``, ``api_key``) may hold ``${ENV_VAR}``; the text is
 stored as written (encrypted) and expanded when the source is opened, so a secret kept in
 the environment never reaches the database.
@@ -84,6 +86,8 @@ class ConnectorSpec(BaseModel):
     mapping: dict[str, str] = Field(min_length=1, max_length=500)
     batch_size: int = Field(default=5000, ge=1, le=MAX_BATCH)
     soft_delete: str | None = None
+    # A snapshot run deleting more than this share of the connector's records fails instead.
+    max_delete_percent: float = Field(default=50, ge=0, le=100)
 
     @field_validator("name")
     @classmethod

@@ -62,6 +62,17 @@ gone AS MATERIALIZED (
 )
 
 
+# How many live records ``label`` wrote last, and how many of them a snapshot did not see.
+_COUNT_UNSEEN = """
+SELECT count(*) AS owned,
+       count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.key = r.key)) AS gone
+FROM records r
+JOIN record_versions v ON v.dataset_code = r.dataset_code AND v.key = r.key
+    AND v.version = r.version
+WHERE r.dataset_code = $1 AND NOT r.deleted AND v.source = $2
+"""
+
+
 def label_of(connector: str) -> str:
     """The ``record_versions.source`` of every version written by ``connector``."""
     return f"connector:{connector}"
@@ -80,4 +91,10 @@ async def tombstone_unseen(driver: Any, dataset: str, label: str, seen_table: st
     return int(await driver.fetchval(_GONE_FROM_SNAPSHOT.format(seen=seen_table), dataset, label))
 
 
-__all__ = ["label_of", "tombstone_keys", "tombstone_unseen"]
+async def count_unseen(driver: Any, dataset: str, label: str, seen_table: str) -> tuple[int, int]:
+    """(live records last written under ``label``, those of them not in ``seen_table``)."""
+    row = await driver.fetchrow(_COUNT_UNSEEN.format(seen=seen_table), dataset, label)
+    return int(row["owned"]), int(row["gone"])
+
+
+__all__ = ["count_unseen", "label_of", "tombstone_keys", "tombstone_unseen"]

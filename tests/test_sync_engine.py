@@ -15,6 +15,7 @@ import pytest
 
 from catalog.errors import InvalidInput, NotFound
 from connectors.engine import INTERRUPTED, ConnectorBusy, RunProgress
+from connectors.store import remove_connector
 from hub.runtime import Hub
 from hub.settings import Settings
 from tests.sync_support import (
@@ -376,3 +377,33 @@ async def test_cli_shows_progress_and_summary(hub: Hub, settings: Settings) -> N
     shown = " ".join(done.stderr.split())
     assert "SUCCEEDED" in shown and "1 quarantined" in shown
     assert "read 2" in shown and "new 1" in shown  # the bar's last state
+
+
+async def test_a_snapshot_that_would_delete_most_records_fails_and_deletes_nothing(
+    hub: Hub,
+) -> None:
+    # An export cut short or a query that suddenly matches nothing looks exactly like mass
+    # deletion at the source: past max_delete_percent (50 by default) the run fails instead.
+    await make_dataset(hub, "item")
+    async with source_table(COLUMNS) as (conn, table):
+        await insert(conn, table, [(f"D{i}", f"Hàng {i}", str(i), None) for i in range(1, 5)])
+        toml = connector_toml("items", "item", table, MAPPING)
+        await add(hub, toml)
+        assert (await sync(hub, "items")).inserted == 4
+        await conn.execute(f"DELETE FROM {table} WHERE ma IN ('D1', 'D2', 'D3')")
+        refused = await sync(hub, "items")
+        assert refused.status == "FAILED"
+        assert refused.error is not None
+        assert "3 of the 4 records" in refused.error and "max_delete_percent = 50" in refused.error
+        assert set(await live(hub, "item")) == {"D1", "D2", "D3", "D4"}
+        assert not await rows(hub, "SELECT 1 FROM record_versions WHERE deleted")
+
+        # The owner confirms the source really lost them.
+        async with hub.db.sessions.begin() as session:
+            await remove_connector(session, "items", actor=None)
+        await add(
+            hub, toml.replace("batch_size = 1000", "batch_size = 1000\nmax_delete_percent = 100")
+        )
+        allowed = await sync(hub, "items")
+        assert (allowed.status, allowed.deleted) == ("SUCCEEDED", 3)
+        assert set(await live(hub, "item")) == {"D4"}
