@@ -120,15 +120,23 @@ async def main() -> None:
             await _day_of_checkpoints(db, writer, args.checkpoints)
         conn = await asyncpg.connect(url)
         count = await conn.fetchval("SELECT count(*) FROM audit_events")
-        await conn.execute("ANALYZE audit_events")
+        await conn.execute("ANALYZE")
         await asyncio.sleep(1.0)  # statistics are reported asynchronously
+        # Since migration 0005 the events are in the monthly partitions of audit_log.
+        tables = await conn.fetchval(
+            "SELECT coalesce((SELECT array_agg(inhrelid::regclass::text) FROM pg_inherits "
+            "WHERE to_regclass('audit_log') IS NOT NULL "
+            "AND inhparent = to_regclass('audit_log')), ARRAY['audit_events'])"
+        )
         dead = await conn.fetchval(
-            "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'audit_events'"
+            "SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_user_tables "
+            "WHERE relname = ANY($1::text[])",
+            tables,
         )
         sizes = await conn.fetchrow(
-            "SELECT pg_total_relation_size('audit_events') AS total, "
-            "pg_relation_size('audit_events') AS heap, "
-            "pg_indexes_size('audit_events') AS indexes"
+            "SELECT sum(pg_total_relation_size(t)) AS total, sum(pg_relation_size(t)) AS heap, "
+            "sum(pg_indexes_size(t)) AS indexes FROM unnest($1::regclass[]) AS t",
+            tables,
         )
         await conn.close()
         await pool.close()
