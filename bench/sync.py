@@ -194,11 +194,11 @@ _MYSQL_TYPES = {
 
 
 async def ensure_mysql_source(count: int, rows: list[tuple[Any, ...]] | None) -> bool:
-    import asyncmy
+    import aiomysql
 
     from hub.demo.sources import DKKD_COLUMNS
 
-    conn = await asyncmy.connect(host=MYSQL_HOST, port=MYSQL_PORT, user="root", autocommit=True)
+    conn = await aiomysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user="root", autocommit=True)
     try:
         async with conn.cursor() as cur:
             await cur.execute(
@@ -344,9 +344,9 @@ async def change_pg_rows(count: int) -> int:
 
 
 async def change_mysql_rows(count: int) -> int:
-    import asyncmy
+    import aiomysql
 
-    conn = await asyncmy.connect(
+    conn = await aiomysql.connect(
         host=MYSQL_HOST, port=MYSQL_PORT, user="root", db=SOURCE_DB, autocommit=True
     )
     try:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import asyncmy
+import aiomysql
 import pytest
 
 from connectors.sources import SourceError, SourceRow, open_source
@@ -22,8 +22,8 @@ DSN = "mysql://root:@127.0.0.1:3306/test"
 @pytest.fixture
 async def admin() -> AsyncIterator[tuple[Any, str]]:
     """An admin connection and a unique table-name prefix; the tables are dropped after."""
-    conn = await asyncmy.connect(
-        host="127.0.0.1", port=3306, user="root", password="", database="test", autocommit=True
+    conn = await aiomysql.connect(
+        host="127.0.0.1", port=3306, user="root", password="", db="test", autocommit=True
     )
     prefix = f"src_{uuid.uuid4().hex[:10]}"
     try:
