@@ -63,12 +63,14 @@ gone AS MATERIALIZED (
 
 
 # How many live records ``label`` wrote last, and how many of them a snapshot did not see.
+# A join, not ``NOT EXISTS`` inside ``FILTER``: there it stays a correlated subplan scanning
+# the (unindexed) seen keys once per record. DISTINCT: a key may recur across batches.
 _COUNT_UNSEEN = """
-SELECT count(*) AS owned,
-       count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.key = r.key)) AS gone
+SELECT count(*) AS owned, count(*) FILTER (WHERE s.key IS NULL) AS gone
 FROM records r
 JOIN record_versions v ON v.dataset_code = r.dataset_code AND v.key = r.key
     AND v.version = r.version
+LEFT JOIN (SELECT DISTINCT key FROM {seen}) s ON s.key = r.key
 WHERE r.dataset_code = $1 AND NOT r.deleted AND v.source = $2
 """
 
