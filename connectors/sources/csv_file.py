@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import unicodedata
-from collections.abc import AsyncIterator, Generator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -20,12 +20,12 @@ from connectors.sources.text_lines import (
     open_binary,
     resolve_encoding,
 )
-from connectors.sources.threaded import batches_in_thread
+from connectors.sources.threaded import FileSource
 
 MAX_COLUMNS = 2000
 
 
-class CsvSource:
+class CsvSource(FileSource):
     """Config keys: ``path``, ``encoding`` (default utf-8; see FILE_ENCODINGS), ``delimiter``
     (one character, default ",")."""
 
@@ -116,21 +116,6 @@ class CsvSource:
                     yield SourceRow(f"line {start}", values)
             except csv.Error as exc:
                 raise SourceError(f"{self._where(reader.line_num)}: {exc}") from None
-
-    async def batches(
-        self, since: Any | None = None, size: int = 5000
-    ) -> AsyncIterator[list[SourceRow]]:
-        async for batch in batches_in_thread(self._rows(), size):
-            yield batch
-
-    async def aclose(self) -> None:
-        return None
-
-    async def __aenter__(self) -> CsvSource:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
 
 __all__ = ["CsvSource"]

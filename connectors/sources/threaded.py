@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Generator
+from typing import Any, Self
 
 from connectors.sources.base import SourceRow
 
@@ -32,4 +33,27 @@ def _take(rows: Generator[SourceRow, None, None], size: int) -> list[SourceRow]:
     return batch
 
 
-__all__ = ["batches_in_thread"]
+class FileSource:
+    """What a file source adds to its ``_rows`` generator: batches read in a worker thread,
+    and nothing to release (the generator closes its file)."""
+
+    def _rows(self) -> Generator[SourceRow, None, None]:
+        raise NotImplementedError
+
+    async def batches(
+        self, since: Any | None = None, size: int = 5000
+    ) -> AsyncIterator[list[SourceRow]]:
+        async for batch in batches_in_thread(self._rows(), size):
+            yield batch
+
+    async def aclose(self) -> None:
+        return None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+__all__ = ["FileSource", "batches_in_thread"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import unicodedata
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import python_calamine
 
 from connectors.sources.base import SourceError, SourceRow
 from connectors.sources.config import SourceConfig
-from connectors.sources.threaded import batches_in_thread
+from connectors.sources.threaded import FileSource
 from connectors.text_encodings import LEGACY_ENCODINGS, decode_font_text
 
 MAX_COLUMNS = 2000
@@ -27,7 +27,7 @@ XLSX_ENCODINGS = ("unicode", *LEGACY_ENCODINGS)
 _EXACT_FLOAT = 2**53
 
 
-class XlsxSource:
+class XlsxSource(FileSource):
     """Config keys: ``path``, ``sheet`` (name; default the first), ``header_row`` (default 1),
     ``encoding`` (``unicode`` default, or ``tcvn3``/``vni`` for legacy-font text)."""
 
@@ -128,21 +128,6 @@ class XlsxSource:
                 for index, column in enumerate(names)
             }
             yield SourceRow(f"sheet {name} row {number}", values)
-
-    async def batches(
-        self, since: Any | None = None, size: int = 5000
-    ) -> AsyncIterator[list[SourceRow]]:
-        async for batch in batches_in_thread(self._rows(), size):
-            yield batch
-
-    async def aclose(self) -> None:
-        return None
-
-    async def __aenter__(self) -> XlsxSource:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
 
 __all__ = ["XlsxSource"]
