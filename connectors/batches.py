@@ -220,6 +220,7 @@ __all__ = [
     "BATCH_TABLE",
     "CREATE_BATCH",
     "CREATE_SEEN",
+    "DATASET_LOCK",
     "SEEN_TABLE",
     "BatchContext",
     "Counts",

@@ -45,6 +45,7 @@ from catalog.sync_models import SyncRun
 from connectors.batches import (
     CREATE_BATCH,
     CREATE_SEEN,
+    DATASET_LOCK,
     SEEN_TABLE,
     BatchContext,
     Counts,
@@ -388,10 +389,7 @@ class _Runner:
         """Tombstones of a complete snapshot, reconciliation, status and audit: one commit."""
         deleted = 0
         if self.snapshot and self.connector is not None:
-            await self.session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext('hub-dataset-write'), hashtext(:c))"),
-                {"c": self.dataset.code},
-            )
+            await self.session.execute(text(DATASET_LOCK), {"code": self.dataset.code})
             driver = await driver_of(self.session)
             # Statistics, so that the anti-join hashes the seen keys instead of probing them.
             await driver.execute(f"ANALYZE {SEEN_TABLE}")
