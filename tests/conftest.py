@@ -31,6 +31,9 @@ from hub.migrate import upgrade
 from hub.runtime import Hub
 from hub.settings import Settings
 
+# Search fixtures (a real osmem-server) live beside the database ones.
+pytest_plugins = ["tests.search_fixtures"]
+
 _copies = itertools.count()
 
 
