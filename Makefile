@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 AS ?= demo-tuson-app
 PORT ?= 8000
+# Test processes: most tests wait on servers and subprocesses, so two share this machine well.
+TEST_PROCESSES ?= 2
 
 .PHONY: demo test token lint install
 
@@ -32,4 +34,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) lint  ## lint, type-check and run the whole suite against real services
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_PROCESSES) --dist loadfile

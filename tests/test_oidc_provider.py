@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from filelock import FileLock
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -37,16 +38,18 @@ def oidc_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.fail("node and npm are needed to run the OpenID provider of tests/oidc")
-    if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
-        installed = subprocess.run(
-            [npm, "ci", "--prefix", str(OIDC_DIR), "--no-audit", "--no-fund"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if installed.returncode != 0:
-            pytest.fail(f"npm ci --prefix tests/oidc failed:\n{installed.stderr[-4000:]}")
+    # Test processes (pytest-xdist workers) install the provider once, one at a time.
+    with FileLock(OIDC_DIR / ".install.lock"):
+        if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
+            installed = subprocess.run(
+                [npm, "ci", "--prefix", str(OIDC_DIR), "--no-audit", "--no-fund"],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            if installed.returncode != 0:
+                pytest.fail(f"npm ci --prefix tests/oidc failed:\n{installed.stderr[-4000:]}")
     logs = tmp_path_factory.mktemp("oidc-provider")
     with (logs / "stdout").open("w") as out, (logs / "stderr").open("w") as err:
         # stdin stays open as a pipe: the server exits when it closes, even if pytest dies.
