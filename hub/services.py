@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 from graphql import assert_valid_schema
+from opensearchpy import AsyncOpenSearch
 from sqlalchemy import text
 
 from catalog.access import Access
@@ -28,6 +29,7 @@ from hub.auth.tokens import TokenVerifier
 from hub.embedded_postgres import to_libpq_url
 from hub.keys import KeyStore
 from hub.runtime import Hub
+from hub.search.service import SearchService
 from hub.snapshot import Snapshot, build_inputs, load_snapshot, read_versions
 from hub.worker import SyncLauncher, Worker
 from schema.build import static_schema
@@ -73,6 +75,8 @@ class Services:
         self._listener: asyncpg.Connection | None = None
         # Connector runs started by runSync; ${VAR}s of connector files expand from here.
         self.sync_launcher = SyncLauncher(self.sessions, lambda: self.field_keys, os.environ)
+        # The search client (None: no search configured) and the outbox indexer.
+        self.searching = SearchService(hub.settings, self.sessions)
 
     async def start(self) -> None:
         self.pool = await self.hub.db.open_pool(
@@ -81,6 +85,7 @@ class Services:
         # Audit writes go through their own pool: the read pool's statement timeout is for reads.
         self.read_audit = ReadAuditWriter(await self.hub.db.open_write_pool())
         await self.refresh(force=True)
+        await self.searching.start()
         self._tasks.append(asyncio.create_task(self._listen(), name="hub-listen"))
         self._tasks.append(
             asyncio.create_task(self._checkpoint_forever(), name="hub-audit-checkpoint")
@@ -100,6 +105,7 @@ class Services:
 
     async def stop(self) -> None:
         await self.sync_launcher.stop()
+        await self.searching.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -122,6 +128,16 @@ class Services:
             versions = await read_versions(session)
         if versions != (self.snapshot.catalog_version, self.snapshot.policy_version):
             await self.refresh()
+
+    @property
+    def search(self) -> AsyncOpenSearch | None:
+        """The OpenSearch client, or None when search is not configured."""
+        return self.searching.client
+
+    @property
+    def search_prefix(self) -> str:
+        """Prefix of the index and alias names (``hub.search.names``)."""
+        return self.searching.prefix
 
     @property
     def max_open_grant_requests(self) -> int:

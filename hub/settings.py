@@ -6,6 +6,7 @@ Defaults give the embedded setup (embedded PostgreSQL, embedded search, embedded
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,38 @@ class Settings(BaseSettings):
     )
     opensearch_url: str | None = Field(
         None, description="OpenSearch URL; unset starts the embedded search server."
+    )
+    opensearch_username: str | None = Field(
+        None, description="User name for the OpenSearch cluster's basic auth; unset: none."
+    )
+    opensearch_password: SecretStr | None = Field(
+        None, description="Password for the OpenSearch cluster's basic auth."
+    )
+    opensearch_ca_file: Path | None = Field(
+        None, description="CA certificate (PEM) the cluster's TLS certificate is checked against."
+    )
+    opensearch_verify_certs: bool = Field(
+        True, description="Check the cluster's TLS certificate (turn off only for tests)."
+    )
+    opensearch_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="Seconds one request to OpenSearch may take."
+    )
+    search_index_prefix: str = Field(
+        "hub-", description="Prefix of the hub's index and alias names (several hubs, one cluster)."
+    )
+    search_batch_size: int = Field(
+        1_000, ge=1, le=10_000, description="Outbox entries the indexer sends per bulk request."
+    )
+    search_poll_seconds: float = Field(
+        1.0, gt=0, le=300, description="Seconds between the indexer's looks at an empty outbox."
+    )
+    search_indexer_in_process: bool = Field(
+        True, description="Run the outbox indexer inside `hub serve` (and `hub worker`)."
+    )
+    search_reindex_at_start: bool | None = Field(
+        None,
+        description="Rebuild the index from PostgreSQL when `hub serve` starts; default on "
+        "with the embedded search server (it keeps nothing), off with HUB_OPENSEARCH_URL.",
     )
     oidc_issuer: str | None = Field(
         None, description="Issuer URL of the province's IdP; unset uses the embedded issuer."
@@ -119,6 +152,24 @@ class Settings(BaseSettings):
             raise ValueError(f"expected DEBUG, INFO, WARNING or ERROR, got {value!r}")
         return upper
 
+    @field_validator("search_index_prefix")
+    @classmethod
+    def _index_prefix(cls, value: str) -> str:
+        # OpenSearch index names: lowercase, no leading "_", "-" or "+", none of \/*?"<>| ,#:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,40}", value):
+            raise ValueError(
+                "expected 1-41 lowercase letters, digits, '.', '_' or '-', starting with a "
+                f"letter or digit, got {value!r}"
+            )
+        return value
+
+    @field_validator("opensearch_url")
+    @classmethod
+    def _search_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value.rstrip("/") if value else value
+
     @field_validator("public_url", "oidc_issuer")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -145,6 +196,13 @@ class Settings(BaseSettings):
         if self.worker_in_process is None:
             return self.database_url is None
         return self.worker_in_process
+
+    @property
+    def reindexes_search_at_start(self) -> bool:
+        """Whether ``hub serve`` rebuilds the index at start (HUB_SEARCH_REINDEX_AT_START)."""
+        if self.search_reindex_at_start is None:
+            return self.opensearch_url is None
+        return self.search_reindex_at_start
 
     @property
     def uses_embedded_issuer(self) -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import asyncpg
+from opensearchpy import AsyncOpenSearch
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.access import Access
@@ -51,6 +52,12 @@ class Services(Protocol):
 
     @property
     def read_audit(self) -> ReadAuditWriter: ...
+
+    @property
+    def search(self) -> AsyncOpenSearch | None: ...  # None: search not configured
+
+    @property
+    def search_prefix(self) -> str: ...  # of the names in hub.search.names
 
     async def access_for(self, ctx: Context, code: str) -> Access | None: ...
 
