@@ -68,9 +68,13 @@ class QueryTooComplex(HubError):
 
 
 class RateLimited(HubError):
-    """The caller sent more requests than its allowance."""
+    """The caller sent more requests than its allowance; ``retry_after`` in seconds."""
 
     code = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Conflict(HubError):

@@ -16,8 +16,9 @@ from graphql import OperationType
 from starlette.requests import Request
 from starlette.responses import Response
 
-from catalog.errors import HubError, InvalidInput, QueryTooComplex, Unauthenticated
+from catalog.errors import HubError, InvalidInput, QueryTooComplex, RateLimited, Unauthenticated
 from hub.auth.request import principal_from_authorization, www_authenticate
+from hub.rate_limit_http import client_address, rate_limited_response
 from hub.services import Services
 from schema.context import Context
 from schema.document_limits import check_document_size
@@ -49,6 +50,10 @@ async def graphql_endpoint(request: Request) -> Response:
         principal = await services.admit(principal)  # a removed client's token stops here
     except Unauthenticated as exc:
         return _unauthenticated(exc)
+    try:
+        await services.rate_limiter.admit_request(principal, client_address(request))
+    except RateLimited as exc:
+        return rate_limited_response(exc, request_id)
     settings = services.settings
     try:
         query, raw_variables, operation_name = await _read_request(request)

@@ -19,12 +19,13 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from catalog.errors import HubError, Unauthenticated
+from catalog.errors import HubError, RateLimited, Unauthenticated
 from catalog.models import Dataset
 from connectors.sources.base import SourceRow
 from hub.auth.request import principal_from_authorization, www_authenticate
 from hub.graphql_http import _request_id
 from hub.ingest_lines import BadLine, CsvParser, GoodLine, HeaderError, NdjsonParser
+from hub.rate_limit_http import client_address, rate_limited_response
 from hub.services import Services
 from hub.settings import Settings
 from schema.errors import error_response
@@ -69,6 +70,10 @@ async def ingest_endpoint(request: Request) -> Response:
     except Unauthenticated as exc:
         headers["WWW-Authenticate"] = www_authenticate(exc)
         return _error(exc.code, exc.message, 401, headers)
+    try:
+        await services.rate_limiter.admit_request(principal, client_address(request))
+    except RateLimited as exc:
+        return rate_limited_response(exc, request_id)
     settings = services.settings
     try:
         await services.ensure_fresh()  # a dataset published a moment ago is pushable

@@ -28,6 +28,7 @@ from hub.auth.registry import admit
 from hub.auth.tokens import TokenVerifier
 from hub.embedded_postgres import to_libpq_url
 from hub.keys import KeyStore
+from hub.rate_limits import RateLimiter
 from hub.runtime import Hub
 from hub.search.service import SearchService
 from hub.snapshot import Snapshot, build_inputs, load_snapshot, read_versions
@@ -75,6 +76,7 @@ class Services:
         self._listener: asyncpg.Connection | None = None
         # Connector runs started by runSync; ${VAR}s of connector files expand from here.
         self.sync_launcher = SyncLauncher(self.sessions, lambda: self.field_keys, os.environ)
+        self.rate_limiter = RateLimiter.from_settings(hub.settings)
         # The search client (None: no search configured) and the outbox indexer.
         self.searching = SearchService(hub.settings, self.sessions)
 

@@ -142,6 +142,21 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(
         2, ge=1, le=32, description="Connector runs one worker process runs at once."
     )
+    redis_url: SecretStr | None = Field(
+        None, description="Redis URL; set, every hub process shares one set of rate counters."
+    )
+    rate_limit_client: str = Field(
+        "200/2 seconds", description="Requests per client (a burst of 200, then 100/s); off."
+    )
+    rate_limit_agency: str = Field(
+        "1000/2 seconds", description="Requests per agency, all its clients together; off."
+    )
+    rate_limit_anonymous: str = Field(
+        "100/2 seconds", description="Requests per address from anonymous callers; off."
+    )
+    rate_limit_token: str = Field(
+        "30/minute", description="Token requests per address and per client id; off."
+    )
     log_level: str = Field("INFO", description="Python log level.")
 
     @field_validator("log_level")
@@ -169,6 +184,25 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError(f"expected an http(s) URL, got {value!r}")
         return value.rstrip("/") if value else value
+
+    @field_validator(
+        "rate_limit_client", "rate_limit_agency", "rate_limit_anonymous", "rate_limit_token"
+    )
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from hub.rate_limits import parse_allowance
+
+        parse_allowance(value)  # a ValueError says what a rate looks like
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from hub.rate_limits import redis_storage_url
+
+            redis_storage_url(value.get_secret_value())
+        return value
 
     @field_validator("public_url", "oidc_issuer")
     @classmethod

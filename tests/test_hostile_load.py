@@ -16,6 +16,7 @@ import pytest
 from starlette.applications import Starlette
 
 from hub.runtime import Hub
+from hub.settings import Settings
 from tests.records_fixtures import load_demo_records
 from tests.test_query_cost import contains_pages, history_pages
 
@@ -26,6 +27,14 @@ REFUSAL_BOUND = 0.1  # seconds: a refusal is priced before any SQL
 MEMORY_BOUND = 64 * 1024 * 1024  # bytes of resident memory the flood may add
 
 LOOKUP = "query($key: String!) { business(key: $key) { taxCode name district } }"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The floods here measure pricing and refusal, not allowances (tests/test_rate_limits.py):
+    the rate limits, which would cut them short with 429s, are off."""
+    off = {"rate_limit_anonymous": "off", "rate_limit_client": "off", "rate_limit_agency": "off"}
+    return settings.model_copy(update=off)
 
 
 @pytest.fixture

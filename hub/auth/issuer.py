@@ -23,11 +23,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from catalog.errors import InvalidInput
+from catalog.errors import InvalidInput, RateLimited
 from catalog.models import ApiClient
 from catalog.principal import ROLES
 from hub.auth.clients import authenticate_client
 from hub.keys import KeyStore
+from hub.rate_limit_http import client_address, retry_headers
+from hub.rate_limits import RateLimiter
 from hub.runtime import Hub
 from hub.settings import Settings
 
@@ -133,12 +135,18 @@ async def _token(request: Request) -> Response:
                 "unsupported_grant_type", f"grant type '{grant_type}' is not supported"
             )
         client_id, secret = _client_credentials(request, form)
+        # Spent before the secret is hashed: wrong secrets cost the caller, not the hub.
+        await _limiter(request, hub).admit_token_request(client_id, client_address(request))
         async with hub.db.sessions() as session:
             client = await authenticate_client(session, client_id, secret)
         if client is None:
             raise _OAuthError("invalid_client", "client authentication failed", 401)
         roles = _requested_roles(form.get("scope"), client)
         token, ttl = issue_token(hub.settings, hub.keys, client, roles)
+    except RateLimited as exc:
+        headers = {**_NO_STORE, **retry_headers(exc)}
+        error = {"error": "rate_limited", "error_description": exc.message}
+        return JSONResponse(error, status_code=429, headers=headers)
     except _OAuthError as exc:
         headers = dict(_NO_STORE)
         if exc.status == 401:
@@ -152,6 +160,19 @@ async def _token(request: Request) -> Response:
         "scope": " ".join(roles),
     }
     return JSONResponse(body, headers=_NO_STORE)
+
+
+def _limiter(request: Request, hub: Hub) -> RateLimiter:
+    """The app's limiter; an app serving only the issuer's routes gets one of its own."""
+    state = request.app.state
+    services = getattr(state, "services", None)
+    if services is not None:
+        limiter: RateLimiter = services.rate_limiter
+        return limiter
+    if getattr(state, "rate_limiter", None) is None:
+        state.rate_limiter = RateLimiter.from_settings(hub.settings)
+    own: RateLimiter = state.rate_limiter
+    return own
 
 
 async def _jwks(request: Request) -> Response:
