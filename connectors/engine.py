@@ -396,7 +396,9 @@ class _Runner:
             await self._check_deletions(driver)
             deleted = await tombstone_unseen(driver, self.dataset.code, self.label, SEEN_TABLE)
         self.counts.deleted += deleted
-        self.totals = await reconcile(self.session, self.dataset, self.run_id, self.run_name)
+        self.totals = await reconcile(
+            self.session, self.dataset, self.run_id, self.run_name, self.keys
+        )
         await self.session.execute(
             text(
                 "UPDATE sync_runs SET status = 'SUCCEEDED', finished_at = now(), "
