@@ -15,7 +15,6 @@ import base64
 import contextlib
 import logging
 import os
-import socket
 import time
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,7 +24,6 @@ from urllib.parse import quote
 import httpx
 import orjson
 import pytest
-import uvicorn
 from graphql import get_introspection_query
 from sqlalchemy import select
 from starlette.applications import Starlette
@@ -33,11 +31,11 @@ from starlette.applications import Starlette
 from catalog.models import AuditEvent
 from hub.auth.issuer import MAX_TOKEN_BODY
 from hub.db import Database
-from hub.http_protocol import server_options
 from hub.runtime import Hub
 from hub.settings import Settings
 from schema.document_limits import parse_bounded
 from schema.inputs import header_text, normalise_variables
+from tests.live_server import serving
 from tests.records_fixtures import load_demo_records
 
 Gql = Callable[..., Awaitable[dict[str, Any]]]
@@ -390,33 +388,9 @@ async def test_nul_byte_in_basic_credentials_is_401_invalid_client(
 # -- 2 and 3. bodies and heads, over a real socket -------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def _serving(app: Starlette, settings: Settings) -> AsyncIterator[int]:
-    """The real server (the hub's uvicorn options and protocol) on a free local port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    port = int(sock.getsockname()[1])
-    config = uvicorn.Config(app, lifespan="off", log_config=None, **server_options(settings))
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        for _ in range(500):
-            if server.started:
-                break
-            await asyncio.sleep(0.01)
-        assert server.started, "the server did not start"
-        yield port
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        sock.close()
-
-
 @pytest.fixture
 async def port(app: Starlette, settings: Settings, demo: dict[str, Any]) -> AsyncIterator[int]:
-    async with _serving(app, settings) as bound:
+    async with serving(app, settings) as bound:
         yield bound
 
 
@@ -503,7 +477,7 @@ async def test_head_dripped_slower_than_the_header_timeout_is_408_and_closed(
     app: Starlette, settings: Settings
 ) -> None:
     quick = settings.model_copy(update={"header_timeout_seconds": 0.3})
-    async with _serving(app, quick) as bound:
+    async with serving(app, quick) as bound:
         reader, writer = await asyncio.open_connection("127.0.0.1", bound)
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n")  # and never the blank line
         started = time.perf_counter()

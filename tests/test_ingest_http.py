@@ -5,10 +5,8 @@ byte bounds enforced before and while the body is read."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,6 @@ from urllib.parse import quote
 import httpx
 import orjson
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 
@@ -25,9 +22,9 @@ from catalog.models import Record, RecordVersion
 from catalog.sync_models import QuarantinedRow, SyncRun
 from hub.db import Database
 from hub.demo import generate
-from hub.http_protocol import server_options
 from hub.ingest_lines import CsvParser, GoodLine, NdjsonParser
 from hub.settings import Settings
+from tests.live_server import serving
 
 MAX_BYTES = 400_000
 MAX_LINE = 4_000
@@ -51,26 +48,11 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def http(app: Starlette, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the real server on a free local port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    port = int(sock.getsockname()[1])
-    config = uvicorn.Config(app, lifespan="off", log_config=None, **server_options(settings))
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        for _ in range(500):
-            if server.started:
-                break
-            await asyncio.sleep(0.01)
-        assert server.started, "the server did not start"
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        sock.close()
+    async with (
+        serving(app, settings) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client,
+    ):
+        yield client
 
 
 def _ndjson(rows: list[dict[str, Any]]) -> bytes:
