@@ -41,6 +41,7 @@ TYPED_OPERATORS: dict[str, frozenset[str]] = {
 # C0 and C1 controls (NUL among them): never part of a filter value.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _TEXT_TYPES = frozenset({"string", "reference", "enum"})
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,10 +207,14 @@ def _norm(value: Any) -> str:
 
 
 def _comparable(a: Any, b: Any) -> tuple[Any, Any]:
-    if isinstance(a, str) and isinstance(b, str):
-        return a, b
     from decimal import Decimal
 
+    if isinstance(a, str) and isinstance(b, str):
+        # Decimals are stored as plain digit strings: compared as numbers, as the SQL does
+        # ("150" > "20"); dates and UTC datetimes as text, whose order is time order.
+        if _PLAIN_NUMBER.fullmatch(a) and _PLAIN_NUMBER.fullmatch(b):
+            return Decimal(a), Decimal(b)
+        return a, b
     return Decimal(str(a)), Decimal(str(b))
 
 

@@ -81,6 +81,8 @@ MAX_NESTING = 100
 _RECORD_PAGES = frozenset({("Query", "records")})
 _RECORD_HISTORIES = frozenset({("Query", "recordHistory")})
 _RECORD_COUNTS = frozenset({("Dataset", "recordCount")})
+# ``search``: one request to the search index; its page is ``hits`` (the rest is one answer).
+_SEARCH_PAGES = frozenset({("Query", "search")})
 
 
 class Unpriceable(QueryTooComplex):
@@ -301,6 +303,8 @@ class _Walk:
             return self._objects(node, target, HISTORY_VERSIONS)
         if where in _RECORD_COUNTS:
             return Const(SCAN_ROWS)
+        if where in _SEARCH_PAGES:
+            return self._search_page(node, definition, target)
         if not isinstance(target, GraphQLObjectType | GraphQLInterfaceType):
             return Const(0)  # a scalar or enum (or a list of them) comes with its parent
         if "first" in definition.args:
@@ -336,6 +340,22 @@ class _Walk:
                     ]
                 )
                 parts.append(times(size, add([Const(1), per_node])))
+        return add(parts)
+
+    def _search_page(
+        self, node: FieldNode, definition: GraphQLField, target: GraphQLNamedType
+    ) -> Cost:
+        """``first`` hits, each with the price of its selection; total, facets (bounded
+        buckets) and pageInfo come with the one request."""
+        size = self._page_size(node, definition)
+        parts: list[Cost] = [Const(1)]
+        hit = target.fields.get("hits") if isinstance(target, GraphQLObjectType) else None
+        for part, _parent in self.fields_of(node.selection_set, target):
+            if part.name.value == "hits" and hit is not None:
+                hit_type = get_named_type(hit.type)
+                parts.append(
+                    times(size, add([Const(1), self.selections(part.selection_set, hit_type)]))
+                )
         return add(parts)
 
     def _page_size(self, node: FieldNode, definition: GraphQLField) -> Cost:

@@ -11,6 +11,7 @@ from schema.grants.resolvers import GrantMutation, GrantQuery
 from schema.push.resolvers import PushMutation
 from schema.records.generic import RecordMutation, RecordQuery
 from schema.records.holdings import HoldingQuery
+from schema.search.resolvers import SearchQuery
 
 STATIC_QUERIES: list[type[Any]] = [
     GrantQuery,
@@ -18,6 +19,7 @@ STATIC_QUERIES: list[type[Any]] = [
     HoldingQuery,
     AuditQueries,
     ConnectorQuery,
+    SearchQuery,
 ]
 STATIC_MUTATIONS: list[type[Any]] = [
     GrantMutation,
