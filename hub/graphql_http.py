@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from catalog.errors import HubError, InvalidInput, QueryTooComplex, RateLimited, Unauthenticated
 from hub.auth.request import principal_from_authorization, www_authenticate
+from hub.graphql_media import GRAPHQL_RESPONSE, JSON, response_media_type
 from hub.rate_limit_http import client_address, rate_limited_response
 from hub.services import Services
 from schema.context import Context
@@ -29,20 +30,28 @@ from schema.records.bind import MAX_PURPOSE
 
 log = logging.getLogger(__name__)
 
-JSON = "application/json"
 # A caller's request id is stored in the append-only audit and echoed: a short, safe token.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def _json(
-    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+    body: dict[str, Any],
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    media_type: str = JSON,
 ) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=JSON, headers=headers)
+    return Response(orjson.dumps(body), status_code=status, media_type=media_type, headers=headers)
 
 
 async def graphql_endpoint(request: Request) -> Response:
     services: Services = request.app.state.services
     request_id = _request_id(request.headers.get("x-request-id"))
+    media = response_media_type(request.headers.get("accept"))
+    if media is None:
+        message = f"send Accept: {GRAPHQL_RESPONSE} or {JSON}; the hub answers in no other type"
+        return _json(error_response("BAD_USER_INPUT", message), 406)
+    # Request errors: 400 to graphql-response+json, 200 to legacy JSON clients (the spec's rule).
+    refused = 400 if media == GRAPHQL_RESPONSE else 200
     try:
         principal = await principal_from_authorization(
             request.headers.get("authorization"), services.verifier
@@ -59,13 +68,13 @@ async def graphql_endpoint(request: Request) -> Response:
         query, raw_variables, operation_name = await _read_request(request)
         check_document_size(query, settings.max_document_bytes)
     except InvalidInput as exc:
-        return _json(error_response(exc.code, exc.message), 400)
+        return _json(error_response(exc.code, exc.message), 400, media_type=media)
     except QueryTooComplex as exc:  # a document too large to parse: refused by its size
-        return _json(error_response(exc.code, exc.message), 413)
+        return _json(error_response(exc.code, exc.message), 413, media_type=media)
     try:
         purpose = header_text("X-Purpose", request.headers.get("x-purpose"), MAX_PURPOSE)
     except InvalidInput as exc:
-        return _json(error_response(exc.code, exc.message), 400)
+        return _json(error_response(exc.code, exc.message), 400, media_type=media)
     executor = services.executor_for(principal)  # anonymous callers: the public schema
     prepared = executor.prepare(query)
     operation = executor.operation_type(prepared, operation_name)
@@ -77,12 +86,14 @@ async def graphql_endpoint(request: Request) -> Response:
                     f"no operation named {operation_name and operation_name[:100]!r}",
                 ),
                 400,
+                media_type=media,
             )
         if request.method == "GET" and operation is not OperationType.QUERY:
             return _json(
                 error_response("BAD_USER_INPUT", "only queries may be sent with GET; use POST"),
                 405,
                 {"Allow": "POST"},
+                media,
             )
     try:
         # Every text input is checked and NFC-normalised once, here (literals: on parsing).
@@ -92,8 +103,8 @@ async def graphql_endpoint(request: Request) -> Response:
             settings.max_variable_values,
             (lambda name: variable_uses(document, name)) if document is not None else None,
         )
-    except HubError as exc:  # answered as a variable that fails coercion is: HTTP 200
-        return _json(error_response(exc.code, exc.message))
+    except HubError as exc:  # answered as a variable that fails coercion is
+        return _json(error_response(exc.code, exc.message), refused, media_type=media)
     context = Context(
         principal=principal,
         sessions=services.sessions,
@@ -107,7 +118,7 @@ async def graphql_endpoint(request: Request) -> Response:
     except Unauthenticated as exc:  # the client was removed while this request began
         return _unauthenticated(exc)
     except HubError as exc:
-        return _json(error_response(exc.code, exc.message))
+        return _json(error_response(exc.code, exc.message), media_type=media)
     except Exception:
         log.exception("request %s failed", request_id)
         return _json(
@@ -115,8 +126,12 @@ async def graphql_endpoint(request: Request) -> Response:
                 "INTERNAL", f"internal error; quote request id {request_id}", request_id
             ),
             500,
+            media_type=media,
         )
-    return Response(body, media_type=JSON, headers={"X-Request-Id": request_id})
+    status = refused if context.request_error else 200
+    return Response(
+        body, status_code=status, media_type=media, headers={"X-Request-Id": request_id}
+    )
 
 
 def _unauthenticated(exc: Unauthenticated) -> Response:
@@ -141,11 +156,12 @@ async def _read_request(request: Request) -> tuple[str, dict[str, Any], str | No
             "query": params.get("query"),
             "variables": params.get("variables"),
             "operationName": params.get("operationName"),
+            "extensions": params.get("extensions"),
         }
     else:
         # Media types are case-insensitive (RFC 9110 §8.3.1): APPLICATION/JSON is JSON.
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in (JSON, "application/graphql+json", ""):
+        if content_type not in (JSON, "application/graphql+json", GRAPHQL_RESPONSE, ""):
             raise InvalidInput(f"send the request as {JSON}, not {content_type[:100]!r}")
         raw = await request.body()
         try:
@@ -161,6 +177,14 @@ async def _read_request(request: Request) -> tuple[str, dict[str, Any], str | No
     operation_name = payload.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         raise InvalidInput("'operationName' must be a string")
+    extensions = payload.get("extensions")
+    if isinstance(extensions, str) and request.method == "GET":  # JSON in a query parameter
+        try:
+            extensions = orjson.loads(extensions)
+        except orjson.JSONDecodeError:
+            raise InvalidInput("'extensions' is not valid JSON") from None
+    if extensions is not None and not isinstance(extensions, dict):
+        raise InvalidInput("'extensions' must be a JSON object")
     return query, parse_variables(payload.get("variables")), operation_name
 
 

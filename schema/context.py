@@ -91,6 +91,9 @@ class Context:
     # Errors found outside graphql-core's execution (e.g. fields cut by policy in compiled
     # results), appended to the response's errors.
     extra_errors: list[dict[str, Any]] = field(default_factory=list)
+    # Set when the answer is a request error (the document, its variables or its price were
+    # refused before execution): GraphQL over HTTP answers those 400 to graphql-response+json.
+    request_error: bool = False
 
     def loader(self, name: str, factory: Any) -> Any:
         """One dataloader of each kind per request, made on first use."""

@@ -149,11 +149,13 @@ class Executor:
         context: Context,
     ) -> bytes:
         if prepared.document is None:
+            context.request_error = True
             return orjson.dumps({"errors": list(prepared.errors)})
         if self.cost_limit is not None:
             try:  # before any SQL, on the compiled path and normal execution alike
                 self.cost_limit.check(prepared.document, operation_name, variables)
             except HubError as error:
+                context.request_error = True
                 return orjson.dumps(error_response(error.code, error.message))
         if self.fast_path is not None and prepared.plan is not None:
             try:
@@ -178,6 +180,10 @@ class Executor:
             result = await result
         if result.errors and rebase_timeouts(result, self.statement_timeout_ms):
             log.warning("request %s stopped by the statement timeout", context.request_id)
+        # No data and no error on a field: the variables were refused before execution.
+        errors = result.errors or ()
+        context.request_error = result.data is None and bool(errors)
+        context.request_error &= all(e.path is None for e in errors)
         return serialise(result, context)
 
 
