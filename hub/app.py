@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from hub.auth.issuer import MAX_TOKEN_BODY, TOKEN_PATH, issuer_routes
 from hub.graphql_http import graphql_endpoint
+from hub.http_headers import edge_middleware
 from hub.http_limits import BodyLimit
 from hub.ingest_http import INGEST_PREFIX, ingest_endpoint
 from hub.runtime import Hub, open_hub
@@ -78,7 +79,8 @@ def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
         oauth_paths=frozenset({TOKEN_PATH}),
         streamed_prefixes=(INGEST_PREFIX,),  # bounded by HUB_INGEST_MAX_BYTES as it streams
     )
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[body_limit])
+    middleware = [*edge_middleware(settings), body_limit]
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
 
 
 __all__ = ["create_app"]

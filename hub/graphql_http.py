@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from catalog.errors import HubError, InvalidInput, QueryTooComplex, RateLimited, Unauthenticated
 from hub.auth.request import principal_from_authorization, www_authenticate
+from hub.graphiql import graphiql_page, wants_graphiql
 from hub.graphql_media import GRAPHQL_RESPONSE, JSON, response_media_type
 from hub.rate_limit_http import client_address, rate_limited_response
 from hub.services import Services
@@ -45,6 +46,8 @@ def _json(
 
 async def graphql_endpoint(request: Request) -> Response:
     services: Services = request.app.state.services
+    if services.settings.serves_graphiql and wants_graphiql(request):
+        return graphiql_page()
     request_id = _request_id(request.headers.get("x-request-id"))
     media = response_media_type(request.headers.get("accept"))
     if media is None:

@@ -19,6 +19,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+# A browser origin: scheme, host and optional port, nothing else.
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
 
 class SettingsError(Exception):
     """Settings could not be loaded; the message names the variable and the problem."""
@@ -157,6 +160,12 @@ class Settings(BaseSettings):
     rate_limit_token: str = Field(
         "30/minute", description="Token requests per address and per client id; off."
     )
+    cors_origins: str = Field(
+        "", description="Browser origins allowed to call the hub (comma-separated); none."
+    )
+    graphiql: bool | None = Field(
+        None, description="Serve GraphiQL at GET /graphql to browsers; default on when embedded."
+    )
     log_level: str = Field("INFO", description="Python log level.")
 
     @field_validator("log_level")
@@ -193,6 +202,17 @@ class Settings(BaseSettings):
         from hub.rate_limits import parse_allowance
 
         parse_allowance(value)  # a ValueError says what a rate looks like
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in (part.strip() for part in value.split(",")):
+            if origin and origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin[:100]!r} is not an origin such as https://portal.example.gov.vn "
+                    "(scheme, host and port only)"
+                )
         return value
 
     @field_validator("redis_url")
@@ -237,6 +257,13 @@ class Settings(BaseSettings):
         if self.search_reindex_at_start is None:
             return self.opensearch_url is None
         return self.search_reindex_at_start
+
+    @property
+    def serves_graphiql(self) -> bool:
+        """Whether browsers get GraphiQL at GET /graphql (HUB_GRAPHIQL)."""
+        if self.graphiql is None:
+            return self.database_url is None
+        return self.graphiql
 
     @property
     def uses_embedded_issuer(self) -> bool:
