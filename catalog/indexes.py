@@ -2,8 +2,10 @@
 with expression indexes on its filterable and reference fields, so filters, orderings and
 reference joins are index-backed (DESIGN.md §4) and the planner weighs only that dataset's
 indexes. Text expressions use collation "C" (bytewise: fast, and code-point order) and the
-query side (``schema.records.sqlgen``) writes the same expressions. Names are derived, so
-creation is idempotent."""
+query side (``schema.records.sqlgen``) writes the same expressions. Text fields a list can be
+ordered by (filterable, required, not encrypted) also get an index on their Vietnamese sort
+key (``catalog.collation``), which ``orderBy`` and its keyset pages read. Names are derived,
+so creation is idempotent."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import hashlib
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.collation import orders_vietnamese, sort_key_sql
 from catalog.models import Dataset, DatasetField
 
 NUMERIC = frozenset({"int", "decimal"})
@@ -43,6 +46,12 @@ def index_statements(dataset: Dataset) -> list[str]:
         statements.append(
             f"CREATE INDEX IF NOT EXISTS {name} ON {table} (({index_expression(field)}), key)"
         )
+        if field.filterable and field.required and orders_vietnamese(field):
+            name = _index_name(dataset.code, field.name, "vi")
+            statements.append(
+                f"CREATE INDEX IF NOT EXISTS {name} ON {table} "
+                f"(({sort_key_sql(index_expression(field))}), key)"
+            )
     return statements
 
 
@@ -64,8 +73,9 @@ def index_expression(field: DatasetField) -> str:
     return f"(data->>'{field.name}') COLLATE \"C\""
 
 
-def _index_name(code: str, field: str) -> str:
-    return f"ix_rec_{code[:20]}_{field[:20]}_{_digest(code + '.' + field)}"
+def _index_name(code: str, field: str, kind: str = "rec") -> str:
+    suffix = "" if kind == "rec" else "/" + kind
+    return f"ix_{kind}_{code[:20]}_{field[:20]}_{_digest(code + '.' + field + suffix)}"
 
 
 def _digest(value: str) -> str:

@@ -35,57 +35,71 @@ _TONE_MARKS = "\u0300\u0309\u0303\u0301\u0323"  # huyền, hỏi, ngã, sắc, n
 _OTHER_MARKS = "".join(
     chr(c) for c in range(0x0300, 0x0370) if chr(c) not in _MODIFIER_MARKS + _TONE_MARKS
 )
+_SECONDARY_WEIGHTS = "".join(chr(0x10FF00 + i) for i in range(len(_TONE_MARKS + _OTHER_MARKS)))
 _ICU_LOW_ORDER = (
     " \u00a0_-\u2013\u2014,;:!?.\u2026\u00b7'\u2018\u2019\"\u201c\u201d\u00ab\u00bb()[]{}\u00a7"
     "@*/\\&#%\u2022\u2032\u2033`^\u00b0+\u00b1\u00d7<=>|~$\u20ab\u20ac0123456789"
 )
-_LOW_WEIGHTS = "".join(chr(0x20 + i) for i in range(len(_ICU_LOW_ORDER)))
+_LOW_WEIGHTS = "".join(chr(c) for c in range(0x20, 0x60) if c != 0x5C)  # no backslash
 _CAPITALS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _SMALLS = "abcdefghijklmnopqrstuvwxyz"
-_COMMON = "\x01"
-_SECONDARY_WEIGHTS = "".join(chr(2 + i) for i in range(len(_TONE_MARKS + _OTHER_MARKS)))
+_LETTER_WEIGHTS = "".join(chr(0x60 + i) for i in range(26))
+_D_STROKES = "\u0111\u0110"
+_LOWEST = "\x01"
+_CAPITAL = "\x02"
+
+# (sources, weights) in scan order: translate() looks each character up from the start, so
+# frequent characters come first and deletions (no weight) last.
+_PRIMARY = (
+    (_SMALLS, _LETTER_WEIGHTS),
+    (_CAPITALS, _LETTER_WEIGHTS),
+    (_MODIFIER_MARKS, _MODIFIER_WEIGHTS),
+    (_ICU_LOW_ORDER, _LOW_WEIGHTS),
+    (_OTHER_MARKS, ""),
+)
+_SECONDARY = (
+    (_SMALLS + " " + _CAPITALS + _D_STROKES, _LOWEST * 55),
+    (_TONE_MARKS + _OTHER_MARKS, _SECONDARY_WEIGHTS),
+    (_ICU_LOW_ORDER[1:], _LOWEST * (len(_ICU_LOW_ORDER) - 1)),
+)
+_TERTIARY = (
+    (_SMALLS + " " + _TONE_MARKS + _MODIFIER_MARKS + "\u0111", _LOWEST * 36),
+    (_CAPITALS + "\u0110", _CAPITAL * 27),
+    (_ICU_LOW_ORDER[1:], _LOWEST * (len(_ICU_LOW_ORDER) - 1)),
+)
 
 
 def _literal(value: str) -> str:
-    """``value`` as a U&'' literal with every character escaped (no quoting or colon hazards)."""
-    return (
-        "U&'"
-        + "".join(f"\\{ord(c):04X}" if ord(c) <= 0xFFFF else f"\\+{ord(c):06X}" for c in value)
-        + "'"
-    )
+    """``value`` as a U&'' literal, every character escaped (no quoting or colon hazards)."""
+    escaped = "".join(f"\\{ord(c):04X}" if ord(c) <= 0xFFFF else f"\\+{ord(c):06X}" for c in value)
+    return f"U&'{escaped}'"
+
+
+def _translate(expression: str, table: tuple[tuple[str, str], ...]) -> str:
+    sources = "".join(s for s, _ in table)
+    weights = "".join(w for _, w in table)
+    return f"translate({expression}, {_literal(sources)}, {_literal(weights)})"
 
 
 def _function_sql() -> str:
     decomposed = "normalize(value, NFD)"
-    stroke = _literal("d" + _MODIFIER_WEIGHTS[0])
-    primary = (
-        f"translate(replace(replace({decomposed}, {_literal(chr(0x111))}, {stroke}),"
-        f" {_literal(chr(0x110))}, {stroke}),"
-        f" {_literal(_CAPITALS + _ICU_LOW_ORDER + _MODIFIER_MARKS + _TONE_MARKS + _OTHER_MARKS)},"
-        f" {_literal(_SMALLS + _LOW_WEIGHTS + _MODIFIER_WEIGHTS)})"
+    stroke_as_d = _literal("d" + _MODIFIER_WEIGHTS[0])
+    primary = _translate(
+        f"translate(replace(replace({decomposed}, {_literal(_D_STROKES[0])}, {stroke_as_d}),"
+        f" {_literal(_D_STROKES[1])}, {stroke_as_d}), {_literal(_TONE_MARKS)}, '')",
+        _PRIMARY,
     )
-    # Every character that is not a combining mark weighs "no tone"; marks weigh their rank.
-    secondary = (
-        f"rtrim(translate(regexp_replace(translate({decomposed}, {_literal(_MODIFIER_MARKS)}, ''),"
-        f" {_literal('[^' + chr(0x300) + '-' + chr(0x36F) + ']')}, {_literal(_COMMON)}, 'g'),"
-        f" {_literal(_TONE_MARKS + _OTHER_MARKS)}, {_literal(_SECONDARY_WEIGHTS)}),"
-        f" {_literal(_COMMON)})"
-    )
-    all_marks = _MODIFIER_MARKS + _TONE_MARKS + _OTHER_MARKS
-    capitals = _CAPITALS + chr(0x110)
-    tertiary = (
-        f"rtrim(translate(regexp_replace(translate({decomposed}, {_literal(all_marks)}, ''),"
-        f" {_literal('[^' + capitals + ']')}, {_literal(_COMMON)}, 'g'),"
-        f" {_literal(capitals)}, {_literal(chr(2) * len(capitals))}),"
-        f" {_literal(_COMMON)})"
-    )
-    zero = "decode('00', 'hex')"
+    without_modifiers = f"translate({decomposed}, {_literal(_MODIFIER_MARKS)}, '')"
+    secondary = f"rtrim({_translate(without_modifiers, _SECONDARY)}, {_literal(_LOWEST)})"
+    tertiary = f"rtrim({_translate(decomposed, _TERTIARY)}, {_literal(_LOWEST)})"
+    # decode(…, 'escape') is the immutable way from text to its UTF-8 bytes (convert_to is only
+    # STABLE and would stop the planner inlining the function); no level holds a backslash.
+    separator = _literal("\\000")
     return (
         "CREATE FUNCTION hub_vi_sort_key(value text) RETURNS bytea"
-        " LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $body$ SELECT"
-        f" convert_to({primary}, 'UTF8') || {zero}"
-        f" || convert_to({secondary}, 'UTF8') || {zero}"
-        f" || convert_to({tertiary}, 'UTF8') $body$"
+        " LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $body$ SELECT decode("
+        f"{primary} || {separator} || {secondary} || {separator} || {tertiary}, 'escape')"
+        " $body$"
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from graphql import GraphQLField, GraphQLObjectType, SelectionSetNode
 
 from catalog.access import Access
+from catalog.collation import orders_vietnamese
 from catalog.errors import Forbidden, InvalidInput
 from catalog.models import Dataset, DatasetField
 from catalog.naming import camel
@@ -206,13 +207,26 @@ class ConnectionCompiler(CompilerBase):
         condition = self._view_condition(
             dataset, access, alias, f, f"{sel.name}.orderBy", "ordering"
         )
+        vietnamese = orders_vietnamese(f)
         if condition is None:
-            return Ordering(value, key, direction, nullable=False, by_key=False), tag, f
+            return (
+                Ordering(
+                    value, key, direction, nullable=False, by_key=False, vietnamese=vietnamese
+                ),
+                tag,
+                f,
+            )
         # Hidden on some rows: the view value, NULL there.
         view_value = f"(CASE WHEN {condition} THEN {value} END)"
         if f.type not in NUMERIC_TYPES and f.type != "bool":
             view_value += ' COLLATE "C"'
-        return Ordering(view_value, key, direction, nullable=True, by_key=False), tag, f
+        return (
+            Ordering(
+                view_value, key, direction, nullable=True, by_key=False, vietnamese=vietnamese
+            ),
+            tag,
+            f,
+        )
 
     def _filters(
         self,

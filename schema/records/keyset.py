@@ -4,6 +4,10 @@ The sort value is what the caller may read: a field readable only on some rows s
 where it is hidden, and the cursor carries that view value, never the hidden one. SQL row
 comparison treats NULL as unknown, so nullable orderings spell NULLs out: rows with a value
 come first (in the asked direction, key as tie-break), then the hidden ones by key.
+
+Text fields sort in Vietnamese order: rows compare by the sort key of the view value
+(``hub_vi_sort_key``, indexed per field), the cursor still carries the view value, and the key
+of the cursor's value is recomputed in SQL. NULL has no key, so the NULL rules are unchanged.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from catalog.collation import sort_key_sql
 from catalog.errors import InvalidInput
 from catalog.models import DatasetField
 from schema.records.sqlgen import NUMERIC_TYPES
@@ -25,6 +30,7 @@ class Ordering:
     direction: str  # "ASC" | "DESC"
     nullable: bool  # hidden on some rows: NULLs handled explicitly
     by_key: bool  # the sort is the key itself
+    vietnamese: bool = False  # text compared by its Vietnamese sort key
 
     @property
     def order_by(self) -> str:
@@ -32,22 +38,26 @@ class Ordering:
         if self.by_key:
             return f"{self.key} {d}"
         if self.nullable:
-            return f"({self.sort}) IS NULL, {self.sort} {d}, {self.key} {d}"
-        return f"{self.sort} {d}, {self.key} {d}"
+            return f"({self.sort}) IS NULL, {self._compared(self.sort)} {d}, {self.key} {d}"
+        return f"{self._compared(self.sort)} {d}, {self.key} {d}"
 
     def after(self, value: str, key: str, cast: str) -> str:
         """Rows after the cursor (``value``/``key`` are parameters; ``cast`` their SQL type)."""
         symbol = ">" if self.direction == "ASC" else "<"
         if self.by_key:
             return f"{self.key} {symbol} {key}"
+        sort = self._compared(self.sort)
         if not self.nullable:
-            return f"({self.sort}, {self.key}) {symbol} ({value}, {key})"
+            return f"({sort}, {self.key}) {symbol} ({self._compared(value)}, {key})"
         typed = f"{value}::{cast}"
         return (
             f"(CASE WHEN {typed} IS NULL THEN ({self.sort} IS NULL AND {self.key} {symbol} {key}) "
-            f"ELSE ({self.sort} IS NULL OR ({self.sort}, {self.key}) {symbol} ({typed}, {key})) "
-            "END)"
+            f"ELSE ({self.sort} IS NULL OR ({sort}, {self.key}) {symbol} "
+            f"({self._compared(typed)}, {key})) END)"
         )
+
+    def _compared(self, expression: str) -> str:
+        return sort_key_sql(expression) if self.vietnamese else expression
 
 
 def sql_cast(field: DatasetField | None) -> str:
