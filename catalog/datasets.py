@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import policy
@@ -35,6 +35,11 @@ from catalog.specs import DatasetSpec, FieldSpec
 from catalog.text import clean_line, is_clean_line
 
 MAX_PAGE = 100
+
+
+_ANNOUNCE = text(
+    "INSERT INTO search_outbox (dataset_code, key, version) VALUES (:code, '', :version)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +162,7 @@ async def create_dataset(
     session.add(dataset)
     await session.flush()
     await ensure_partition(session, spec.code)
+    await announce_to_search(session, dataset)
     await append_event(
         session, principal, EventDraft("catalog.create", dataset=spec.code), request_id
     )
@@ -259,6 +265,7 @@ async def revise_dataset(
         setattr(dataset, column, value)
     _sync_fields(dataset, spec.fields)
     await session.flush()
+    await announce_to_search(session, dataset)
     detail["to_version"] = dataset.version
     if dataset.status == "PUBLISHED":
         await ensure_indexes(session, dataset)
@@ -269,6 +276,12 @@ async def revise_dataset(
         request_id,
     )
     return dataset
+
+
+async def announce_to_search(session: AsyncSession, dataset: Dataset) -> None:
+    """Queue the re-indexing of ``dataset``'s catalogue entry, in the caller's transaction
+    (outbox key '' marks a catalogue entry: see hub.search.documents)."""
+    await session.execute(_ANNOUNCE, {"code": dataset.code, "version": dataset.version})
 
 
 def _with_default_names(spec: DatasetSpec) -> DatasetSpec:
@@ -295,6 +308,7 @@ async def _move(
         )
     dataset.status = target
     await session.flush()
+    await announce_to_search(session, dataset)
     await append_event(
         session,
         principal,
@@ -376,6 +390,7 @@ def _field_rows(fields: Sequence[FieldSpec]) -> list[DatasetField]:
 __all__ = [
     "MAX_PAGE",
     "DatasetQuery",
+    "announce_to_search",
     "create_dataset",
     "deprecate_dataset",
     "get_dataset",

@@ -198,6 +198,11 @@ async def correct_record(
     current.hash = sealed.hash
     current.updated_at = text("now()")  # type: ignore[assignment]
     await session.flush()
+    # The new version reaches the search index through the outbox, as the sync engine's do.
+    await session.execute(
+        text("INSERT INTO search_outbox (dataset_code, key, version) VALUES (:c, :k, :v)"),
+        {"c": dataset.code, "k": skey, "v": version.version},
+    )
     await append_event(
         session,
         principal,

@@ -36,7 +36,15 @@ async def readyz(request: Request) -> Response:
         await services.ping_database()
     except Exception:
         return JSONResponse({"status": "database unreachable"}, status_code=503)
-    return JSONResponse({"status": "ready", "catalogVersion": services.snapshot.catalog_version})
+    # Search is reported, never required: record queries work while it is down.
+    search = await services.searching.health()
+    return JSONResponse(
+        {
+            "status": "ready",
+            "catalogVersion": services.snapshot.catalog_version,
+            "search": search,
+        }
+    )
 
 
 async def metrics(_request: Request) -> Response:

@@ -77,10 +77,10 @@ def main(ctx: click.Context, settings_file: Path | None) -> None:
 
 
 def _register() -> None:
-    from hub.cli import audit, catalogue, clients, connectors, keys, serve, sync, worker
+    from hub.cli import audit, catalogue, clients, connectors, keys, search, serve, sync, worker
     from hub.cli import backup as backup_commands
 
-    for module in (serve, catalogue, clients, audit, keys, connectors, worker, sync):
+    for module in (serve, catalogue, clients, audit, keys, connectors, worker, sync, search):
         for command in module.COMMANDS:
             main.add_command(command)
     for command in backup_commands.COMMANDS:

@@ -54,6 +54,14 @@ def serve(ctx: HubContext, host: str, port: int, workers: int, demo: bool) -> No
     click.echo(f"GraphQL: {url}/graphql   health: {url}/healthz")
     for line in lines:
         click.echo(line)
+    from hub.search.embedded import search_configured
+
+    # No HUB_OPENSEARCH_URL: the embedded search server lives as long as this process.
+    with search_configured(settings) as configured:
+        _serve_processes(configured, host, port, workers)
+
+
+def _serve_processes(settings: Settings, host: str, port: int, workers: int) -> None:
     if workers == 1:
         _serve_worker(settings, host, port)
         return

@@ -25,7 +25,10 @@ def worker(ctx: HubContext, once: bool) -> None:
     """Run scheduled connectors; any number of workers may share one database."""
     settings = ctx.settings
     configure_logging(settings.log_level)
-    started = run(_work(settings, once))
+    from hub.search.embedded import search_configured
+
+    with search_configured(settings) as configured:
+        started = run(_work(configured, once))
     if once:
         click.echo(f"connectors run: {', '.join(started) or 'none due'}")
 
@@ -33,6 +36,7 @@ def worker(ctx: HubContext, once: bool) -> None:
 async def _work(settings: Settings, once: bool) -> list[str]:
     from hub.embedded_postgres import to_libpq_url
     from hub.runtime import hub_session
+    from hub.search.service import SearchService
     from hub.worker import Worker
 
     async with hub_session(settings) as hub:
@@ -55,7 +59,15 @@ async def _work(settings: Settings, once: bool) -> list[str]:
             # The first signal stops polling and abandons the runs in flight (their open
             # batch rolls back; the next worker runs them again); a kill is safe too.
             loop.add_signal_handler(signum, stop.set)
-        await worker.run(stop)
+        # The search indexer drains the outbox beside the runs (HUB_SEARCH_INDEXER_IN_PROCESS).
+        searching = SearchService(
+            settings.model_copy(update={"search_reindex_at_start": False}), hub.db.sessions
+        )
+        await searching.start()
+        try:
+            await worker.run(stop)
+        finally:
+            await searching.stop()
         return []
 
 

@@ -4,8 +4,13 @@ reads these names; change them together.
 
 Record documents (one index per dataset, ``_id`` = the stored key)::
 
-    {"_key": <stored key>, "_version": <record version>, "_dataset": <code>,
+    {"_key": <stored key>, "_record_version": <record version>, "_dataset": <code>,
      "_sector": <sector>, "v": {<field>: <stored canonical value>, ...}}
+
+The record version is ``_record_version``, not ``_version``: OpenSearch refuses a source
+field named like its metadata field (``mapper_parsing_exception``). The hit's own
+``_version`` (asked with ``"version": true``) is the same number: documents are written with
+the record version as their external version.
 
 Invariant: ``v`` holds only ``indexable_fields``: never an encrypted field (its stored value
 is ciphertext, and its plaintext must not leave PostgreSQL), never a RESTRICTED field (002
@@ -39,6 +44,8 @@ from catalog.models import Dataset, DatasetField
 
 # The outbox key of a catalogue entry (see the module docstring).
 CATALOGUE_KEY = ""
+# The source member holding the record version (see the module docstring).
+RECORD_VERSION = "_record_version"
 
 FOLDED_ANALYZER = "hub_vi_folded"
 EXACT_ANALYZER = "hub_vi_exact"
@@ -135,7 +142,7 @@ def record_mapping(dataset: Dataset) -> dict[str, Any]:
         "dynamic": False,
         "properties": {
             "_key": {"type": "keyword"},
-            "_version": {"type": "long"},
+            RECORD_VERSION: {"type": "long"},
             "_dataset": {"type": "keyword"},
             "_sector": {"type": "keyword"},
             "v": {
@@ -162,7 +169,7 @@ def record_document(dataset: Dataset, row: Mapping[str, Any]) -> dict[str, Any] 
             values[field.name] = shown
     return {
         "_key": row["key"],
-        "_version": int(row["version"]),
+        RECORD_VERSION: int(row["version"]),
         "_dataset": dataset.code,
         "_sector": dataset.sector,
         "v": values,
@@ -239,6 +246,7 @@ __all__ = [
     "CATALOGUE_KEY",
     "EXACT_ANALYZER",
     "FOLDED_ANALYZER",
+    "RECORD_VERSION",
     "analysed_text",
     "catalogue_document",
     "catalogue_mapping",

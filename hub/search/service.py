@@ -13,15 +13,17 @@ import logging
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.search.client import open_search
+from hub.search.client import is_unavailable, open_search
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
 # Seconds /readyz waits for the search server before calling it unavailable.
 HEALTH_TIMEOUT_SECONDS = 2.0
+_START_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext('hub-search-reindex-at-start'))"
 
 
 class SearchService:
@@ -40,6 +42,13 @@ class SearchService:
         if self.settings.opensearch_url is None:
             return
         self.client = open_search(self.settings)
+        if self.settings.search_indexer_in_process:
+            from hub.search.indexer import Indexer
+
+            indexer = Indexer(self.sessions, self.client, self.settings)
+            self._tasks.append(asyncio.create_task(indexer.run(), name="hub-search-indexer"))
+        if self.settings.reindexes_search_at_start:
+            self._tasks.append(asyncio.create_task(self._reindex(), name="hub-search-reindex"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -52,6 +61,55 @@ class SearchService:
             with contextlib.suppress(Exception):
                 await self.client.close()
             self.client = None
+
+    async def health(self) -> dict[str, Any]:
+        """``{"status": "ok" | "unavailable" | "off", "backlog": <outbox entries>}``."""
+        from hub.search.outbox import backlog
+
+        report: dict[str, Any] = {}
+        try:
+            async with self.sessions() as session:
+                report["backlog"] = await backlog(session)
+        except Exception:  # the database's own health is reported beside this
+            report["backlog"] = None
+        if self.client is None:
+            report["status"] = "off"
+            return report
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
+                answered = await self.client.ping()  # HEAD /: no cluster privileges needed
+        except Exception as error:
+            if not (is_unavailable(error) or isinstance(error, TimeoutError)):
+                log.warning("search health check failed (%s)", type(error).__name__)
+            answered = False
+        report["status"] = "ok" if answered else "unavailable"
+        return report
+
+    async def _reindex(self) -> None:
+        """Rebuild everything from PostgreSQL once the server answers (DESIGN.md §8: the
+        embedded server keeps nothing across restarts); retried with back-off."""
+        from hub.search.reindex import reindex_all
+
+        assert self.client is not None
+        delay = 0.5
+        while True:
+            try:
+                async with self.sessions.begin() as session:
+                    # Several `hub serve --workers` processes start together: one rebuilds.
+                    if not await session.scalar(text(_START_LOCK)):
+                        return
+                    counts = await reindex_all(self.sessions, self.client, self.prefix)
+                log.info("search: reindexed %d datasets at start", len(counts) - 1)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if not is_unavailable(error):
+                    log.exception("search reindex at start failed; run `hub search reindex`")
+                    return
+                log.warning("search unavailable at start; reindexing in %.0fs", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 __all__ = ["SearchService"]

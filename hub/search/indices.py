@@ -1,0 +1,178 @@
+"""Index management and bulk writes against OpenSearch (or osmem-server).
+
+Every write goes through ``send_bulk``: record documents carry their record version as an
+external version, so an older version arriving late (another process's batch, a reindex's
+copy) is refused by the server (409) instead of overwriting a newer one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import NotFoundError, RequestError
+
+from hub.search.documents import index_settings
+from hub.search.names import FIRST_GENERATION, concrete_index, generation_of, template_name
+
+log = logging.getLogger(__name__)
+
+
+class BulkRetry(Exception):
+    """Some items of a bulk request failed in a way worth retrying (overload, server error,
+    an index that went missing); the batch is delivered again."""
+
+
+@dataclass(slots=True)
+class Bulk:
+    """Lines of one ``_bulk`` request, built cheaply (orjson) and sent at once."""
+
+    lines: list[bytes] = field(default_factory=list)
+    count: int = 0
+
+    def index(self, index: str, doc_id: str, doc: Mapping[str, Any], version: int | None) -> None:
+        meta: dict[str, Any] = {"_index": index, "_id": doc_id}
+        if version is not None:
+            meta["version"] = version
+            meta["version_type"] = "external"
+        self.lines.append(orjson.dumps({"index": meta}))
+        self.lines.append(orjson.dumps(doc))
+        self.count += 1
+
+    def delete(self, index: str, doc_id: str, version: int | None) -> None:
+        meta: dict[str, Any] = {"_index": index, "_id": doc_id}
+        if version is not None:
+            meta["version"] = version
+            meta["version_type"] = "external"
+        self.lines.append(orjson.dumps({"delete": meta}))
+        self.count += 1
+
+    def body(self) -> bytes:
+        return b"\n".join(self.lines) + b"\n"
+
+
+async def send_bulk(client: AsyncOpenSearch, bulk: Bulk, *, refresh: bool = False) -> int:
+    """Send ``bulk``; the number of items the index refused for good (logged, by id only:
+    a bad document must not stall the outbox). Version conflicts (a newer version is there)
+    and deletes of absent documents are successes. Raises BulkRetry for retryable item
+    failures, and the client's errors when the request itself fails."""
+    if not bulk.count:
+        return 0
+    response = await client.bulk(body=bulk.body(), params={"refresh": "true"} if refresh else {})
+    if not response.get("errors"):
+        return 0
+    refused = 0
+    retry = 0
+    for item in response.get("items", []):
+        op, result = next(iter(item.items()))
+        status = int(result.get("status", 500))
+        if status < 300 or status == 409 or (op == "delete" and status == 404):
+            continue
+        error = result.get("error")
+        kind = error.get("type") if isinstance(error, dict) else str(error)
+        if status == 429 or status >= 500 or kind == "index_not_found_exception":
+            retry += 1
+            continue
+        refused += 1
+        log.warning(
+            "search index refused %s of %s/%s (%s %s)",
+            op,
+            result.get("_index"),
+            result.get("_id"),
+            status,
+            kind,
+        )
+    if retry:
+        raise BulkRetry(f"{retry} bulk item(s) failed; the batch is sent again")
+    return refused
+
+
+async def ensure_template(client: AsyncOpenSearch, prefix: str) -> None:
+    """The index template giving every index of ``prefix`` the hub's analyzers, so even an
+    index made by accident (a write to a missing alias) analyses Vietnamese text."""
+    await client.indices.put_index_template(
+        name=template_name(prefix),
+        body={"index_patterns": [f"{prefix}*"], "template": {"settings": index_settings()}},
+    )
+
+
+async def create_index(
+    client: AsyncOpenSearch, index: str, mapping: Mapping[str, Any], alias: str | None = None
+) -> bool:
+    """Create ``index`` (with ``alias`` pointing at it, when given); False if it exists."""
+    body: dict[str, Any] = {"settings": index_settings(), "mappings": dict(mapping)}
+    if alias is not None:
+        body["aliases"] = {alias: {}}
+    try:
+        await client.indices.create(index=index, body=body)
+    except RequestError as error:
+        if error.error == "resource_already_exists_exception":
+            return False
+        raise
+    return True
+
+
+async def ensure_alias(client: AsyncOpenSearch, alias: str, mapping: Mapping[str, Any]) -> None:
+    """Make ``alias`` exist, creating its first concrete index if there is none; two
+    processes racing here collide on the fixed first name and both end with one index."""
+    if await client.indices.exists_alias(name=alias):
+        return
+    first = concrete_index(alias, FIRST_GENERATION)
+    # When it exists (another process made it a moment ago, or a reindex has not swapped
+    # yet), the alias is pointed at it unless something points it elsewhere meanwhile.
+    created = await create_index(client, first, mapping, alias)
+    if not created and not await client.indices.exists_alias(name=alias):
+        await client.indices.put_alias(index=first, name=alias)
+
+
+async def generations(client: AsyncOpenSearch, alias: str) -> dict[str, bool]:
+    """Concrete indices of ``alias``: name → whether the alias points at it."""
+    try:
+        found = await client.indices.get(index=f"{alias}-*")
+    except NotFoundError:
+        return {}
+    return {
+        name: alias in (info.get("aliases") or {})
+        for name, info in found.items()
+        if generation_of(alias, name) is not None
+    }
+
+
+async def current_mapping(client: AsyncOpenSearch, alias: str) -> dict[str, Any] | None:
+    """The mapping of the index ``alias`` points at, or None when there is no alias."""
+    try:
+        found = await client.indices.get_mapping(index=alias)
+    except NotFoundError:
+        return None
+    for info in found.values():
+        mappings = info.get("mappings")
+        return dict(mappings) if isinstance(mappings, Mapping) else {}
+    return None
+
+
+async def swap_alias(
+    client: AsyncOpenSearch, alias: str, new_index: str, old_indices: Iterable[str]
+) -> None:
+    """Point ``alias`` at ``new_index`` only, in one atomic ``_aliases`` call."""
+    actions: list[dict[str, Any]] = [
+        {"remove": {"index": old, "alias": alias}} for old in old_indices
+    ]
+    actions.append({"add": {"index": new_index, "alias": alias}})
+    await client.indices.update_aliases(body={"actions": actions})
+
+
+__all__ = [
+    "Bulk",
+    "BulkRetry",
+    "create_index",
+    "current_mapping",
+    "ensure_alias",
+    "ensure_template",
+    "generations",
+    "send_bulk",
+    "swap_alias",
+]
