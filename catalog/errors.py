@@ -10,6 +10,7 @@ HubError                      INTERNAL
 ├─ QueryTooComplex            QUERY_TOO_COMPLEX
 ├─ RateLimited                RATE_LIMITED
 ├─ Conflict                   CONFLICT
+├─ PersistedQueryNotFound     PERSISTED_QUERY_NOT_FOUND
 └─ SearchUnavailable          SEARCH_UNAVAILABLE
 ```
 
@@ -75,6 +76,12 @@ class RateLimited(HubError):
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class PersistedQueryNotFound(HubError):
+    """A request named a persisted query by its hash that this process does not hold."""
+
+    code = "PERSISTED_QUERY_NOT_FOUND"
 
 
 class Conflict(HubError):

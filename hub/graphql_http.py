@@ -16,7 +16,14 @@ from graphql import OperationType
 from starlette.requests import Request
 from starlette.responses import Response
 
-from catalog.errors import HubError, InvalidInput, QueryTooComplex, RateLimited, Unauthenticated
+from catalog.errors import (
+    HubError,
+    InvalidInput,
+    PersistedQueryNotFound,
+    QueryTooComplex,
+    RateLimited,
+    Unauthenticated,
+)
 from hub.auth.request import principal_from_authorization, www_authenticate
 from hub.graphiql import graphiql_page, wants_graphiql
 from hub.graphql_media import GRAPHQL_RESPONSE, JSON, response_media_type
@@ -68,8 +75,12 @@ async def graphql_endpoint(request: Request) -> Response:
         return rate_limited_response(exc, request_id)
     settings = services.settings
     try:
-        query, raw_variables, operation_name = await _read_request(request)
+        raw_query, raw_variables, operation_name, extensions = await _read_request(request)
+        query = services.persisted_queries.resolve(raw_query, extensions)
         check_document_size(query, settings.max_document_bytes)
+        services.persisted_queries.remember(query, extensions)
+    except PersistedQueryNotFound as exc:  # the client resends the document with its hash
+        return _json(error_response(exc.code, exc.message), refused, media_type=media)
     except InvalidInput as exc:
         return _json(error_response(exc.code, exc.message), 400, media_type=media)
     except QueryTooComplex as exc:  # a document too large to parse: refused by its size
@@ -150,9 +161,11 @@ def _request_id(raw: str | None) -> str:
     return uuid.uuid4().hex
 
 
-async def _read_request(request: Request) -> tuple[str, dict[str, Any], str | None]:
-    """Query, variables and operation name; the body's size was capped by
-    ``hub.http_limits`` before it was read."""
+async def _read_request(
+    request: Request,
+) -> tuple[Any, dict[str, Any], str | None, dict[str, Any] | None]:
+    """Query (checked by ``PersistedQueries.resolve``), variables, operation name and
+    extensions; the body's size was capped by ``hub.http_limits`` before it was read."""
     if request.method == "GET":
         params = request.query_params
         payload: dict[str, Any] = {
@@ -175,8 +188,6 @@ async def _read_request(request: Request) -> tuple[str, dict[str, Any], str | No
             raise InvalidInput("request body must be a JSON object with a 'query'")
         payload = decoded
     query = payload.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise InvalidInput("'query' must be a non-empty string")
     operation_name = payload.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         raise InvalidInput("'operationName' must be a string")
@@ -188,7 +199,7 @@ async def _read_request(request: Request) -> tuple[str, dict[str, Any], str | No
             raise InvalidInput("'extensions' is not valid JSON") from None
     if extensions is not None and not isinstance(extensions, dict):
         raise InvalidInput("'extensions' must be a JSON object")
-    return query, parse_variables(payload.get("variables")), operation_name
+    return query, parse_variables(payload.get("variables")), operation_name, extensions
 
 
 __all__ = ["graphql_endpoint"]

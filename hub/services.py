@@ -28,6 +28,7 @@ from hub.auth.registry import admit
 from hub.auth.tokens import TokenVerifier
 from hub.embedded_postgres import to_libpq_url
 from hub.keys import KeyStore
+from hub.persisted_queries import PersistedQueries
 from hub.rate_limits import RateLimiter
 from hub.runtime import Hub
 from hub.search.service import SearchService
@@ -77,6 +78,7 @@ class Services:
         # Connector runs started by runSync; ${VAR}s of connector files expand from here.
         self.sync_launcher = SyncLauncher(self.sessions, lambda: self.field_keys, os.environ)
         self.rate_limiter = RateLimiter.from_settings(hub.settings)
+        self.persisted_queries = PersistedQueries()  # automatic persisted queries, by hash
         # The search client (None: no search configured) and the outbox indexer.
         self.searching = SearchService(hub.settings, self.sessions)
 

@@ -1,0 +1,74 @@
+"""Automatic persisted queries (the Apollo protocol): a client sends
+``extensions.persistedQuery = {version: 1, sha256Hash}`` with or without the document; the hub
+keeps documents it has seen by their hash, so later requests (GET links among them) carry the
+hash alone. An unknown hash is ``PERSISTED_QUERY_NOT_FOUND`` and the client resends the
+document. Kept per process, bounded by count and by bytes; a forgotten document costs the
+client one round trip, never a wrong answer (the hash is checked before a document is kept)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import OrderedDict
+from typing import Any
+
+from catalog.errors import InvalidInput, PersistedQueryNotFound
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class PersistedQueries:
+    def __init__(self, max_documents: int = 5_000, max_bytes: int = 32 * 2**20) -> None:
+        self._documents: OrderedDict[str, str] = OrderedDict()
+        self._bytes = 0
+        self.max_documents = max_documents
+        self.max_bytes = max_bytes
+
+    def resolve(self, query: Any, extensions: dict[str, Any] | None) -> str:
+        """The document to run: ``query`` itself, or the one its hash names."""
+        wanted = (extensions or {}).get("persistedQuery")
+        if wanted is None:
+            if not isinstance(query, str) or not query.strip():
+                raise InvalidInput("'query' must be a non-empty string")
+            return query
+        digest = _hash_of(wanted)
+        if query is None:
+            known = self._documents.get(digest)
+            if known is None:
+                raise PersistedQueryNotFound(
+                    "PersistedQueryNotFound: send the document with its hash once"
+                )
+            self._documents.move_to_end(digest)
+            return known
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInput("'query' must be a non-empty string")
+        if hashlib.sha256(query.encode()).hexdigest() != digest:
+            raise InvalidInput("extensions.persistedQuery.sha256Hash is not the query's SHA-256")
+        return query
+
+    def remember(self, query: str, extensions: dict[str, Any] | None) -> None:
+        """Keep a document sent with its (checked) hash, once it passed the size limits."""
+        wanted = (extensions or {}).get("persistedQuery")
+        if wanted is None:
+            return
+        digest = _hash_of(wanted)
+        if digest in self._documents:
+            self._documents.move_to_end(digest)
+            return
+        self._documents[digest] = query
+        self._bytes += len(query)
+        while len(self._documents) > self.max_documents or self._bytes > self.max_bytes:
+            _, dropped = self._documents.popitem(last=False)
+            self._bytes -= len(dropped)
+
+
+def _hash_of(wanted: Any) -> str:
+    if not isinstance(wanted, dict) or wanted.get("version") != 1:
+        raise InvalidInput("extensions.persistedQuery must be {version: 1, sha256Hash: …}")
+    digest = wanted.get("sha256Hash")
+    if not isinstance(digest, str) or not _SHA256.fullmatch(digest.lower()):
+        raise InvalidInput("extensions.persistedQuery.sha256Hash must be 64 hexadecimal digits")
+    return digest.lower()
+
+
+__all__ = ["PersistedQueries"]
