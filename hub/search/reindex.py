@@ -94,9 +94,11 @@ async def reindex_dataset(
     prefix: str,
     code: str,
     progress: Progress | None = None,
+    *,
+    chunk_size: int = COPY_CHUNK,
 ) -> int:
-    """Rebuild ``code``'s record index from PostgreSQL; the documents copied. NotFound for
-    an unknown dataset."""
+    """Rebuild ``code``'s record index from PostgreSQL, ``chunk_size`` rows per round trip;
+    the documents copied. NotFound for an unknown dataset."""
     async with sessions.begin() as lock:
         dataset = await load_dataset(lock, code)
         if dataset is None:
@@ -109,10 +111,13 @@ async def reindex_dataset(
         new_index = await _new_generation(client, alias, existing, mapping)
         async with sessions() as session:
             since: datetime = await session.scalar(_SINCE)
-        copied = await _copy(sessions, client, dataset, new_index, _PAGE, {}, progress)
+        copied = await _copy(
+            sessions, client, dataset, new_index, _PAGE, {"limit": chunk_size}, progress
+        )
         await swap(client, alias, new_index, [i for i, aliased in existing.items() if aliased])
         # Writes since the copy began: the indexer may have sent them to the old index.
-        await _copy(sessions, client, dataset, alias, _CHANGED_SINCE, {"since": since}, None)
+        changed = {"since": since, "limit": chunk_size}
+        await _copy(sessions, client, dataset, alias, _CHANGED_SINCE, changed, None)
         await _drop(client, existing)
         log.info("search: %s reindexed into %s (%d documents)", code, new_index, copied)
         return copied
@@ -184,9 +189,7 @@ async def _copy(
     while True:
         async with sessions() as session:
             rows = (
-                await session.execute(
-                    page, {"code": dataset.code, "after": after, "limit": COPY_CHUNK, **params}
-                )
+                await session.execute(page, {"code": dataset.code, "after": after, **params})
             ).mappings()
             rows_list = list(rows)
         if not rows_list:
