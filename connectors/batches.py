@@ -158,7 +158,7 @@ async def apply_batch(
         digest = ctx.digester
         indexes = [*latest.values(), *([-1] * len(deleted_keys))]
         stored_keys = [*latest.keys(), *deleted_keys]
-        raws = [digest(batch[i].values) if digest is not None and i >= 0 else b"" for i in indexes]
+        raws = [_digest_of(batch[i], digest) if i >= 0 else b"" for i in indexes]
         # Staged and checked in one round trip (arrays encode faster than a COPY of this size).
         found = await driver.fetch(
             _STAGE_AND_CHECK, ctx.connector, ctx.dataset.code, indexes, stored_keys, raws
@@ -196,6 +196,12 @@ async def apply_batch(
             driver, ctx, [(batch[order[r.position]], r.reason) for r in result.rejected]
         )
     return counts
+
+
+def _digest_of(row: SourceRow, digester: Digester | None) -> bytes:
+    if row.digest is not None:
+        return row.digest  # computed by the source server
+    return digester(row.values) if digester is not None else b""
 
 
 async def _quarantine(driver: Any, ctx: BatchContext, rows: list[tuple[SourceRow, str]]) -> None:

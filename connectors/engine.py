@@ -52,12 +52,13 @@ from connectors.batches import (
     apply_batch,
     driver_of,
 )
-from connectors.mapping import cursor_json, make_plan
+from connectors.mapping import cursor_json, digest_columns, make_plan, source_salt
 from connectors.reconcile import Totals, reconcile
-from connectors.sources.base import SourceError, SourceRow
+from connectors.sources.base import DigestingSource, SourceError, SourceRow
 from connectors.spec import SECRET_KEYS, ConnectorSpec, source_config
 from connectors.store import LOCK_SQL, get_connector
 from connectors.tombstones import count_unseen, label_of, tombstone_unseen
+from connectors.unchanged import find_unchanged
 
 QUARANTINE_LIMIT = 10_000
 MAX_ERROR = 500
@@ -201,7 +202,7 @@ async def run_connector(
         env = os.environ if environ is None else environ
         secrets = _secret_texts(spec, env)
         since = stored.row.cursor if spec.cursor else None
-        return await runner.run(_source_batches(spec, env, since), secrets)
+        return await runner.run(_source_batches(spec, env, since, runner), secrets)
     finally:
         # Closing the connection (not returning it to the pool) drops the lock and the
         # temporary tables with it.
@@ -287,6 +288,8 @@ class _Runner:
         self.trigger = "manual"
         self.started_by: str | None = None
         self.snapshot = spec is not None and spec.cursor is None
+        self.ctx: BatchContext | None = None
+        self.began = 0.0
 
     async def start(
         self, *, trigger: str, started_by: str | None, worker: str | None, cursor: Any
@@ -332,10 +335,28 @@ class _Runner:
             quarantine_limit=QUARANTINE_LIMIT,
         )
 
+    async def skip_unchanged(self, source: Any) -> list[str] | None:
+        """Count and mark seen a snapshot's unchanged rows without reading them (one commit
+        of the run's counts); the source keys of the other rows, or ``None``: read it all."""
+        assert self.connector is not None
+        # The driver's statements below must run in the session's transaction, which the
+        # adapter opens with its first statement.
+        await self.session.execute(text("SELECT 1"))
+        driver = await driver_of(self.session)
+        found = await find_unchanged(driver, source, self.connector, self.dataset_code)
+        counts = Counts()
+        if found is not None:
+            counts = Counts(read=found.unchanged, unchanged=found.unchanged)
+        await self._commit_batch(counts, None)
+        self.counts.add(counts)
+        if self.progress is not None and found is not None:
+            self.progress(self._progress(asyncio.get_running_loop().time() - self.began))
+        return None if found is None else found.changed_keys
+
     async def run(self, batches: AsyncIterator[list[SourceRow]], secrets: list[str]) -> RunOutcome:
-        ctx = self._context()
+        ctx = self.ctx = self._context()
         clock = asyncio.get_running_loop().time
-        began = clock()
+        began = self.began = clock()
         try:
             async for batch in _prefetched(batches):
                 if not batch:
@@ -393,8 +414,8 @@ class _Runner:
             driver = await driver_of(self.session)
             # Statistics, so that the anti-join hashes the seen keys instead of probing them.
             await driver.execute(f"ANALYZE {SEEN_TABLE}")
-            await self._check_deletions(driver)
-            deleted = await tombstone_unseen(driver, self.dataset.code, self.label, SEEN_TABLE)
+            if await self._check_deletions(driver):
+                deleted = await tombstone_unseen(driver, self.dataset.code, self.label, SEEN_TABLE)
         self.counts.deleted += deleted
         self.totals = await reconcile(
             self.session, self.dataset, self.run_id, self.run_name, self.keys
@@ -415,10 +436,11 @@ class _Runner:
         await self._audit("SUCCEEDED", None)
         await self.session.commit()
 
-    async def _check_deletions(self, driver: Any) -> None:
+    async def _check_deletions(self, driver: Any) -> int:
         """Refuse a snapshot that would delete more than ``max_delete_percent`` of what this
         connector holds: an export cut short, a header-only file or a query that suddenly
-        matches nothing looks exactly like mass deletion at the source."""
+        matches nothing looks exactly like mass deletion at the source. Returns how many
+        records the snapshot deletes."""
         assert self.spec is not None
         owned, gone = await count_unseen(driver, self.dataset.code, self.label, SEEN_TABLE)
         limit = self.spec.max_delete_percent
@@ -429,6 +451,7 @@ class _Runner:
                 f"{limit:g}; nothing was deleted (raise max_delete_percent in the connector "
                 "file if the source really lost them)"
             )
+        return gone
 
     async def _fail(self, reason: str) -> None:
         """Mark the run FAILED; on a lost connection, through a fresh one; if that fails too,
@@ -531,12 +554,24 @@ def _count_params(counts: Counts) -> dict[str, int]:
 
 
 async def _source_batches(
-    spec: ConnectorSpec, environ: Mapping[str, str], since: Any
+    spec: ConnectorSpec, environ: Mapping[str, str], since: Any, runner: _Runner
 ) -> AsyncIterator[list[SourceRow]]:
-    """The source's batches; the source is opened here so that opening it fails the run."""
+    """The source's batches; the source is opened here so that opening it fails the run.
+
+    A source that digests rows itself does so; a snapshot of such a source first finds its
+    unchanged rows set-based (``connectors.unchanged``) and reads only the changed ones."""
     from connectors.sources import open_source
 
     async with open_source(spec.kind, source_config(spec, environ)) as source:
+        if isinstance(source, DigestingSource) and runner.ctx is not None:
+            plan = runner.ctx.plan
+            source.use_digests(source_salt(plan), digest_columns(plan), plan.key_column)
+            if runner.snapshot:
+                changed = await runner.skip_unchanged(source)
+                if changed is not None:
+                    async for batch in source.batches_for_keys(changed, spec.batch_size):
+                        yield batch
+                    return
         async for batch in source.batches(since=since, size=spec.batch_size):
             yield batch
 

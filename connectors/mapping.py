@@ -72,14 +72,26 @@ def record_of(plan: RowPlan, values: Mapping[str, Any]) -> dict[str, Any]:
     return {field: values.get(column) for field, column in plan.mapping.items()}
 
 
+def digest_columns(plan: RowPlan) -> list[str]:
+    """The source columns a row digest covers: the mapped ones and the soft-delete flag."""
+    columns = list(dict.fromkeys([*(plan.mapping or {}).values(), plan.soft_delete or ""]))
+    return [c for c in columns if c]
+
+
+def source_salt(plan: RowPlan) -> str:
+    """The salt of digests computed by a source server (its own namespace: a source's text
+    form of a row is not Python's repr, so the two kinds never compare equal)."""
+    return "source-row-1|" + plan.salt.decode("utf-8")
+
+
 class Digester:
     """Digest of a row's mapped raw values (and soft-delete flag): 16 bytes of MD5 over the
     salt and the values' repr. Not a security boundary: a changed row with a colliding digest
-    would need a collision in the source's own data."""
+    would need a collision in the source's own data. A row the source server digested
+    (``SourceRow.digest``) keeps that digest."""
 
     def __init__(self, plan: RowPlan) -> None:
-        columns = list(dict.fromkeys([*(plan.mapping or {}).values(), plan.soft_delete or ""]))
-        self._columns = [c for c in columns if c]
+        self._columns = digest_columns(plan)
         self._get = itemgetter(*self._columns) if self._columns else None
         self._salt = plan.salt
 
@@ -150,9 +162,11 @@ __all__ = [
     "Digester",
     "RowPlan",
     "cursor_json",
+    "digest_columns",
     "is_deleted",
     "jsonable",
     "key_normaliser",
     "make_plan",
     "record_of",
+    "source_salt",
 ]

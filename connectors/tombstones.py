@@ -62,15 +62,27 @@ gone AS MATERIALIZED (
 )
 
 
-# How many live records ``label`` wrote last, and how many of them a snapshot did not see.
-# A join, not ``NOT EXISTS`` inside ``FILTER``: there it stays a correlated subplan scanning
-# the (unindexed) seen keys once per record. DISTINCT: a key may recur across batches.
-_COUNT_UNSEEN = """
-SELECT count(*) AS owned, count(*) FILTER (WHERE s.key IS NULL) AS gone
-FROM records r
+# Live records ``label`` wrote last that a snapshot did not see: the unseen ones first (a
+# hashed anti-join with the seen keys, after ANALYZE), then the label checked on those only.
+_COUNT_GONE = """
+WITH unseen AS MATERIALIZED (
+    SELECT r.key, r.version FROM records r
+    WHERE r.dataset_code = $1 AND NOT r.deleted
+      AND NOT EXISTS (SELECT 1 FROM {seen} s WHERE s.key = r.key)
+)
+SELECT count(*) FROM unseen u
+WHERE EXISTS (
+    SELECT 1 FROM record_versions v
+    WHERE v.dataset_code = $1 AND v.key = u.key AND v.version = u.version AND v.source = $2
+)
+"""
+
+# How many live records ``label`` wrote last (a probe of record_versions per record: only
+# asked when some are gone).
+_COUNT_OWNED = """
+SELECT count(*) FROM records r
 JOIN record_versions v ON v.dataset_code = r.dataset_code AND v.key = r.key
     AND v.version = r.version
-LEFT JOIN (SELECT DISTINCT key FROM {seen}) s ON s.key = r.key
 WHERE r.dataset_code = $1 AND NOT r.deleted AND v.source = $2
 """
 
@@ -94,9 +106,12 @@ async def tombstone_unseen(driver: Any, dataset: str, label: str, seen_table: st
 
 
 async def count_unseen(driver: Any, dataset: str, label: str, seen_table: str) -> tuple[int, int]:
-    """(live records last written under ``label``, those of them not in ``seen_table``)."""
-    row = await driver.fetchrow(_COUNT_UNSEEN.format(seen=seen_table), dataset, label)
-    return int(row["owned"]), int(row["gone"])
+    """(live records last written under ``label``, those of them not in ``seen_table``); the
+    first is 0 when the second is (a snapshot that deletes nothing needs no share of it)."""
+    gone = int(await driver.fetchval(_COUNT_GONE.format(seen=seen_table), dataset, label))
+    if not gone:
+        return 0, 0
+    return int(await driver.fetchval(_COUNT_OWNED, dataset, label)), gone
 
 
 __all__ = ["count_unseen", "label_of", "tombstone_keys", "tombstone_unseen"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class SourceError(Exception):
@@ -33,6 +33,9 @@ class SourceRow:
 
     position: str
     values: dict[str, Any]
+    # A digest of the row's mapped values computed by the source server
+    # (``RowDigests``), when the engine asked for one; else the engine computes its own.
+    digest: bytes | None = None
 
 
 class Source(Protocol):
@@ -54,4 +57,18 @@ class Source(Protocol):
     async def __aexit__(self, *exc: object) -> None: ...
 
 
-__all__ = ["Source", "SourceError", "SourceRow"]
+@runtime_checkable
+class DigestingSource(Protocol):
+    """A source whose server computes each row's digest (``SourceRow.digest``) and can list
+    just (key, digest) pairs and read rows by key, all from one snapshot of the source."""
+
+    def use_digests(self, salt: str, columns: list[str], key: str) -> None: ...
+
+    async def digest_scan(self, output: Any) -> int: ...
+
+    def batches_for_keys(
+        self, keys: list[str], size: int = 5000
+    ) -> AsyncIterator[list[SourceRow]]: ...
+
+
+__all__ = ["DigestingSource", "Source", "SourceError", "SourceRow"]

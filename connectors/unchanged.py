@@ -1,0 +1,125 @@
+"""A snapshot's unchanged rows found set-based, before any row is read into Python.
+
+For a source that computes row digests itself (PostgreSQL: ``PostgresSource.digest_scan``),
+the (key, digest) pair of every source row is copied with ``COPY`` straight into a temporary
+table on the run's connection and joined once with the digests this connector last recorded
+(``sync_row_hashes``) and the records they produced. A row is unchanged when its digest is one
+the connector recorded, the record it produced is still live with the hash recorded, and its
+key occurs once in the source. Only the other rows are then read, by key, and go through the
+batch path (validation, normalisation, versions, outbox, quarantine) exactly as before.
+
+Nothing but the run's counts is committed here, and the seen keys go to the run connection's
+temporary table: a run killed after the scan reads everything again on its next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.batches import SEEN_TABLE
+
+DIGESTS_TABLE = "hub_sync_digests"
+UNCHANGED_TABLE = "hub_sync_unchanged"
+
+#: Most changed keys read back by key; above this (or ``MAX_CHANGED_SHARE`` of the rows) the
+#: whole source is read instead, which is cheaper than that many key lookups.
+MAX_CHANGED_KEYS = 100_000
+MAX_CHANGED_SHARE = 0.25
+_PIPE_CHUNKS = 64
+WORK_MEM = "128MB"
+
+CREATE_DIGESTS = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {DIGESTS_TABLE} "
+    '(k text COLLATE "C", d bytea) ON COMMIT DELETE ROWS'
+)
+
+_HAS_HASHES = "SELECT EXISTS (SELECT 1 FROM sync_row_hashes WHERE connector = $1)"
+
+# A key seen twice in the source goes through the batch path, where the last row wins.
+_UNCHANGED = f"""
+CREATE TEMP TABLE {UNCHANGED_TABLE} ON COMMIT DROP AS
+SELECT h.key, t.k FROM {DIGESTS_TABLE} t
+JOIN sync_row_hashes h ON h.connector = $1 AND h.raw = t.d
+JOIN records c ON c.dataset_code = $2 AND c.key = h.key COLLATE "C"
+    AND c.hash = h.record_hash AND NOT c.deleted
+WHERE t.k IS NOT NULL AND t.k NOT IN (
+    SELECT k FROM {DIGESTS_TABLE} WHERE k IS NOT NULL GROUP BY k HAVING count(*) > 1
+)
+"""
+
+_COUNTS = f"""
+SELECT (SELECT count(*) FROM {DIGESTS_TABLE}) AS total,
+       (SELECT count(*) FROM {UNCHANGED_TABLE}) AS unchanged,
+       EXISTS (SELECT 1 FROM {DIGESTS_TABLE} WHERE k IS NULL) AS keyless
+"""
+
+_CHANGED_KEYS = f"""
+SELECT DISTINCT t.k FROM {DIGESTS_TABLE} t
+WHERE NOT EXISTS (SELECT 1 FROM {UNCHANGED_TABLE} u WHERE u.k = t.k)
+LIMIT $1
+"""
+
+_SEEN_UNCHANGED = f"INSERT INTO {SEEN_TABLE} SELECT key FROM {UNCHANGED_TABLE}"
+
+
+@dataclass(frozen=True, slots=True)
+class Unchanged:
+    """What the scan found: how many rows are unchanged (already in the seen keys) and the
+    source keys (as text) of the rest, to be read and written."""
+
+    unchanged: int
+    changed_keys: list[str]
+
+
+async def find_unchanged(
+    driver: Any, source: Any, connector: str, dataset_code: str
+) -> Unchanged | None:
+    """Scan ``source``'s digests in the caller's transaction (the caller commits). ``None``
+    when the whole source should be read instead: nothing recorded yet for the connector, a
+    row without a key (it must be quarantined again), or too many changed rows."""
+    if not await driver.fetchval(_HAS_HASHES, connector):
+        return None
+    # The joins below hash every row of the snapshot once; with the default work_mem they
+    # spill to disk. Local to the scan's transaction.
+    await driver.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    await driver.execute(CREATE_DIGESTS)
+    await _copy_digests(driver, source)
+    await driver.execute(f"ANALYZE {DIGESTS_TABLE}")
+    await driver.execute(_UNCHANGED, connector, dataset_code)
+    counts = await driver.fetchrow(_COUNTS)
+    total, unchanged = int(counts["total"]), int(counts["unchanged"])
+    changed = total - unchanged
+    if counts["keyless"] or changed > min(MAX_CHANGED_KEYS, max(1000, total * MAX_CHANGED_SHARE)):
+        return None
+    keys = [row["k"] for row in await driver.fetch(_CHANGED_KEYS, MAX_CHANGED_KEYS)]
+    await driver.execute(_SEEN_UNCHANGED)
+    return Unchanged(unchanged, keys)
+
+
+async def _copy_digests(driver: Any, source: Any) -> None:
+    """The source's binary ``COPY`` piped into the digests table, a bounded queue between."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=_PIPE_CHUNKS)
+
+    async def sink(chunk: bytes) -> None:
+        await queue.put(chunk)
+
+    async def produce() -> None:
+        await source.digest_scan(sink)
+        await queue.put(None)
+
+    async def chunks() -> Any:
+        while (chunk := await queue.get()) is not None:
+            yield chunk
+
+    async with asyncio.TaskGroup() as group:  # one side failing cancels the other
+        group.create_task(produce())
+        group.create_task(
+            driver.copy_to_table(
+                DIGESTS_TABLE, source=chunks(), columns=["k", "d"], format="binary"
+            )
+        )
+
+
+__all__ = ["CREATE_DIGESTS", "MAX_CHANGED_KEYS", "Unchanged", "find_unchanged"]

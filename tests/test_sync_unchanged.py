@@ -1,0 +1,135 @@
+"""A snapshot re-sync of a PostgreSQL source finds its unchanged rows set-based (digests
+computed by the source server, one join in the hub) and reads only the changed rows, by key:
+the outcome is exactly that of reading every row (validation, quarantine, tombstones, a
+record rewritten by someone else, a key twice in the source, a row without a key)."""
+
+from __future__ import annotations
+
+import pytest
+
+from catalog.records import write_records
+from hub.runtime import Hub
+from tests.records_fixtures import field_keys
+from tests.sync_support import (
+    ITEM_FIELDS,
+    add,
+    connector_toml,
+    get_dataset_row,
+    live,
+    make_dataset,
+    rows,
+    source_table,
+    sync,
+)
+
+pytestmark = pytest.mark.usefixtures("seeded")
+
+MAPPING = {"code": "ma", "name": "ten", "amount": "so_luong"}
+ROWS = 40
+
+
+async def _positions(hub: Hub, run_id: int) -> list[str]:
+    found = await rows(
+        hub, "SELECT position FROM sync_quarantine WHERE run_id = :r ORDER BY id", r=run_id
+    )
+    return [r["position"] for r in found]
+
+
+async def test_only_changed_rows_are_read_again_and_the_outcome_is_a_full_reads(
+    hub: Hub,
+) -> None:
+    await make_dataset(hub, "item", ITEM_FIELDS[:3])
+    async with source_table("ma int primary key, ten text, so_luong int") as (conn, table):
+        await conn.execute(
+            f"INSERT INTO {table} SELECT i, 'Mặt hàng ' || i, i FROM generate_series(1, $1::int) i",
+            ROWS,
+        )
+        await add(hub, connector_toml("items", "item", table, MAPPING, batch_size=7))
+        first = await sync(hub, "items")
+        assert (first.status, first.inserted) == ("SUCCEEDED", ROWS), first.error
+
+        again = await sync(hub, "items")
+        assert (again.read, again.unchanged, again.inserted, again.updated) == (ROWS, ROWS, 0, 0)
+        assert len(await rows(hub, "SELECT 1 FROM record_versions")) == ROWS
+
+        await conn.execute(f"UPDATE {table} SET ten = 'Đổi tên' WHERE ma = 3")
+        await conn.execute(f"UPDATE {table} SET ten = NULL WHERE ma = 5")  # name required
+        await conn.execute(f"DELETE FROM {table} WHERE ma = 7")
+        await conn.execute(f"INSERT INTO {table} VALUES (41, 'Mới', 41)")
+        async with hub.db.sessions.begin() as session:  # another writer changes a record
+            await write_records(
+                session,
+                await get_dataset_row(hub, "item"),
+                [{"code": "9", "name": "Sửa tay", "amount": 9}],
+                source="test",
+                keys=field_keys(hub),
+            )
+        third = await sync(hub, "items")
+        assert third.status == "SUCCEEDED", third.error
+        counts = (third.read, third.inserted, third.updated, third.deleted, third.rejected)
+        assert counts == (ROWS, 1, 2, 1, 1)
+        assert third.unchanged == ROWS - 4
+        # Read by key: the quarantined row's position names its key.
+        assert await _positions(hub, third.run_id) == ["key 5"]
+        records = await live(hub, "item")
+        assert set(records) == {str(i) for i in range(1, ROWS + 2)} - {"7"}
+        assert records["3"]["name"] == "Đổi tên"
+        assert records["5"]["name"] == "Mặt hàng 5"  # the rejected row changed nothing
+        assert records["9"]["name"] == "Mặt hàng 9"  # the source's value again
+        assert records["41"] == {"code": "41", "name": "Mới", "amount": 41}
+
+        # The rejected row is quarantined again on every run, unchanged or not.
+        fourth = await sync(hub, "items")
+        assert (fourth.unchanged, fourth.rejected, fourth.inserted + fourth.updated) == (
+            ROWS - 1,
+            1,
+            0,
+        )
+
+
+async def test_a_key_twice_in_the_source_and_a_row_without_key_go_the_full_way(
+    hub: Hub,
+) -> None:
+    await make_dataset(hub, "item", ITEM_FIELDS[:3])
+    async with source_table("ma text, ten text, so_luong int") as (conn, table):
+        await conn.execute(
+            f"INSERT INTO {table} SELECT 'K' || i, 'Hàng ' || i, i FROM generate_series(1, 20) i"
+        )
+        await add(hub, connector_toml("items", "item", table, MAPPING, batch_size=100))
+        assert (await sync(hub, "items")).inserted == 20
+
+        # The same key again with other values: whichever the source gives last wins, as in
+        # one batch of a full read, and the record does not count as unchanged.
+        await conn.execute(f"INSERT INTO {table} VALUES ('K4', 'Hàng 4 bis', 4)")
+        twice = await sync(hub, "items")
+        assert twice.status == "SUCCEEDED", twice.error
+        assert (twice.read, twice.unchanged + twice.updated) == (21, 20)
+        assert (await live(hub, "item"))["K4"]["name"] in ("Hàng 4", "Hàng 4 bis")
+
+        # A row without a key: the whole source is read, the row quarantined by position.
+        await conn.execute(f"DELETE FROM {table} WHERE ma = 'K4' AND ten = 'Hàng 4 bis'")
+        await conn.execute(f"INSERT INTO {table} VALUES (NULL, 'Không mã', 0)")
+        keyless = await sync(hub, "items")
+        assert keyless.status == "SUCCEEDED", keyless.error
+        assert (keyless.read, keyless.rejected) == (21, 1)
+        assert (await _positions(hub, keyless.run_id))[0].startswith("row ")
+        assert len(await live(hub, "item")) == 20
+
+
+async def test_changing_the_mapping_sends_every_row_through_validation_again(hub: Hub) -> None:
+    """The digest's salt names the mapping and the field rules: another connector over the
+    same rows records digests of its own and never takes the first one's as unchanged."""
+    await make_dataset(hub, "item", ITEM_FIELDS[:3])
+    await make_dataset(hub, "item_copy", ITEM_FIELDS[:3])
+    async with source_table("ma text, ten text, so_luong int, khac int") as (conn, table):
+        await conn.execute(
+            f"INSERT INTO {table} SELECT 'K' || i, 'Hàng ' || i, i, -i "
+            "FROM generate_series(1, 10) i"
+        )
+        await add(hub, connector_toml("items", "item", table, MAPPING))
+        other = {**MAPPING, "amount": "khac"}
+        await add(hub, connector_toml("items_copy", "item_copy", table, other))
+        assert (await sync(hub, "items")).inserted == 10
+        assert (await sync(hub, "items_copy")).inserted == 10
+        assert (await sync(hub, "items_copy")).unchanged == 10
+        assert (await live(hub, "item_copy"))["K1"]["amount"] == -1
