@@ -8,6 +8,7 @@ times out, answers 5xx or refuses the hub's credentials is ``SearchUnavailable``
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +30,9 @@ def open_search(settings: Settings, url: str | None = None) -> AsyncOpenSearch:
     """An async client for ``url`` (default HUB_OPENSEARCH_URL) with the configured basic
     auth and TLS settings. It retries nothing itself: callers decide (the indexer backs off,
     a search answers SEARCH_UNAVAILABLE at once)."""
+    # opensearch-py logs every failed request with its traceback at WARNING; the hub logs
+    # one line per failure itself (the indexer's retries, a search's SEARCH_UNAVAILABLE).
+    logging.getLogger("opensearch").setLevel(logging.ERROR)
     target = url or settings.opensearch_url
     if target is None:
         raise ValueError("no OpenSearch URL: HUB_OPENSEARCH_URL is unset and none was started")
