@@ -46,7 +46,9 @@ def index_statements(dataset: Dataset) -> list[str]:
         statements.append(
             f"CREATE INDEX IF NOT EXISTS {name} ON {table} (({index_expression(field)}), key)"
         )
-        if field.filterable and field.required and orders_vietnamese(field):
+        # Ordering by the key field reads the key column, already the table's primary key.
+        orderable = field.filterable and field.required and field.name != dataset.key_field
+        if orderable and orders_vietnamese(field):
             name = _index_name(dataset.code, field.name, "vi")
             statements.append(
                 f"CREATE INDEX IF NOT EXISTS {name} ON {table} "
