@@ -49,7 +49,7 @@ def raw_hits(response: Mapping[str, Any]) -> list[RawHit]:
             if is_record != path.startswith("v."):
                 continue  # a record's fields are under v., a catalogue entry's are not
             highlights[name] = [str(f) for f in fragments][:MAX_FRAGMENTS]
-        version = source.get("_version", source.get("version"))
+        version = source.get("_record_version")
         out.append(
             RawHit(
                 dataset=str(source.get("_dataset")),
