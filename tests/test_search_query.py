@@ -25,6 +25,7 @@ from hub.search.query import parse_terms
 from tests.record_support import approved_grant
 from tests.records_fixtures import load_rows
 from tests.search_support import Ask, asker, keys_of, reindex
+from tests.test_catalogue_api import CREATE_MUTATION, NEW_DATASET
 
 LAND_DOC = {
     "number": "12/2024/QĐ-UBND",
@@ -288,3 +289,32 @@ def asker_gql(http: httpx.AsyncClient) -> Any:
         return body
 
     return call
+
+
+async def test_draft_catalogue_entry_is_found_by_its_owner_agency_only(
+    search_hub: Hub,
+    search_app: Any,
+    search_client: AsyncOpenSearch,
+    search_http: httpx.AsyncClient,
+    token: Any,
+) -> None:
+    owner = token("SKHDT", "owner", subject="skhdt-owner")
+    gql = asker_gql(search_http)
+    created = await gql(CREATE_MUTATION, token=owner, input=NEW_DATASET)
+    assert created["data"]["createDataset"]["status"] == "DRAFT", created
+    await reindex(search_hub, search_client)
+    ask = asker(search_http)
+    title = str(NEW_DATASET["title"])
+    mine = await ask(token("SKHDT", "reader"), q=title)
+    assert (str(NEW_DATASET["code"]), None) in keys_of(mine)
+    for caller in (None, token("STC", "reader")):
+        theirs = await ask(caller, q=title)
+        assert str(NEW_DATASET["code"]) not in {code for code, _key in keys_of(theirs)}
+        named = await ask(caller, q=title, filter={"datasets": [NEW_DATASET["code"]]})
+        assert named["data"]["search"]["total"] == 0  # same answer as an unknown code
+
+
+async def test_full_page_of_hits_is_within_the_price_limit(indexed: Hub, ask: Ask) -> None:
+    body = await ask(None, q="Bắc Ninh", first=indexed.settings.max_page_size)
+    assert "errors" not in body, body
+    assert len(body["data"]["search"]["hits"]) > 0
