@@ -12,11 +12,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from hub.access_log import AccessLog
 from hub.auth.issuer import MAX_TOKEN_BODY, TOKEN_PATH, issuer_routes
 from hub.graphql_http import graphql_endpoint
 from hub.http_headers import edge_middleware
 from hub.http_limits import BodyLimit
 from hub.ingest_http import INGEST_PREFIX, ingest_endpoint
+from hub.metrics import Metrics
+from hub.migrate import current_revision, head_revision
 from hub.runtime import Hub, open_hub
 from hub.services import Services
 from hub.settings import Settings
@@ -34,8 +37,12 @@ async def readyz(request: Request) -> Response:
         return JSONResponse({"status": "starting"}, status_code=503)
     try:
         await services.ping_database()
+        revision = await current_revision(services.hub.db.engine)
     except Exception:
         return JSONResponse({"status": "database unreachable"}, status_code=503)
+    if revision != head_revision():  # another hub version migrated it, or none did yet
+        body = {"status": "migrations pending", "database": revision, "code": head_revision()}
+        return JSONResponse(body, status_code=503)
     # Search is reported, never required: record queries work while it is down.
     search = await services.searching.health()
     return JSONResponse(
@@ -47,10 +54,14 @@ async def readyz(request: Request) -> Response:
     )
 
 
-async def metrics(_request: Request) -> Response:
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+async def metrics(request: Request) -> Response:
+    from prometheus_client import CONTENT_TYPE_LATEST
 
-    return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    services: Services | None = getattr(request.app.state, "services", None)
+    scrape: Metrics = request.app.state.metrics
+    pool = services.pool if services is not None else None
+    pending = services.read_audit.pending if services is not None and services.pool else 0
+    return PlainTextResponse(await scrape.scrape(pool, pending), media_type=CONTENT_TYPE_LATEST)
 
 
 def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
@@ -87,8 +98,12 @@ def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
         oauth_paths=frozenset({TOKEN_PATH}),
         streamed_prefixes=(INGEST_PREFIX,),  # bounded by HUB_INGEST_MAX_BYTES as it streams
     )
-    middleware = [*edge_middleware(settings), body_limit]
-    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    # Outermost: the request id, the access line and the request metrics cover every answer.
+    access = Middleware(AccessLog, log_requests=settings.access_log)
+    middleware = [access, *edge_middleware(settings), body_limit]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    app.state.metrics = Metrics()
+    return app
 
 
 __all__ = ["create_app"]

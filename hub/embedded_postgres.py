@@ -21,6 +21,17 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
+def forget_dead_holders(data_dir: Path, dead: int | None = None) -> None:
+    """Drop processes that died without letting go (SIGKILL, out of memory) from pgserver's
+    list of holders: the last live process's clean stop then stops the server, as it should."""
+    from pgserver.utils import DiskList, process_is_running
+
+    holders = DiskList(data_dir.resolve() / "pg" / ".handle_pids.json")
+    for pid in holders.get():
+        if pid == dead or not process_is_running(pid):
+            holders.get_and_remove(pid)
+
+
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or join) the embedded server under ``data_dir/pg``; return an asyncpg URL."""
     with warnings.catch_warnings():
@@ -28,6 +39,7 @@ def start_embedded_postgres(data_dir: Path) -> str:
         import pgserver
 
         data_dir.mkdir(parents=True, exist_ok=True)
+        forget_dead_holders(data_dir)
         server = pgserver.get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
     if "(1 row)" not in exists:
@@ -60,4 +72,9 @@ def socket_dir(url: str) -> str | None:
     return hosts[0] if hosts else None
 
 
-__all__ = ["start_embedded_postgres", "start_embedded_postgres_async", "to_asyncpg_url"]
+__all__ = [
+    "forget_dead_holders",
+    "start_embedded_postgres",
+    "start_embedded_postgres_async",
+    "to_asyncpg_url",
+]

@@ -7,8 +7,6 @@ A bad token is a 401 with ``WWW-Authenticate``, never an anonymous request.
 from __future__ import annotations
 
 import logging
-import re
-import uuid
 from typing import Any
 
 import orjson
@@ -24,6 +22,7 @@ from catalog.errors import (
     RateLimited,
     Unauthenticated,
 )
+from hub.access_log import request_id_for
 from hub.auth.request import principal_from_authorization, www_authenticate
 from hub.graphiql import graphiql_page, wants_graphiql
 from hub.graphql_media import GRAPHQL_RESPONSE, JSON, response_media_type
@@ -37,9 +36,6 @@ from schema.inputs import header_text, normalise_variables, variable_uses
 from schema.records.bind import MAX_PURPOSE
 
 log = logging.getLogger(__name__)
-
-# A caller's request id is stored in the append-only audit and echoed: a short, safe token.
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def _json(
@@ -55,7 +51,24 @@ async def graphql_endpoint(request: Request) -> Response:
     services: Services = request.app.state.services
     if services.settings.serves_graphiql and wants_graphiql(request):
         return graphiql_page()
-    request_id = _request_id(request.headers.get("x-request-id"))
+    request_id = request_id_for(request)
+    response = await _answer(request, services, request_id)
+    return _with_request_id(response, request_id)
+
+
+def _with_request_id(response: Response, request_id: str) -> Response:
+    """``extensions.requestId`` in every GraphQL answer; the id is a safe token (checked or
+    made by ``hub.access_log``), so it is spliced in without re-encoding the body."""
+    body = bytes(response.body)
+    if body.startswith(b"{") and body.endswith(b"}"):
+        stamp = b'"extensions":{"requestId":"' + request_id.encode() + b'"}}'
+        response.body = body[:-1] + (b"," if len(body) > 2 else b"") + stamp
+        response.headers["content-length"] = str(len(response.body))
+    response.headers["x-request-id"] = request_id
+    return response
+
+
+async def _answer(request: Request, services: Services, request_id: str) -> Response:
     media = response_media_type(request.headers.get("accept"))
     if media is None:
         message = f"send Accept: {GRAPHQL_RESPONSE} or {JSON}; the hub answers in no other type"
@@ -69,6 +82,8 @@ async def graphql_endpoint(request: Request) -> Response:
         principal = await services.admit(principal)  # a removed client's token stops here
     except Unauthenticated as exc:
         return _unauthenticated(exc)
+    request.state.client = principal.client_id
+    request.state.agency = principal.agency
     try:
         await services.rate_limiter.admit_request(principal, client_address(request))
     except RateLimited as exc:
@@ -92,6 +107,8 @@ async def graphql_endpoint(request: Request) -> Response:
     executor = services.executor_for(principal)  # anonymous callers: the public schema
     prepared = executor.prepare(query)
     operation = executor.operation_type(prepared, operation_name)
+    request.state.operation_type = operation.value if operation is not None else None
+    request.state.operation_name = operation_name[:100] if operation_name else None
     if prepared.document is not None:
         if operation is None:
             return _json(
@@ -143,22 +160,15 @@ async def graphql_endpoint(request: Request) -> Response:
             media_type=media,
         )
     status = refused if context.request_error else 200
-    return Response(
-        body, status_code=status, media_type=media, headers={"X-Request-Id": request_id}
-    )
+    if body.startswith(b'{"errors":'):
+        request.state.outcome = "refused" if context.request_error else "error"
+    return Response(body, status_code=status, media_type=media)
 
 
 def _unauthenticated(exc: Unauthenticated) -> Response:
     return _json(
         error_response(exc.code, exc.message), 401, {"WWW-Authenticate": www_authenticate(exc)}
     )
-
-
-def _request_id(raw: str | None) -> str:
-    """The caller's ``X-Request-Id`` when it is a short safe token, else a new one."""
-    if raw is not None and _REQUEST_ID.fullmatch(raw):
-        return raw
-    return uuid.uuid4().hex
 
 
 async def _read_request(

@@ -22,8 +22,8 @@ from starlette.responses import Response
 from catalog.errors import HubError, RateLimited, Unauthenticated
 from catalog.models import Dataset
 from connectors.sources.base import SourceRow
+from hub.access_log import request_id_for
 from hub.auth.request import principal_from_authorization, www_authenticate
-from hub.graphql_http import _request_id
 from hub.ingest_lines import BadLine, CsvParser, GoodLine, HeaderError, NdjsonParser
 from hub.rate_limit_http import client_address, rate_limited_response
 from hub.services import Services
@@ -60,7 +60,7 @@ class UploadRefused(HubError):
 
 async def ingest_endpoint(request: Request) -> Response:
     services: Services = request.app.state.services
-    request_id = _request_id(request.headers.get("x-request-id"))
+    request_id = request_id_for(request)
     headers = {"X-Request-Id": request_id}
     try:
         principal = await principal_from_authorization(

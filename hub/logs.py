@@ -10,8 +10,12 @@ the path but not the query string, which for GET /graphql carries the query and 
 from __future__ import annotations
 
 import logging
+import sys
 import traceback
 from types import TracebackType
+from typing import Any
+
+from structlog.typing import EventDict
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -53,10 +57,42 @@ class QueryStringFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str) -> None:
-    """Root handler with the redacting formatter; uvicorn's loggers go through it too."""
+def _redact_exception(_logger: Any, _name: str, event: EventDict) -> EventDict:
+    """structlog processor: a record's exception as frames and classes, never messages."""
+    exc_info = event.pop("exc_info", None)
+    if exc_info:
+        if exc_info is True:
+            exc_info = sys.exc_info()
+        event["exception"] = RedactingFormatter().formatException(exc_info)
+    return event
+
+
+def json_formatter() -> logging.Formatter:
+    """One JSON object per line (structlog): time, level, logger, event and the record's
+    ``extra`` fields (the access line's method, status, duration, client, request id…)."""
+    import structlog
+
+    shared: list[Any] = [
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.ExtraAdder(),
+    ]
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _redact_exception,
+            structlog.processors.JSONRenderer(ensure_ascii=False),
+        ],
+    )
+
+
+def configure_logging(level: str, fmt: str = "json") -> None:
+    """Root handler with the redacting formatter (JSON lines, or ``text``); uvicorn's loggers
+    go through it too."""
     handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter(FORMAT))
+    handler.setFormatter(json_formatter() if fmt == "json" else RedactingFormatter(FORMAT))
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
@@ -69,4 +105,10 @@ def configure_logging(level: str) -> None:
     logging.getLogger("uvicorn.access").addFilter(QueryStringFilter())
 
 
-__all__ = ["FORMAT", "QueryStringFilter", "RedactingFormatter", "configure_logging"]
+__all__ = [
+    "FORMAT",
+    "QueryStringFilter",
+    "RedactingFormatter",
+    "configure_logging",
+    "json_formatter",
+]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -32,6 +34,16 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         await conn.run_sync(_upgrade, revision)
 
 
+@functools.cache
+def head_revision() -> str:
+    """The revision this code expects (the newest migration shipped with it)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None, "the hub ships its migrations"
+    return head
+
+
 async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as conn:
         exists = await conn.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
@@ -40,4 +52,4 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.scalar(text("SELECT version_num FROM alembic_version"))
 
 
-__all__ = ["current_revision", "upgrade"]
+__all__ = ["current_revision", "head_revision", "upgrade"]

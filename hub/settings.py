@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -167,6 +167,10 @@ class Settings(BaseSettings):
         None, description="Serve GraphiQL at GET /graphql to browsers; default on when embedded."
     )
     log_level: str = Field("INFO", description="Python log level.")
+    log_format: Literal["json", "text"] = Field(
+        "json", description="Log lines as JSON objects (structlog) or as plain text."
+    )
+    access_log: bool = Field(True, description="One log line per HTTP request (level INFO).")
 
     @field_validator("log_level")
     @classmethod

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
+import os
 import signal
 import socket
 import sys
+import tempfile
 
 import click
 import uvicorn
 
 from hub.cli import HubContext, pass_hub, run
 from hub.logs import configure_logging
+from hub.port_lock import PortTaken, hold_port
 from hub.settings import Settings
 
 
@@ -46,9 +48,13 @@ from hub.settings import Settings
 @pass_hub
 def serve(ctx: HubContext, host: str, port: int, workers: int, demo: bool) -> None:
     """Run the hub: GraphQL at /graphql (default http://127.0.0.1:8000)."""
-    settings = ctx.settings
+    settings = _served_at(ctx.settings, host, port)
     _check_address(host, port)
-    configure_logging(settings.log_level)
+    try:
+        port_lock = hold_port(port)  # held for this process's life: one hub per port
+    except PortTaken as exc:
+        raise click.ClickException(str(exc)) from None
+    configure_logging(settings.log_level, settings.log_format)
     lines = run(_prepare(settings, demo))
     url = f"http://{host}:{port}"
     click.echo(f"GraphQL: {url}/graphql   health: {url}/healthz")
@@ -57,34 +63,39 @@ def serve(ctx: HubContext, host: str, port: int, workers: int, demo: bool) -> No
     from hub.search.embedded import search_configured
 
     # No HUB_OPENSEARCH_URL: the embedded search server lives as long as this process.
-    with search_configured(settings) as configured:
+    with port_lock, search_configured(settings) as configured:
         _serve_processes(configured, host, port, workers)
+
+
+def _served_at(settings: Settings, host: str, port: int) -> Settings:
+    """Unless HUB_PUBLIC_URL says otherwise, the embedded issuer names the address served."""
+    if "public_url" in settings.model_fields_set:
+        return settings
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    shown = f"[{shown}]" if ":" in shown else shown
+    return settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
 
 
 def _serve_processes(settings: Settings, host: str, port: int, workers: int) -> None:
     if workers == 1:
         _serve_worker(settings, host, port)
         return
-    processes = [
-        multiprocessing.get_context("spawn").Process(
-            target=_serve_worker, args=(settings, host, port), daemon=False
-        )
-        for _ in range(workers)
-    ]
-    for process in processes:
-        process.start()
-    # Ctrl-C reaches every worker (same process group) and each shuts down gracefully; the
-    # parent only waits. SIGTERM to the parent is passed on to the workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from prometheus_client.multiprocess import mark_process_dead
 
-    def stop_workers(_signum: int, _frame: object) -> None:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
+    from hub.embedded_postgres import forget_dead_holders
+    from hub.metrics import MULTIPROC_ENV
+    from hub.supervisor import Supervisor
 
-    signal.signal(signal.SIGTERM, stop_workers)
-    for process in processes:
-        process.join()
+    def forget(pid: int) -> None:
+        """A dead worker's gauges and its hold on the embedded PostgreSQL go with it."""
+        mark_process_dead(pid)
+        if settings.database_url is None:
+            forget_dead_holders(settings.data_dir, pid)
+
+    # Each worker writes its metrics here; /metrics in any of them adds them all up.
+    with tempfile.TemporaryDirectory(prefix="hub-metrics-") as metrics_dir:
+        os.environ[MULTIPROC_ENV] = metrics_dir
+        Supervisor(_serve_worker, (settings, host, port), workers, forget).run()
 
 
 def _check_address(host: str, port: int) -> None:
@@ -123,7 +134,8 @@ def _serve_worker(settings: Settings, host: str, port: int) -> None:
     from hub.app import create_app
     from hub.http_protocol import server_options
 
-    configure_logging(settings.log_level)  # a spawned worker starts with no logging set up
+    # A spawned worker starts with no logging set up.
+    configure_logging(settings.log_level, settings.log_format)
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted connections only then;

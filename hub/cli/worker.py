@@ -24,7 +24,7 @@ from hub.settings import Settings
 def worker(ctx: HubContext, once: bool) -> None:
     """Run scheduled connectors; any number of workers may share one database."""
     settings = ctx.settings
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     from hub.search.embedded import search_configured
 
     with search_configured(settings) as configured:

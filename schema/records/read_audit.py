@@ -72,6 +72,11 @@ class ReadAuditWriter:
         self._committed: OrderedDict[tuple[str, str, str, int], None] = OrderedDict()
         self._remember = remember
 
+    @property
+    def pending(self) -> int:
+        """Batches waiting for the next group commit (a metric of audit write lag)."""
+        return len(self._queue)
+
     async def write(
         self, events: list[dict[str, Any]], agency: str | None, ledger: list[ReadItem]
     ) -> None:

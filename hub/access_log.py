@@ -1,0 +1,105 @@
+"""One access line and the request metrics per HTTP request, and the request id.
+
+The id is the caller's ``X-Request-Id`` when it is a short safe token, else a new one; it is
+returned in the ``X-Request-Id`` header (and by ``/graphql`` in ``extensions.requestId``) and
+ties the access line, any error line and the audit events to what the client was told.
+Endpoints add what they learn to the request's state (operation type and name, client, agency,
+outcome). The line carries the path without its query string (a GET's query and variables
+stay out of logs), never a header value other than the id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub.metrics import REQUEST_SECONDS, REQUESTS, route_label
+
+access = logging.getLogger("hub.access")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id_of(raw: str | None) -> str:
+    """The caller's ``X-Request-Id`` when it is a short safe token, else a new one."""
+    if raw is not None and _REQUEST_ID.fullmatch(raw):
+        return raw
+    return uuid.uuid4().hex
+
+
+def request_id_for(request: Request) -> str:
+    """The id ``AccessLog`` gave this request (or, in an app without it, one of its own)."""
+    given = request.scope.get("state", {}).get("request_id")
+    if isinstance(given, str):
+        return given
+    return request_id_of(request.headers.get("x-request-id"))
+
+
+def _outcome(status: int) -> str:
+    if status == 429:
+        return "rate_limited"
+    if status == 401:
+        return "unauthenticated"
+    if status >= 500:
+        return "failed"
+    if status >= 400:
+        return "refused"
+    return "ok"
+
+
+class AccessLog:
+    def __init__(self, app: ASGIApp, *, log_requests: bool = True) -> None:
+        self.app = app
+        self.log_requests = log_requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state = scope.setdefault("state", {})
+        raw_id = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
+        request_id = request_id_of(raw_id.decode("latin-1") if raw_id is not None else None)
+        state["request_id"] = request_id
+        status = 500  # what the client sees if the app fails before it answers
+
+        async def answer(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).setdefault("x-request-id", request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, answer)
+        finally:
+            seconds = time.perf_counter() - started
+            route = route_label(scope["path"])
+            operation = state.get("operation_type") or "-"
+            outcome = state.get("outcome") or _outcome(status)
+            REQUESTS.labels(route, operation, outcome).inc()
+            REQUEST_SECONDS.labels(route, operation).observe(seconds)
+            if self.log_requests and access.isEnabledFor(logging.INFO):
+                access.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"][:200],
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                        "operation_type": state.get("operation_type"),
+                        "operation_name": state.get("operation_name"),
+                        "outcome": outcome,
+                        "client": state.get("client"),
+                        "agency": state.get("agency"),
+                        "request_id": request_id,
+                    },
+                )
+
+
+__all__ = ["AccessLog", "request_id_for", "request_id_of"]
