@@ -14,21 +14,25 @@ From the NFD text, three levels separated by a zero byte, compared in turn as IC
    them); ASCII punctuation, digits and common typographic marks (non-breaking space, dashes,
    curly quotes, ellipsis, ₫) are renumbered below the letters in ICU's order; other
    combining marks are dropped.
-2. secondary, the tone of each letter: none < huyền (grave) < hỏi (hook) < ngã (tilde) <
-   sắc (acute) < nặng (dot below); then other combining marks by code point. A tone weighs
-   more than any character, so "a" then anything sorts before "à".
-3. tertiary, case: small before capital, letter by letter from the left.
+2. secondary, the tones: the small-letter text with each tone mark replaced by a weight above
+   every character, in the order none < huyền (grave) < hỏi (hook) < ngã (tilde) < sắc
+   (acute) < nặng (dot below), so "a" then anything sorts before "à".
+3. tertiary, case: small letters, spaces and Vietnamese marks weigh least, capitals keep
+   their code point, so small sorts before capital, letter by letter from the left; trailing
+   least weights are trimmed.
 
-Levels 2 and 3 are compared only between texts with equal earlier levels, which differ only
-in tones (level 2) or case (level 3) at aligned places; characters that cannot differ there
-keep any fixed weight. Trailing lowest weights are trimmed (order kept, key shorter).
+Levels 2 and 3 are compared only between texts whose earlier levels are equal: they differ
+only in tones (level 2) or case (level 3), at aligned places, so characters that cannot differ
+there keep any fixed weight (themselves, mostly). Each level is a few ``translate`` calls in
+SQL (a table scan per character: frequent characters come first in each table), so the
+function stays IMMUTABLE and inlinable.
 
-Each level is one ``translate`` in SQL (a table lookup per character, no regular expression):
-the function stays IMMUTABLE and inlinable. Known differences from ICU, outside Vietnamese
-words: non-ASCII punctuation not listed sorts after the letters; letters of other alphabets
-keep code point order and their case is primary; breve, circumflex or horn on letters
-Vietnamese does not use (ĭ, ŝ, ǔ) make a letter of their own as in ă, where ICU ranks the mark
-at the secondary level; private-use code points U+10FF00 and above are not ordered.
+Known differences from ICU, outside Vietnamese words: non-ASCII punctuation not listed sorts
+after the letters; letters of other alphabets keep code point order and their case is
+primary; breve, circumflex or horn on letters Vietnamese does not use (ĭ, ŝ, ǔ) make a letter
+of their own as ă does, where ICU ranks the mark at the secondary level; other combining
+marks rank below a following letter of another script (ICU: above); private-use code points
+U+10FF00 and above are not ordered.
 """
 
 from __future__ import annotations
@@ -42,69 +46,71 @@ MODIFIER_MARKS = "\u0306\u0302\u031b"
 MODIFIER_WEIGHTS = "\U0010fffb\U0010fffc\U0010fffd"
 # Tone marks in Vietnamese order (ICU vi: & ̀ << ̉ << ̃ << ́ << ̣): huyền, hỏi, ngã, sắc, nặng.
 TONE_MARKS = "\u0300\u0309\u0303\u0301\u0323"
-# Combining Diacritical Marks other than the above: dropped at the primary level, ranked after
-# the tones at the secondary one.
+TONE_WEIGHTS = "\U0010ff01\U0010ff02\U0010ff03\U0010ff04\U0010ff05"
+# Combining Diacritical Marks other than the above: dropped at the primary level.
 OTHER_MARKS = "".join(
     chr(c) for c in range(0x0300, 0x0370) if chr(c) not in MODIFIER_MARKS + TONE_MARKS
 )
-SECONDARY_WEIGHTS = "".join(chr(0x10FF00 + i) for i in range(len(TONE_MARKS + OTHER_MARKS)))
 # Punctuation, symbols and digits in ICU's order (measured with vi-x-icu, ICU 72), renumbered
-# below the letters. U+005C is skipped: the SQL key goes through decode(…, 'escape').
+# below the small letters (U+0061..U+007A, kept). U+005C is skipped: the SQL key goes through
+# decode(…, 'escape'), so no level may hold a backslash.
 ICU_LOW_ORDER = (
     " \u00a0_-\u2013\u2014,;:!?.\u2026\u00b7'\u2018\u2019\"\u201c\u201d\u00ab\u00bb()[]{}\u00a7"
     "@*/\\&#%\u2022\u2032\u2033`^\u00b0+\u00b1\u00d7<=>|~$\u20ab\u20ac0123456789"
 )
-LOW_WEIGHTS = "".join(chr(c) for c in range(0x20, 0x60) if c != 0x5C)
+LOW_WEIGHTS = "".join(chr(c) for c in range(0x20, 0x61) if c != 0x5C)[: len(ICU_LOW_ORDER)]
 CAPITALS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 SMALLS = "abcdefghijklmnopqrstuvwxyz"
-LETTER_WEIGHTS = "".join(chr(0x60 + i) for i in range(26))
-D_STROKES = "\u0111\u0110"  # đ Đ: no decomposition
+# Small letters by frequency in Vietnamese text, space first: translate() finds them sooner.
+FREQUENT = " nhtiacgoumlvdyeskrbpxqfjwz"
+D_STROKE, CAPITAL_D_STROKE = "\u0111", "\u0110"  # đ Đ: no decomposition
 LEVEL_SEPARATOR = b"\x00"
-LOWEST = "\x01"  # no tone; small letter or no case
-CAPITAL = "\x02"
+LEAST = "\x01"
 
 
-def _pairs(*groups: tuple[str, str]) -> list[tuple[str, str]]:
-    """(source, weight) pairs; an empty weight deletes the character."""
-    pairs: list[tuple[str, str]] = []
-    for sources, weights in groups:
-        assert not weights or len(weights) == len(sources)
-        pairs += [(s, weights[i] if weights else "") for i, s in enumerate(sources)]
-    return pairs
+def _table(*groups: tuple[str, str]) -> tuple[str, str]:
+    """A translate() table: (sources, weights); sources past the weights are deleted."""
+    sources = "".join(s for s, _ in groups)
+    weights = "".join(w for _, w in groups)
+    assert len(set(sources)) == len(sources), "a character twice in one table"
+    return sources, weights
 
 
-# The SQL twin scans each table from the start: frequent characters first, deletions last.
-PRIMARY_TABLE = _pairs(
-    (SMALLS, LETTER_WEIGHTS),
-    (CAPITALS, LETTER_WEIGHTS),
+_LOW = dict(zip(ICU_LOW_ORDER, LOW_WEIGHTS, strict=True))
+_RARE_LOW = "".join(c for c in ICU_LOW_ORDER if c != " ")
+PRIMARY_TABLE = _table(
+    (FREQUENT, "".join(_LOW.get(c, c) for c in FREQUENT)),
     (MODIFIER_MARKS, MODIFIER_WEIGHTS),
-    (ICU_LOW_ORDER, LOW_WEIGHTS),
+    (_RARE_LOW, "".join(_LOW[c] for c in _RARE_LOW)),
     (OTHER_MARKS, ""),
 )
-SECONDARY_TABLE = _pairs(
-    (SMALLS + " " + CAPITALS + D_STROKES, LOWEST * 55),
-    (TONE_MARKS + OTHER_MARKS, SECONDARY_WEIGHTS),
-    (ICU_LOW_ORDER[1:], LOWEST * (len(ICU_LOW_ORDER) - 1)),
-)
-TERTIARY_TABLE = _pairs(
-    (SMALLS + " " + TONE_MARKS + MODIFIER_MARKS + "\u0111", LOWEST * 36),
-    (CAPITALS + "\u0110", CAPITAL * 27),
-    (ICU_LOW_ORDER[1:], LOWEST * (len(ICU_LOW_ORDER) - 1)),
-)
-_PRIMARY = str.maketrans(dict(PRIMARY_TABLE))
-_SECONDARY = str.maketrans(dict(SECONDARY_TABLE))
-_TERTIARY = str.maketrans(dict(TERTIARY_TABLE))
-_NO_TONES = str.maketrans(dict.fromkeys(TONE_MARKS))
-_NO_MODIFIERS = str.maketrans(dict.fromkeys(MODIFIER_MARKS))
-_STROKE_AS_D = str.maketrans(dict.fromkeys(D_STROKES, "d" + MODIFIER_WEIGHTS[0]))
+SECONDARY_TABLE = _table((TONE_MARKS, TONE_WEIGHTS), ("\\", LEAST), (MODIFIER_MARKS, ""))
+_TERTIARY_LEAST = FREQUENT + D_STROKE + "\\" + TONE_MARKS + MODIFIER_MARKS
+TERTIARY_TABLE = _table((_TERTIARY_LEAST, LEAST * len(_TERTIARY_LEAST)))
+
+
+def _mapping(table: tuple[str, str]) -> dict[int, str | None]:
+    sources, weights = table
+    return {ord(s): weights[i] if i < len(weights) else None for i, s in enumerate(sources)}
+
+
+_PRIMARY = _mapping(PRIMARY_TABLE)
+_SECONDARY = _mapping(SECONDARY_TABLE)
+_TERTIARY = _mapping(TERTIARY_TABLE)
+_NO_TONES = dict.fromkeys(map(ord, TONE_MARKS))
+# lower() under collation "C" lowers ASCII only; Đ is lowered by hand.
+_SMALL = str.maketrans(CAPITALS + CAPITAL_D_STROKE, SMALLS + D_STROKE)
 
 
 def vietnamese_sort_key(value: str) -> bytes:
     """The bytes ``hub_vi_sort_key(value)`` returns: compared bytewise, Vietnamese order."""
     decomposed = unicodedata.normalize("NFD", value)
-    primary = decomposed.translate(_STROKE_AS_D).translate(_NO_TONES).translate(_PRIMARY)
-    secondary = decomposed.translate(_NO_MODIFIERS).translate(_SECONDARY).rstrip(LOWEST)
-    tertiary = decomposed.translate(_TERTIARY).rstrip(LOWEST)
+    small = decomposed.translate(_SMALL)
+    primary = (
+        small.replace(D_STROKE, "d" + MODIFIER_WEIGHTS[0]).translate(_NO_TONES).translate(_PRIMARY)
+    )
+    secondary = small.translate(_SECONDARY)
+    tertiary = decomposed.translate(_TERTIARY).rstrip(LEAST)
     return LEVEL_SEPARATOR.join(level.encode("utf-8") for level in (primary, secondary, tertiary))
 
 

@@ -32,41 +32,32 @@ depends_on = None
 _MODIFIER_MARKS = "\u0306\u0302\u031b"  # breve (ă), circumflex (â ê ô), horn (ơ ư)
 _MODIFIER_WEIGHTS = "\U0010fffb\U0010fffc\U0010fffd"
 _TONE_MARKS = "\u0300\u0309\u0303\u0301\u0323"  # huyền, hỏi, ngã, sắc, nặng
+_TONE_WEIGHTS = "\U0010ff01\U0010ff02\U0010ff03\U0010ff04\U0010ff05"
 _OTHER_MARKS = "".join(
     chr(c) for c in range(0x0300, 0x0370) if chr(c) not in _MODIFIER_MARKS + _TONE_MARKS
 )
-_SECONDARY_WEIGHTS = "".join(chr(0x10FF00 + i) for i in range(len(_TONE_MARKS + _OTHER_MARKS)))
 _ICU_LOW_ORDER = (
     " \u00a0_-\u2013\u2014,;:!?.\u2026\u00b7'\u2018\u2019\"\u201c\u201d\u00ab\u00bb()[]{}\u00a7"
     "@*/\\&#%\u2022\u2032\u2033`^\u00b0+\u00b1\u00d7<=>|~$\u20ab\u20ac0123456789"
 )
-_LOW_WEIGHTS = "".join(chr(c) for c in range(0x20, 0x60) if c != 0x5C)  # no backslash
-_CAPITALS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_SMALLS = "abcdefghijklmnopqrstuvwxyz"
-_LETTER_WEIGHTS = "".join(chr(0x60 + i) for i in range(26))
-_D_STROKES = "\u0111\u0110"
-_LOWEST = "\x01"
-_CAPITAL = "\x02"
+_LOW_WEIGHTS = "".join(chr(c) for c in range(0x20, 0x61) if c != 0x5C)[: len(_ICU_LOW_ORDER)]
+_FREQUENT = " nhtiacgoumlvdyeskrbpxqfjwz"
+_D_STROKE, _CAPITAL_D_STROKE = "\u0111", "\u0110"
+_LEAST = "\x01"
+_LOW = dict(zip(_ICU_LOW_ORDER, _LOW_WEIGHTS, strict=True))
+_RARE_LOW = "".join(c for c in _ICU_LOW_ORDER if c != " ")
+_TERTIARY_LEAST = _FREQUENT + _D_STROKE + "\\" + _TONE_MARKS + _MODIFIER_MARKS
 
 # (sources, weights) in scan order: translate() looks each character up from the start, so
 # frequent characters come first and deletions (no weight) last.
 _PRIMARY = (
-    (_SMALLS, _LETTER_WEIGHTS),
-    (_CAPITALS, _LETTER_WEIGHTS),
+    (_FREQUENT, "".join(_LOW.get(c, c) for c in _FREQUENT)),
     (_MODIFIER_MARKS, _MODIFIER_WEIGHTS),
-    (_ICU_LOW_ORDER, _LOW_WEIGHTS),
+    (_RARE_LOW, "".join(_LOW[c] for c in _RARE_LOW)),
     (_OTHER_MARKS, ""),
 )
-_SECONDARY = (
-    (_SMALLS + " " + _CAPITALS + _D_STROKES, _LOWEST * 55),
-    (_TONE_MARKS + _OTHER_MARKS, _SECONDARY_WEIGHTS),
-    (_ICU_LOW_ORDER[1:], _LOWEST * (len(_ICU_LOW_ORDER) - 1)),
-)
-_TERTIARY = (
-    (_SMALLS + " " + _TONE_MARKS + _MODIFIER_MARKS + "\u0111", _LOWEST * 36),
-    (_CAPITALS + "\u0110", _CAPITAL * 27),
-    (_ICU_LOW_ORDER[1:], _LOWEST * (len(_ICU_LOW_ORDER) - 1)),
-)
+_SECONDARY = ((_TONE_MARKS, _TONE_WEIGHTS), ("\\", _LEAST), (_MODIFIER_MARKS, ""))
+_TERTIARY = ((_TERTIARY_LEAST, _LEAST * len(_TERTIARY_LEAST)),)
 
 
 def _literal(value: str) -> str:
@@ -83,15 +74,19 @@ def _translate(expression: str, table: tuple[tuple[str, str], ...]) -> str:
 
 def _function_sql() -> str:
     decomposed = "normalize(value, NFD)"
+    # lower() under collation "C" lowers ASCII only, whatever the database's collation.
+    small = (
+        f'replace(lower({decomposed} COLLATE "C"), {_literal(_CAPITAL_D_STROKE)},'
+        f" {_literal(_D_STROKE)})"
+    )
     stroke_as_d = _literal("d" + _MODIFIER_WEIGHTS[0])
     primary = _translate(
-        f"translate(replace(replace({decomposed}, {_literal(_D_STROKES[0])}, {stroke_as_d}),"
-        f" {_literal(_D_STROKES[1])}, {stroke_as_d}), {_literal(_TONE_MARKS)}, '')",
+        f"translate(replace({small}, {_literal(_D_STROKE)}, {stroke_as_d}),"
+        f" {_literal(_TONE_MARKS)}, '')",
         _PRIMARY,
     )
-    without_modifiers = f"translate({decomposed}, {_literal(_MODIFIER_MARKS)}, '')"
-    secondary = f"rtrim({_translate(without_modifiers, _SECONDARY)}, {_literal(_LOWEST)})"
-    tertiary = f"rtrim({_translate(decomposed, _TERTIARY)}, {_literal(_LOWEST)})"
+    secondary = _translate(small, _SECONDARY)
+    tertiary = f"rtrim({_translate(decomposed, _TERTIARY)}, {_literal(_LEAST)})"
     # decode(…, 'escape') is the immutable way from text to its UTF-8 bytes (convert_to is only
     # STABLE and would stop the planner inlining the function); no level holds a backslash.
     separator = _literal("\\000")
