@@ -10,6 +10,8 @@ batch path (validation, normalisation, versions, outbox, quarantine) exactly as 
 
 Nothing but the run's counts is committed here, and the seen keys go to the run connection's
 temporary table: a run killed after the scan reads everything again on its next start.
+The comparison is exact: digests are 16 bytes of MD5 over a salt naming the mapping and the
+field rules and the row's text form, so a row matches only the digest of the very same row.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from connectors.batches import SEEN_TABLE
 
 DIGESTS_TABLE = "hub_sync_digests"
-UNCHANGED_TABLE = "hub_sync_unchanged"
+CHANGED_TABLE = "hub_sync_changed"
 
 #: Most changed keys read back by key; above this (or ``MAX_CHANGED_SHARE`` of the rows) the
 #: whole source is read instead, which is cheaper than that many key lookups.
@@ -37,31 +39,41 @@ CREATE_DIGESTS = (
 
 _HAS_HASHES = "SELECT EXISTS (SELECT 1 FROM sync_row_hashes WHERE connector = $1)"
 
-# A key seen twice in the source goes through the batch path, where the last row wins.
-_UNCHANGED = f"""
-CREATE TEMP TABLE {UNCHANGED_TABLE} ON COMMIT DROP AS
-SELECT h.key, t.k FROM {DIGESTS_TABLE} t
-JOIN sync_row_hashes h ON h.connector = $1 AND h.raw = t.d
-JOIN records c ON c.dataset_code = $2 AND c.key = h.key COLLATE "C"
-    AND c.hash = h.record_hash AND NOT c.deleted
-WHERE t.k IS NOT NULL AND t.k NOT IN (
-    SELECT k FROM {DIGESTS_TABLE} WHERE k IS NOT NULL GROUP BY k HAVING count(*) > 1
+CREATE_CHANGED = (
+    f'CREATE TEMP TABLE IF NOT EXISTS {CHANGED_TABLE} (k text COLLATE "C") ON COMMIT DELETE ROWS'
 )
+
+# One pass over the snapshot's digests: each row either matches a digest this connector
+# recorded whose record is still live with the hash recorded (unchanged: its stored key joins
+# the seen keys), or it is changed (its source key is kept, to be read). A key that also has a
+# changed row in the source is changed altogether: the batch path decides which row wins.
+# Returns the counts.
+_SPLIT = f"""
+WITH m AS MATERIALIZED (
+    SELECT t.k, x.key AS matched FROM {DIGESTS_TABLE} t
+    LEFT JOIN (
+        SELECT h.key, h.raw FROM sync_row_hashes h
+        JOIN records c ON c.dataset_code = $2 AND c.key = h.key COLLATE "C"
+            AND c.hash = h.record_hash AND NOT c.deleted
+        WHERE h.connector = $1
+    ) x ON x.raw = t.d
+),
+flagged AS MATERIALIZED (
+    SELECT k, CASE WHEN k NOT IN (
+        SELECT k FROM m WHERE matched IS NULL AND k IS NOT NULL
+    ) THEN matched END AS unchanged FROM m
+),
+seen AS (
+    INSERT INTO {SEEN_TABLE} SELECT unchanged FROM flagged WHERE unchanged IS NOT NULL
+),
+changed AS (
+    INSERT INTO {CHANGED_TABLE} SELECT k FROM flagged WHERE unchanged IS NULL
+)
+SELECT count(*) AS total, count(unchanged) AS unchanged, coalesce(bool_or(k IS NULL), false)
+    AS keyless FROM flagged
 """
 
-_COUNTS = f"""
-SELECT (SELECT count(*) FROM {DIGESTS_TABLE}) AS total,
-       (SELECT count(*) FROM {UNCHANGED_TABLE}) AS unchanged,
-       EXISTS (SELECT 1 FROM {DIGESTS_TABLE} WHERE k IS NULL) AS keyless
-"""
-
-_CHANGED_KEYS = f"""
-SELECT DISTINCT t.k FROM {DIGESTS_TABLE} t
-WHERE NOT EXISTS (SELECT 1 FROM {UNCHANGED_TABLE} u WHERE u.k = t.k)
-LIMIT $1
-"""
-
-_SEEN_UNCHANGED = f"INSERT INTO {SEEN_TABLE} SELECT key FROM {UNCHANGED_TABLE}"
+_CHANGED_KEYS = f"SELECT DISTINCT k FROM {CHANGED_TABLE} LIMIT $1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,16 +97,17 @@ async def find_unchanged(
     # spill to disk. Local to the scan's transaction.
     await driver.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
     await driver.execute(CREATE_DIGESTS)
+    await driver.execute(CREATE_CHANGED)
     await _copy_digests(driver, source)
     await driver.execute(f"ANALYZE {DIGESTS_TABLE}")
-    await driver.execute(_UNCHANGED, connector, dataset_code)
-    counts = await driver.fetchrow(_COUNTS)
+    # The seen keys it adds are harmless when the whole source is read after all: a read
+    # adds each key it sees again, and the seen keys only decide what is not deleted.
+    counts = await driver.fetchrow(_SPLIT, connector, dataset_code)
     total, unchanged = int(counts["total"]), int(counts["unchanged"])
     changed = total - unchanged
     if counts["keyless"] or changed > min(MAX_CHANGED_KEYS, max(1000, total * MAX_CHANGED_SHARE)):
         return None
     keys = [row["k"] for row in await driver.fetch(_CHANGED_KEYS, MAX_CHANGED_KEYS)]
-    await driver.execute(_SEEN_UNCHANGED)
     return Unchanged(unchanged, keys)
 
 
