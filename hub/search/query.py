@@ -1,14 +1,15 @@
 """The search request one caller's view allows (DESIGN.md §5, §8): the policy decides before
 OpenSearch is asked.
 
-Invariant: every part of the request that selects, scores, orders, counts or highlights reads
-only values the caller may read on that row. A record document is a candidate only under the
-caller's rules (``_dataset`` and each rule's row filter, ``row_filters``); each query term
-must match a searchable field readable *on that row* (the field's clause carries the filters
-of the rules that name it); and the score is a sum of fixed boosts, one per term (plus one if
-the term matches with its diacritics), never BM25: its IDF and average length would come from
-every document of the index, rows and fields the caller may not see included. Ties are broken
-by dataset code, then stored key, as the typed API orders records.
+Invariant: every part of the request that selects, scores, orders or counts reads only values
+the caller may read on that row (highlights are made from the values served, in
+``results``). A record document is a candidate only under the caller's rules (``_dataset``
+and each rule's row filter, ``row_filters``); each query term must match a searchable field
+readable *on that row* (the field's clause carries the filters of the rules that name it);
+and the score is a sum of fixed boosts, one per term (plus one if the term matches with its
+diacritics), never BM25: its IDF and average length would come from every document of the
+index, rows and fields the caller may not see included. Ties are broken by dataset code,
+then stored key, as the typed API orders records.
 
 A rule the index cannot decide (its filter names a field the index does not hold) is dropped:
 search then shows less than the typed API, never more. ``RecordScope.access`` is the access
@@ -38,10 +39,6 @@ MAX_WINDOW = 1000
 MAX_FACET_BUCKETS = 100
 FOLDED_BOOST = 1.0  # a term found, diacritics folded
 EXACT_BOOST = 0.5  # the same term found as typed, diacritics kept
-# Private-use marks around highlighted words; ``results`` escapes the text and turns them
-# into <em> tags, so a value holding "<em>" cannot pass for a highlight.
-HIGHLIGHT_OPEN = "\ue000"
-HIGHLIGHT_CLOSE = "\ue001"
 CATALOGUE_FIELDS = ("title", "description", "fields")
 
 _WORD = re.compile(r"\w")
@@ -165,10 +162,8 @@ def search_body(
         clauses.append(catalogue)
     if not clauses:
         return None
-    highlighted = sorted({f"v.{n}" for s in scopes for n in readable_text_fields(s)})
-    if catalogue is not None:
-        highlighted += list(CATALOGUE_FIELDS)
-    buckets = min(MAX_FACET_BUCKETS, len(scopes) + len(catalogue_codes))
+    # Buckets for every dataset searched; ``results`` cuts the facets it shows.
+    buckets = max(1, len(scopes) + len(catalogue_codes))
     body: Dsl = {
         "query": {"bool": {"should": clauses, "minimum_should_match": 1}},
         "from": offset,
@@ -181,19 +176,9 @@ def search_body(
         ],
         "track_scores": True,
         "track_total_hits": True,
-        "highlight": {
-            "pre_tags": [HIGHLIGHT_OPEN],
-            "post_tags": [HIGHLIGHT_CLOSE],
-            # Whole values, cut in ``results``: choosing fragments would rank them by
-            # statistics of the whole index.
-            "number_of_fragments": 0,
-            "require_field_match": True,
-            "fields": {path: {"highlight_query": _any_term(path, terms)} for path in highlighted},
-        },
-        "aggs": {
-            "dataset": {"terms": {"field": "_dataset", "size": buckets}},
-            "sector": {"terms": {"field": "_sector", "size": buckets}},
-        },
+        # One aggregation: the sector facet is summed from it (a dataset has one sector),
+        # and each aggregation costs a pass over every hit.
+        "aggs": {"dataset": {"terms": {"field": "_dataset", "size": buckets}}},
     }
     if timeout_ms:
         body["timeout"] = f"{timeout_ms}ms"
@@ -228,21 +213,10 @@ def _any_field(clauses: list[Dsl]) -> Dsl:
     return clauses[0] if len(clauses) == 1 else {"dis_max": {"queries": clauses}}
 
 
-def _any_term(path: str, terms: Sequence[str]) -> Dsl:
-    return {
-        "bool": {
-            "should": [{"match": {path: {"query": t, "operator": "and"}}} for t in terms],
-            "minimum_should_match": 1,
-        }
-    }
-
-
 __all__ = [
     "CATALOGUE_FIELDS",
     "EXACT_BOOST",
     "FOLDED_BOOST",
-    "HIGHLIGHT_CLOSE",
-    "HIGHLIGHT_OPEN",
     "MAX_FACET_BUCKETS",
     "MAX_QUERY_CHARS",
     "MAX_TERMS",

@@ -1,41 +1,43 @@
-"""An OpenSearch answer read back into plain values: hits, total, facets and highlights.
+"""An OpenSearch answer read back into plain values: hits, total, facets; and highlights.
 
 Nothing here decides access: the resolver shapes each record hit through the caller's view
-and passes the fields it may read on that row to ``shown_highlights``, which keeps only
-those. Highlights come back whole (``query.search_body``) and are cut here to a window around
-the first highlighted word, the same way for every caller, then HTML-escaped with the marks
-turned into ``<em>`` tags.
+and hands ``highlights`` only the values it serves, so a highlight shows nothing the values
+do not. Highlights are made here, not by the index: the words of the value that fold
+(diacritics, đ, case) to a query word, as ``hub_vi_folded`` folds them, marked ``<em>`` in a
+window of the value around the first one, HTML-escaped. Measured on osmem-server, the index's
+highlighter cost more than the search itself, and choosing fragments there would rank them
+with statistics of the whole index.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.models import Dataset
-from hub.search.query import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN, MAX_FACET_BUCKETS
+from hub.search.query import MAX_FACET_BUCKETS
 
 #: Characters of a highlighted value kept around its first highlighted word.
 HIGHLIGHT_WINDOW = 300
-#: Most fragments kept per field (a field holding a list, such as a catalogue entry's fields).
-MAX_FRAGMENTS = 5
 _BEFORE = 80  # of the window, characters kept before the first highlighted word
+_OPEN, _CLOSE = "\ue000", "\ue001"  # marks, turned into tags after escaping
+_WORDS = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
 class RawHit:
     """One hit as the index returned it. ``key`` is the stored key (None: a catalogue entry);
-    ``values`` the indexed values (records) or nothing (catalogue); ``highlights`` by field
-    name (``v.`` dropped), each fragment still marked."""
+    ``values`` the indexed values of a record."""
 
     dataset: str
     key: str | None
     version: int | None
     score: float
     values: dict[str, Any] = field(default_factory=dict)
-    highlights: dict[str, list[str]] = field(default_factory=dict)
 
 
 def raw_hits(response: Mapping[str, Any]) -> list[RawHit]:
@@ -43,12 +45,6 @@ def raw_hits(response: Mapping[str, Any]) -> list[RawHit]:
     for hit in response.get("hits", {}).get("hits", []):
         source = hit.get("_source") or {}
         is_record = "_key" in source
-        highlights: dict[str, list[str]] = {}
-        for path, fragments in (hit.get("highlight") or {}).items():
-            name = path[2:] if is_record and path.startswith("v.") else path
-            if is_record != path.startswith("v."):
-                continue  # a record's fields are under v., a catalogue entry's are not
-            highlights[name] = [str(f) for f in fragments][:MAX_FRAGMENTS]
         version = source.get("_record_version")
         out.append(
             RawHit(
@@ -57,7 +53,6 @@ def raw_hits(response: Mapping[str, Any]) -> list[RawHit]:
                 version=int(version) if version is not None else None,
                 score=float(hit.get("_score") or 0.0),
                 values=dict(source.get("v") or {}) if is_record else {},
-                highlights=highlights,
             )
         )
     return out
@@ -68,38 +63,70 @@ def total_of(response: Mapping[str, Any]) -> int:
     return int(total.get("value", 0) if isinstance(total, Mapping) else total)
 
 
-def facets_of(response: Mapping[str, Any]) -> list[tuple[str, list[tuple[str, int]]]]:
-    """(facet, [(value, count)]) in the order the index ranks buckets (count, then value)."""
-    out = []
-    for name, agg in sorted((response.get("aggregations") or {}).items()):
-        buckets = [
-            (str(b["key"]), int(b["doc_count"])) for b in agg.get("buckets", [])[:MAX_FACET_BUCKETS]
-        ]
-        out.append((name, buckets))
+def facets_of(
+    response: Mapping[str, Any], sector_of: Mapping[str, str]
+) -> list[tuple[str, list[tuple[str, int]]]]:
+    """(facet, [(value, count)]) for ``dataset`` and ``sector`` (summed from the datasets'
+    counts), most hits first, then by value."""
+    agg = (response.get("aggregations") or {}).get("dataset") or {}
+    by_dataset: dict[str, int] = {}
+    for bucket in agg.get("buckets", []):
+        code = str(bucket["key"])
+        if code in sector_of:
+            by_dataset[code] = int(bucket["doc_count"])
+    by_sector: dict[str, int] = {}
+    for code, count in by_dataset.items():
+        by_sector[sector_of[code]] = by_sector.get(sector_of[code], 0) + count
+    return [("dataset", _ranked(by_dataset)), ("sector", _ranked(by_sector))]
+
+
+def _ranked(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:MAX_FACET_BUCKETS]
+
+
+def fold(text: str) -> str:
+    """``text`` as ``hub_vi_folded`` compares it: no diacritics, đ as d, case folded."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def query_words(terms: Sequence[str]) -> frozenset[str]:
+    """The folded words of the query's terms (a term such as ``Quảng-Ngãi`` gives two)."""
+    return frozenset(fold(w) for term in terms for w in _WORDS.findall(term))
+
+
+def highlights(
+    values: Mapping[str, Any], names: Iterable[str], words: frozenset[str]
+) -> dict[str, list[str]]:
+    """Field → [fragment] for the fields of ``names`` whose value holds a query word."""
+    out: dict[str, list[str]] = {}
+    for name in sorted(set(names)):
+        value = values.get(name)
+        texts = value if isinstance(value, list) else [value]
+        fragments = [f for f in (_highlight(t, words) for t in texts if isinstance(t, str)) if f]
+        if fragments:
+            out[name] = fragments
     return out
 
 
-def shown_highlights(hit: RawHit, readable: frozenset[str]) -> dict[str, list[str]]:
-    """The hit's highlights of ``readable`` fields only, each cut and escaped."""
-    return {
-        name: [present(f) for f in fragments]
-        for name, fragments in sorted(hit.highlights.items())
-        if name in readable
-    }
-
-
-def present(fragment: str) -> str:
-    """A marked fragment cut to ``HIGHLIGHT_WINDOW`` characters around its first mark,
-    HTML-escaped, marks as ``<em>`` tags."""
-    first = fragment.find(HIGHLIGHT_OPEN)
-    start = max(0, first - _BEFORE) if first >= 0 else 0
-    end = start + HIGHLIGHT_WINDOW
-    piece = fragment[start:end]
-    if piece.count(HIGHLIGHT_OPEN) > piece.count(HIGHLIGHT_CLOSE):
-        piece += HIGHLIGHT_CLOSE  # the window ended inside a highlighted word
-    text = html.escape(piece, quote=False)
-    text = text.replace(HIGHLIGHT_OPEN, "<em>").replace(HIGHLIGHT_CLOSE, "</em>")
-    return ("…" if start > 0 else "") + text + ("…" if end < len(fragment) else "")
+def _highlight(text: str, words: frozenset[str]) -> str | None:
+    spans = [m.span() for m in _WORDS.finditer(text) if fold(m.group()) in words]
+    if not spans:
+        return None
+    start = max(0, spans[0][0] - _BEFORE)
+    end = min(len(text), start + HIGHLIGHT_WINDOW)
+    marked = []
+    at = start
+    for left, right in spans:
+        if left >= end:
+            break
+        right = min(right, end)
+        marked += [text[at:left], _OPEN, text[left:right], _CLOSE]
+        at = right
+    marked.append(text[at:end])
+    escaped = html.escape("".join(marked), quote=False)
+    shown = escaped.replace(_OPEN, "<em>").replace(_CLOSE, "</em>")
+    return ("…" if start > 0 else "") + shown + ("…" if end < len(text) else "")
 
 
 def catalogue_values(dataset: Dataset) -> dict[str, Any]:
@@ -118,12 +145,12 @@ def catalogue_values(dataset: Dataset) -> dict[str, Any]:
 
 __all__ = [
     "HIGHLIGHT_WINDOW",
-    "MAX_FRAGMENTS",
     "RawHit",
     "catalogue_values",
     "facets_of",
-    "present",
+    "fold",
+    "highlights",
+    "query_words",
     "raw_hits",
-    "shown_highlights",
     "total_of",
 ]

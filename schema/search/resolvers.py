@@ -4,9 +4,9 @@ Fetch nothing before the policy: the datasets searched are those the caller may 
 (``catalog.policy.can_see_dataset`` for catalogue entries, its ``Access`` for records), the
 request carries its row filters and readable fields (``hub.search.query``), and every record
 hit is shaped through ``View.shape`` (values and highlights of fields readable on that row)
-and noted in the request's read ledger, so it is audited like any read before the answer
-leaves. An unknown dataset or sector in the filter, or one the caller may not see, adds
-nothing: the same empty answer the typed API gives (no existence oracle).
+and audited as a read (``schema.search.audit``) before the answer leaves. An unknown dataset
+or sector in the filter, or one the caller may not see, adds nothing: the same empty answer
+the typed API gives (no existence oracle).
 """
 
 from __future__ import annotations
@@ -26,24 +26,26 @@ from hub.search.client import UNAVAILABLE_MESSAGE, search_errors
 from hub.search.documents import has_record_index
 from hub.search.names import catalogue_alias, record_alias
 from hub.search.query import (
-    CATALOGUE_FIELDS,
     MAX_WINDOW,
     RecordScope,
     parse_terms,
+    readable_text_fields,
     record_scope,
     search_body,
 )
 from hub.search.results import (
     catalogue_values,
     facets_of,
+    highlights,
+    query_words,
     raw_hits,
-    shown_highlights,
     total_of,
 )
 from schema.catalogue.types import PageInfo
 from schema.context import Context, Services
 from schema.pagination import decode_cursor, encode_cursor, page_size
-from schema.records.reading import ReadLedger, View, ledger, view_of
+from schema.records.reading import View, view_of
+from schema.search.audit import SearchReads
 from schema.search.types import Facet, FacetBucket, SearchFilter, SearchHit, SearchResult
 
 CtxInfo = Info[Context, None]
@@ -53,7 +55,7 @@ log = logging.getLogger(__name__)
 MAX_FILTER_ITEMS = 100
 _CURSOR_TAG = "search"
 _NOT_OURS = "argument 'after': not a cursor this hub issued"
-_CATALOGUE_FIELDS = frozenset(CATALOGUE_FIELDS)
+_HIGHLIGHTED_ENTRY = ("title", "description")
 
 
 @strawberry.type
@@ -81,8 +83,10 @@ class SearchQuery:
             )
         datasets = _names(filter.datasets if filter else None, "filter.datasets")
         sectors = _names(filter.sectors if filter else None, "filter.sectors")
-        async with ledger(ctx).open() as reads:  # before any await: see RecordQuery
-            return await _search(ctx, reads, terms, datasets, sectors, offset, size)
+        reads = SearchReads(ctx)
+        result = await _search(ctx, reads, terms, datasets, sectors, offset, size)
+        await reads.commit()  # the answer leaves only once its reads are audited
+        return result
 
 
 def decode_offset(after: str | None) -> int:
@@ -108,7 +112,7 @@ def encode_offset(offset: int) -> str:
 
 async def _search(
     ctx: Context,
-    reads: ReadLedger,
+    reads: SearchReads,
     terms: list[str],
     datasets: frozenset[str] | None,
     sectors: frozenset[str] | None,
@@ -144,6 +148,8 @@ async def _search(
     if body is None:
         return _empty()
     response = await _ask(services, scopes, bool(catalogue), body)
+    words = query_words(terms)
+    searchable = {s.code: frozenset(readable_text_fields(s)) for s in scopes}
     hits: list[SearchHit] = []
     raw = raw_hits(response)
     for hit in raw:
@@ -151,12 +157,13 @@ async def _search(
         if row is None:
             continue
         if hit.key is None:
+            entry = catalogue_values(row)
             hits.append(
                 SearchHit(
                     key=None,
                     score=hit.score,
-                    values=JSON(catalogue_values(row)),
-                    highlights=JSON(shown_highlights(hit, _CATALOGUE_FIELDS)),
+                    values=JSON(entry),
+                    highlights=JSON(highlights(entry, _HIGHLIGHTED_ENTRY, words)),
                     dataset_row=row,
                 )
             )
@@ -178,7 +185,9 @@ async def _search(
                 key=shaped.key,
                 score=hit.score,
                 values=JSON(shaped.values),
-                highlights=JSON(shown_highlights(hit, shaped.served)),
+                highlights=JSON(
+                    highlights(shaped.values, searchable[hit.dataset] & shaped.served, words)
+                ),
                 dataset_row=row,
             )
         )
@@ -189,7 +198,7 @@ async def _search(
         total=total,
         facets=[
             Facet(field=name, buckets=[FacetBucket(value=v, count=n) for v, n in buckets])
-            for name, buckets in facets_of(response)
+            for name, buckets in facets_of(response, {c: r.sector for c, r in rows.items()})
         ],
         page_info=PageInfo(
             has_next_page=reached < min(total, MAX_WINDOW),
