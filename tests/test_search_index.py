@@ -135,20 +135,21 @@ def _field(name: str, kind: str, **extra: Any) -> DatasetField:
 
 def test_mapping_types_each_kind_of_field() -> None:
     dataset = _dataset(
-        _field("id", "string"),
+        _field("id", "string", filterable=True),
         _field("name", "string", searchable=True),
-        _field("count", "int"),
-        _field("amount", "decimal"),
-        _field("day", "date"),
-        _field("at", "datetime"),
-        _field("ok", "bool"),
-        _field("kind", "enum", enum_values=["A"]),
+        _field("count", "int", filterable=True),
+        _field("amount", "decimal", filterable=True),
+        _field("day", "date", filterable=True),
+        _field("at", "datetime", filterable=True),
+        _field("ok", "bool", filterable=True),
+        _field("kind", "enum", enum_values=["A"], filterable=True),
+        _field("shown", "decimal"),  # neither searchable nor filterable: carried only
         _field("extra", "json"),
         _field("secret", "string", sensitivity="RESTRICTED", searchable=True),
         _field("phone", "string", sensitivity="INTERNAL", encrypted=True),
     )
     members = record_mapping(dataset)["properties"]["v"]["properties"]
-    assert set(members) == {"id", "name", "count", "amount", "day", "at", "ok", "kind"}
+    assert set(members) == {"id", "name", "count", "amount", "day", "at", "ok", "kind", "shown"}
     assert members["id"]["type"] == "keyword"
     assert members["name"]["analyzer"] == "hub_vi_folded"
     assert members["name"]["fields"]["exact"]["analyzer"] == "hub_vi_exact"
@@ -157,6 +158,7 @@ def test_mapping_types_each_kind_of_field() -> None:
     assert members["amount"]["type"] == "double" and "kw" in members["amount"]["fields"]
     assert members["day"]["type"] == members["at"]["type"] == "date"
     assert members["ok"] == {"type": "boolean"}
+    assert members["shown"] == {"type": "double", "index": False, "doc_values": False}
     assert [f.name for f in indexable_fields(dataset)] == list(members)
 
 
