@@ -22,6 +22,7 @@ from hub.search import row_filters
 from hub.search.documents import record_document
 from hub.search.names import record_alias
 from hub.search.query import parse_terms
+from hub.search.results import HIGHLIGHT_WINDOW, highlights, query_words
 from tests.record_support import approved_grant
 from tests.records_fixtures import load_rows
 from tests.search_support import Ask, asker, keys_of, reindex
@@ -198,7 +199,9 @@ async def test_every_record_hit_served_is_audited(indexed: Hub, ask: Ask, token:
                 AuditEvent.dataset == "business",
             )
         )
-        audited = {k for event in events for k in event.key_list or ()}
+        found = list(events)
+    audited = {k for event in found for k in event.key_list or ()}
+    assert all((event.detail or {}).get("via") == "search" for event in found)
     assert served <= audited
 
 
@@ -318,3 +321,20 @@ async def test_full_page_of_hits_is_within_the_price_limit(indexed: Hub, ask: As
     body = await ask(None, q="Bắc Ninh", first=indexed.settings.max_page_size)
     assert "errors" not in body, body
     assert len(body["data"]["search"]["hits"]) > 0
+
+
+def test_highlights_escape_the_value_and_mark_folded_words() -> None:
+    words = query_words(parse_terms("dat QUANG-ngai"))
+    shown = highlights({"t": "<b>Đất</b> đai Quảng Ngãi", "n": 5}, ["t", "n", "x"], words)
+    assert shown == {"t": ["&lt;b&gt;<em>Đất</em>&lt;/b&gt; đai <em>Quảng</em> <em>Ngãi</em>"]}
+    assert highlights({"t": "<em>dat</em>"}, ["t"], words) == {
+        "t": ["&lt;em&gt;<em>dat</em>&lt;/em&gt;"]
+    }
+
+
+def test_long_values_are_cut_around_the_first_word_found() -> None:
+    text = "x " * 500 + "Quảng Ngãi " + "y " * 500
+    (fragment,) = highlights({"t": text}, ["t"], query_words(["ngai"]))["t"]
+    assert fragment.startswith("…") and fragment.endswith("…")
+    assert "<em>Ngãi</em>" in fragment
+    assert len(fragment) < HIGHLIGHT_WINDOW + 40
