@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.crypto import FieldKeys
 from catalog.errors import InvalidInput
 from catalog.models import Dataset, DatasetField
-from catalog.records import Rejected, WriteResult, canonical_json, seal
+from catalog.records import Rejected, WriteResult, seal
 from catalog.values import normalise_record
 
 CHUNK = 5_000
@@ -102,6 +102,10 @@ _STATEMENTS = {
 
 StageRow = tuple[str, str, str | None, str]
 
+# ``catalog.records.canonical_json``'s encoder, made once: ``json.dumps`` with these options
+# builds a new encoder per call, a third of the cost of encoding a narrow record.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
@@ -141,7 +145,7 @@ def stage_row(
         sealed = seal(dataset, values, keys)
         blind = None if sealed.blind is None else json.dumps(sealed.blind)
         return sealed.key, json.dumps(sealed.data, ensure_ascii=False), blind, sealed.hash
-    canonical = canonical_json(values)
+    canonical = _CANONICAL.encode(values)
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     return str(values[plan.key_field]), canonical, None, digest
 

@@ -64,6 +64,11 @@ LEFT JOIN LATERAL (
 WHERE h.raw IS DISTINCT FROM b.raw OR c.hash IS DISTINCT FROM h.record_hash OR c.deleted
 """
 
+_STAGE = (
+    f"INSERT INTO {BATCH_TABLE} (idx, key, raw) "
+    "SELECT * FROM unnest($1::int[], $2::text[], $3::bytea[])"
+)
+
 # The digests of the rows the store accepted, with the hash it gave each: its staging table
 # (``catalog.bulk_write.STAGE``, one chunk per batch here) still holds them in this
 # transaction, so no probe of ``records`` is needed.
@@ -110,6 +115,7 @@ class BatchContext:
     snapshot: bool  # keep the keys seen, for tombstones at the end
     quarantine_limit: int
     quarantined: int = 0
+    nothing_recorded: bool = False  # no digest of the connector's when the run began
     digester: Digester | None = None
     key_of: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -160,11 +166,17 @@ async def apply_batch(
         stored_keys = [*latest.keys(), *deleted_keys]
         raws = [_digest_of(batch[i], digest) if i >= 0 else b"" for i in indexes]
         # Staged and checked in one round trip (arrays encode faster than a COPY of this size).
-        found = await driver.fetch(
-            _STAGE_AND_CHECK, ctx.connector, ctx.dataset.code, indexes, stored_keys, raws
-        )
-        if ctx.digester is not None:
-            needed = sorted(row["idx"] for row in found if row["idx"] >= 0)
+        if ctx.nothing_recorded:
+            # No digest recorded for the connector when the run began: no row can be known
+            # unchanged, so the two probes per row are skipped (the store still compares
+            # content hashes, so a key seen twice is still written once).
+            await driver.execute(_STAGE, indexes, stored_keys, raws)
+        else:
+            found = await driver.fetch(
+                _STAGE_AND_CHECK, ctx.connector, ctx.dataset.code, indexes, stored_keys, raws
+            )
+            if ctx.digester is not None:
+                needed = sorted(row["idx"] for row in found if row["idx"] >= 0)
     counts.unchanged += len(latest) - len(needed)
     order = sorted([*needed, *keyless])
     result = WriteResult()

@@ -358,6 +358,12 @@ class _Runner:
         clock = asyncio.get_running_loop().time
         began = self.began = clock()
         try:
+            if self.connector is not None:
+                ctx.nothing_recorded = not await self.session.scalar(
+                    text("SELECT EXISTS (SELECT 1 FROM sync_row_hashes WHERE connector = :c)"),
+                    {"c": self.connector},
+                )
+                await self.session.commit()
             async for batch in _prefetched(batches):
                 if not batch:
                     continue
