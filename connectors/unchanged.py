@@ -1,12 +1,13 @@
 """A snapshot's unchanged rows found set-based, before any row is read into Python.
 
-For a source that computes row digests itself (PostgreSQL: ``PostgresSource.digest_scan``),
-the (key, digest) pair of every source row is copied with ``COPY`` straight into a temporary
-table on the run's connection and joined once with the digests this connector last recorded
-(``sync_row_hashes``) and the records they produced. A row is unchanged when its digest is one
-the connector recorded, the record it produced is still live with the hash recorded, and its
-key occurs once in the source. Only the other rows are then read, by key, and go through the
-batch path (validation, normalisation, versions, outbox, quarantine) exactly as before.
+For a source that computes row digests itself (``DigestingSource``: PostgreSQL, MySQL and
+MariaDB), the (key, digest) pair of every source row is copied into a temporary table on the
+run's connection (from PostgreSQL by ``COPY`` piped straight through) and joined once with
+the digests this connector last recorded (``sync_row_hashes``) and the records they produced.
+A row is unchanged when its digest is one the connector recorded, the record it produced is
+still live with the hash recorded, and no other row of the source has its key with another
+digest. Only the other rows are then read, by key, and go through the batch path
+(validation, normalisation, versions, outbox, quarantine) exactly as before.
 
 Nothing but the run's counts is committed here, and the seen keys go to the run connection's
 temporary table: a run killed after the scan reads everything again on its next start.
@@ -16,11 +17,11 @@ field rules and the row's text form, so a row matches only the digest of the ver
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 from connectors.batches import SEEN_TABLE
+from connectors.sources.base import DigestingSource
 
 DIGESTS_TABLE = "hub_sync_digests"
 CHANGED_TABLE = "hub_sync_changed"
@@ -29,7 +30,6 @@ CHANGED_TABLE = "hub_sync_changed"
 #: whole source is read instead, which is cheaper than that many key lookups.
 MAX_CHANGED_KEYS = 100_000
 MAX_CHANGED_SHARE = 0.25
-_PIPE_CHUNKS = 64
 WORK_MEM = "128MB"
 
 CREATE_DIGESTS = (
@@ -86,7 +86,7 @@ class Unchanged:
 
 
 async def find_unchanged(
-    driver: Any, source: Any, connector: str, dataset_code: str
+    driver: Any, source: DigestingSource, connector: str, dataset_code: str
 ) -> Unchanged | None:
     """Scan ``source``'s digests in the caller's transaction (the caller commits). ``None``
     when the whole source should be read instead: nothing recorded yet for the connector, a
@@ -98,7 +98,7 @@ async def find_unchanged(
     await driver.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
     await driver.execute(CREATE_DIGESTS)
     await driver.execute(CREATE_CHANGED)
-    await _copy_digests(driver, source)
+    await source.copy_digests(driver, DIGESTS_TABLE)
     await driver.execute(f"ANALYZE {DIGESTS_TABLE}")
     # The seen keys it adds are harmless when the whole source is read after all: a read
     # adds each key it sees again, and the seen keys only decide what is not deleted.
@@ -109,30 +109,6 @@ async def find_unchanged(
         return None
     keys = [row["k"] for row in await driver.fetch(_CHANGED_KEYS, MAX_CHANGED_KEYS)]
     return Unchanged(unchanged, keys)
-
-
-async def _copy_digests(driver: Any, source: Any) -> None:
-    """The source's binary ``COPY`` piped into the digests table, a bounded queue between."""
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=_PIPE_CHUNKS)
-
-    async def sink(chunk: bytes) -> None:
-        await queue.put(chunk)
-
-    async def produce() -> None:
-        await source.digest_scan(sink)
-        await queue.put(None)
-
-    async def chunks() -> Any:
-        while (chunk := await queue.get()) is not None:
-            yield chunk
-
-    async with asyncio.TaskGroup() as group:  # one side failing cancels the other
-        group.create_task(produce())
-        group.create_task(
-            driver.copy_to_table(
-                DIGESTS_TABLE, source=chunks(), columns=["k", "d"], format="binary"
-            )
-        )
 
 
 __all__ = ["CREATE_DIGESTS", "MAX_CHANGED_KEYS", "Unchanged", "find_unchanged"]

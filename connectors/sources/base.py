@@ -64,7 +64,10 @@ class DigestingSource(Protocol):
 
     def use_digests(self, salt: str, columns: list[str], key: str) -> None: ...
 
-    async def digest_scan(self, output: Any) -> int: ...
+    async def copy_digests(self, driver: Any, table: str) -> None:
+        """Copy (key as text, digest) of every row into ``table`` (columns ``k``, ``d``)
+        through ``driver``, the hub's asyncpg connection."""
+        ...
 
     def batches_for_keys(
         self, keys: list[str], size: int = 5000

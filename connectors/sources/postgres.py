@@ -4,13 +4,15 @@ and one consistent snapshot however long the read takes. Values come back as asy
 them (dates, Decimals, UUIDs, ...).
 
 Row digests (``use_digests``): the source server computes each row's digest of the mapped
-columns in the SELECT, so the engine hashes nothing in Python; ``digest_scan`` streams just
-(key, digest) pairs with ``COPY ... TO STDOUT``, and ``batches_for_keys`` reads the rows of the
-keys whose digest changed. All of them read the one snapshot of the run's transaction.
+columns in the SELECT, so the engine hashes nothing in Python; ``copy_digests`` pipes just
+(key, digest) pairs from ``COPY ... TO STDOUT`` into the hub, and ``batches_for_keys`` reads
+the rows of the keys whose digest changed. All of them read the one snapshot of the run's
+transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
@@ -23,6 +25,7 @@ from connectors.sources.sql import Select, make_select, parse_dsn
 
 #: The result column holding the row digest; taken out of the row's values.
 DIGEST_COLUMN = "__hub_row_digest"
+_PIPE_CHUNKS = 64
 
 CONNECT_TIMEOUT = 15.0
 _DRIVER_ERRORS = (
@@ -110,6 +113,11 @@ class PostgresSource:
         MD5 over ``salt`` and the row of those columns in PostgreSQL's text form."""
         self._digest = (salt, list(columns), key)
 
+    @property
+    def _digest_salt(self) -> str:
+        assert self._digest is not None
+        return self._digest[0]
+
     def _quoted(self, column: str) -> str:
         return '"' + column.replace('"', '""') + '"'
 
@@ -143,10 +151,9 @@ class PostgresSource:
         if transaction is not None:
             await transaction.rollback()  # read-only: nothing to keep
 
-    async def digest_scan(self, output: Any) -> int:
-        """``COPY`` of (key as text, digest) of every row, binary, into ``output`` (an async
-        callable taking each chunk of bytes); returns the number of rows. Needs
-        ``use_digests``."""
+    async def copy_digests(self, driver: Any, table: str) -> None:
+        """``COPY`` of (key as text, digest) of every row, binary, piped into ``table`` of the
+        hub's connection ``driver`` through a bounded queue. Needs ``use_digests``."""
         assert self._digest is not None
         await self.columns()
         conn = await self._snapshot()
@@ -155,13 +162,26 @@ class PostgresSource:
             f"SELECT CAST({key} AS text), {self._digest_sql('$1')} "
             f"FROM {self._select.relation}"  # names quoted, values bound
         )
-        try:
-            status = await conn.copy_from_query(
-                sql, self._digest[0], output=output, format="binary"
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=_PIPE_CHUNKS)
+
+        async def produce() -> None:
+            try:
+                await conn.copy_from_query(
+                    sql, self._digest_salt, output=queue.put, format="binary"
+                )
+            except _DRIVER_ERRORS as exc:
+                raise self._error("reading row digests of", exc) from None
+            await queue.put(None)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while (chunk := await queue.get()) is not None:
+                yield chunk
+
+        async with asyncio.TaskGroup() as group:  # one side failing cancels the other
+            group.create_task(produce())
+            group.create_task(
+                driver.copy_to_table(table, source=chunks(), columns=["k", "d"], format="binary")
             )
-        except _DRIVER_ERRORS as exc:
-            raise self._error("reading row digests of", exc) from None
-        return int(str(status).rsplit(" ", 1)[-1] or 0)
 
     def batches(self, since: Any | None = None, size: int = 5000) -> AsyncIterator[list[SourceRow]]:
         reading = self._batches(since, size)
@@ -170,7 +190,7 @@ class PostgresSource:
 
     def batches_for_keys(self, keys: list[str], size: int = 5000) -> AsyncIterator[list[SourceRow]]:
         """The rows whose key column (as text) is one of ``keys``, in batches of at most
-        ``size`` keys' rows, from the same snapshot as ``digest_scan``."""
+        ``size`` keys' rows, from the same snapshot as ``copy_digests``."""
         reading = self._batches_for_keys(keys, size)
         self._reading.append(reading)
         return reading
