@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -345,3 +346,58 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+async def test_a_serving_hub_indexes_by_itself_and_reindexes_at_start(
+    database: Database,
+    keys: KeyStore,
+    place: None,
+    search_settings: Settings,
+    search_client: AsyncOpenSearch,
+    search_prefix: str,
+) -> None:
+    from hub.app import create_app
+    from hub.runtime import Hub
+
+    await write_places(database, keys, [_place("p1", "Bắc Ninh")])
+    serving = search_settings.model_copy(
+        update={"search_indexer_in_process": True, "search_reindex_at_start": True}
+    )
+    application = create_app(serving, Hub(settings=serving, db=database, keys=keys))
+    async with application.router.lifespan_context(application):
+        alias = record_alias(search_prefix, PLACE)
+        await _until(lambda: _count(search_client, alias), 1)  # the reindex at start
+        await write_places(database, keys, [_place("p2", "Từ Sơn")])
+        await _until(lambda: _count(search_client, alias), 2)  # the in-process indexer
+        await _until(lambda: _outbox(database), 0)
+
+
+async def test_embedded_search_is_shared_and_stopped_by_its_starter(tmp_path: Path) -> None:
+    from hub.search.embedded import STATE_FILE, embedded_search
+
+    with embedded_search(tmp_path) as url, embedded_search(tmp_path) as joined:
+        assert joined == url
+        client = AsyncOpenSearch(hosts=[url])
+        assert (await client.info())["version"]["distribution"] == "opensearch"
+        await client.close()
+    assert not (tmp_path / STATE_FILE).exists()
+    client = AsyncOpenSearch(hosts=[url], max_retries=0)
+    with pytest.raises(SearchUnavailable), search_errors():
+        await client.info()
+    await client.close()
+
+
+async def _count(client: AsyncOpenSearch, alias: str) -> int:
+    try:
+        await client.indices.refresh(index=alias)
+        return int((await client.count(index=alias))["count"])
+    except NotFoundError:
+        return -1
+
+
+async def _until(probe: Callable[[], Awaitable[int]], wanted: int) -> None:
+    for _ in range(200):
+        if await probe() == wanted:
+            return
+        await asyncio.sleep(0.05)
+    assert await probe() == wanted
