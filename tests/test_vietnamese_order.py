@@ -14,14 +14,19 @@ from typing import Any
 
 import asyncpg
 import pytest
+from alembic import command
+from alembic.config import Config
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
+import migrations
 from catalog.collation import vietnamese_sort_key
+from catalog.indexes import index_statements
 from catalog.models import Dataset
 from hub.db import Database
 from hub.demo import generate
+from hub.migrate import upgrade
 from hub.runtime import Hub
 from schema.records.keyset import Ordering
 from schema.records.sqlgen import typed_value
@@ -378,3 +383,38 @@ async def test_order_by_text_reads_the_sort_key_index(hub: Hub, app: Any) -> Non
     for plan in plans:
         assert "ix_vi_business_name_" in plan and "Sort" not in plan, plan
     assert "Index Cond" in plans[1], plans[1]  # the cursor bounds the scan
+
+
+async def _sort_key_indexes(database: Database) -> set[str]:
+    async with database.sessions() as session:
+        rows = await session.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE indexdef LIKE '%hub_vi_sort_key%'")
+        )
+        return {r[0] for r in rows}
+
+
+def _downgrade_to_0005(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.attributes["connection"] = connection
+    command.downgrade(config, "0005")
+
+
+async def test_migration_indexes_the_text_fields_of_datasets_published_before_it(
+    database: Database, seeded: None
+) -> None:
+    async with database.sessions() as session:
+        business = await session.get(Dataset, "business")
+        assert business is not None
+        wanted = [s for s in index_statements(business) if "hub_vi_sort_key" in s]
+    assert [s.split()[5] for s in wanted] == [
+        f"ix_vi_business_{f}_" + s.split()[5].rsplit("_", 1)[1]
+        for f, s in zip(("name", "legal_form", "status"), wanted, strict=True)
+    ]
+    published = await _sort_key_indexes(database)
+    assert len(published) >= len(wanted)
+    async with database.engine.begin() as conn:
+        await conn.run_sync(_downgrade_to_0005)
+    assert await _sort_key_indexes(database) == set()
+    await upgrade(database.engine)
+    assert await _sort_key_indexes(database) == published

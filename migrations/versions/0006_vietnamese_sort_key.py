@@ -16,11 +16,19 @@ The function is IMMUTABLE (it depends on nothing but its argument: the server en
 UTF-8 and Unicode normalisation is fixed per server version), so expression indexes can use
 it. Changing it means a new migration that reindexes every index built on it.
 
+Datasets already published get the sort key index of each text field a list can be ordered by
+(string, enum or reference; filterable, required, not encrypted, not the key field), named as
+``catalog.indexes`` names it, so publishing again finds it in place; new datasets get theirs
+when published. On a large dataset this step takes about 10-20 µs a record and field.
+
 Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-01 16:00:00.000000
 """
 
+import hashlib
+
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
@@ -98,6 +106,37 @@ def _function_sql() -> str:
     )
 
 
+def _digest(value: str) -> str:
+    return hashlib.sha1(value.encode(), usedforsecurity=False).hexdigest()[:8]
+
+
+def _partition(code: str) -> str:
+    return f"records_{code}" if len(code) <= 50 else f"records_{code[:40]}_{_digest(code)}"
+
+
+def _index_published_text_fields() -> None:
+    bind = op.get_bind()
+    orderable = bind.execute(
+        sa.text(
+            "SELECT f.dataset_code, f.name FROM dataset_fields f"
+            " JOIN datasets d ON d.code = f.dataset_code"
+            " WHERE d.status IN ('PUBLISHED', 'DEPRECATED') AND f.filterable AND f.required"
+            " AND NOT f.encrypted AND f.type IN ('string', 'enum', 'reference')"
+            " AND f.name <> d.key_field ORDER BY 1, 2"
+        )
+    ).all()
+    for code, field in orderable:
+        table = _partition(code)
+        if bind.execute(sa.text("SELECT to_regclass(:t)"), {"t": table}).scalar() is None:
+            continue
+        # Codes and field names are catalogue-validated snake_case.
+        name = f"ix_vi_{code[:20]}_{field[:20]}_{_digest(code + '.' + field + '/vi')}"
+        op.execute(
+            f"CREATE INDEX IF NOT EXISTS {name} ON {table} "
+            f"((hub_vi_sort_key((data->>'{field}') COLLATE \"C\")), key)"
+        )
+
+
 def upgrade() -> None:
     op.execute(_function_sql())
     op.execute(
@@ -105,7 +144,9 @@ def upgrade() -> None:
         " 'Vietnamese sort key (ICU vi order: alphabet, then tones, then case);"
         " twin of catalog.collation.vietnamese_sort_key'"
     )
+    _index_published_text_fields()
 
 
 def downgrade() -> None:
-    op.execute("DROP FUNCTION hub_vi_sort_key(text)")
+    # The sort key indexes go with it (lists then sort by code point again).
+    op.execute("DROP FUNCTION hub_vi_sort_key(text) CASCADE")
