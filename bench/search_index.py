@@ -98,6 +98,7 @@ async def run(records: int, batch: int, indexers: int) -> None:
     client = open_search(settings)
     try:
         workers = [Indexer(database.sessions, client, settings) for _ in range(indexers)]
+        cpu = _CpuClock(search.pid, folder)
         started = time.perf_counter()
         await asyncio.gather(*(worker.drain() for worker in workers))
         seconds = time.perf_counter() - started
@@ -106,19 +107,63 @@ async def run(records: int, batch: int, indexers: int) -> None:
             f"outbox → index: {handled:,} entries in {seconds:.1f}s = "
             f"{handled / seconds:,.0f} records/s (batch {batch}, {indexers} indexer(s))"
         )
+        cpu.report(handled)
         alias = record_alias("bench-", "land_parcel")
         await client.indices.refresh(index=alias)
         count = (await client.count(index=alias))["count"]
         assert count == records, (count, records)
+        cpu = _CpuClock(search.pid, folder)
         started = time.perf_counter()
         copied = await reindex_dataset(database.sessions, client, "bench-", "land_parcel")
         seconds = time.perf_counter() - started
         print(f"reindex: {copied:,} records in {seconds:.1f}s = {copied / seconds:,.0f} records/s")
+        cpu.report(copied)
     finally:
         await client.close()
         search.close()
         await database.close()
         server.cleanup()
+
+
+class _CpuClock:
+    """CPU seconds spent by the search server, this process and the PostgreSQL processes
+    since creation: on a machine shared with other work, wall time measures the neighbours;
+    CPU time per record gives the rate each part could sustain on a core of its own."""
+
+    def __init__(self, search_pid: int, folder: Path) -> None:
+        import psutil
+
+        self.search = psutil.Process(search_pid)
+        self.postgres = [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if any(str(folder) in part for part in (p.info["cmdline"] or []))
+        ]
+        self.start = self._now()
+
+    def _now(self) -> tuple[float, float, float]:
+        def used(process: Any) -> float:
+            try:
+                times = process.cpu_times()
+                return float(times.user + times.system)
+            except Exception:  # a backend that ended meanwhile
+                return 0.0
+
+        postmaster_children = [c for p in self.postgres for c in p.children()]
+        return (
+            used(self.search),
+            time.process_time(),
+            sum(used(p) for p in self.postgres + postmaster_children),
+        )
+
+    def report(self, records: int) -> None:
+        end = self._now()
+        search, hub, postgres = (e - s for e, s in zip(end, self.start, strict=True))
+        print(
+            f"  CPU seconds: search server {search:.1f}, hub {hub:.1f}, PostgreSQL {postgres:.1f}"
+            f" → on a core each: search server {records / max(search, 1e-9):,.0f} records/s, "
+            f"hub {records / max(hub, 1e-9):,.0f} records/s"
+        )
 
 
 def main() -> None:

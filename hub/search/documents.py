@@ -161,7 +161,8 @@ def record_mapping(dataset: Dataset) -> dict[str, Any]:
         "dynamic": False,
         "properties": {
             "_key": {"type": "keyword"},
-            RECORD_VERSION: {"type": "long"},
+            # Read from _source only: stored, not indexed (see field_mapping).
+            RECORD_VERSION: {"type": "long", "index": False, "doc_values": False},
             "_dataset": {"type": "keyword"},
             "_sector": {"type": "keyword"},
             "v": {
