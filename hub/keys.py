@@ -60,17 +60,24 @@ class KeyStore:
     def _load(cls, path: Path) -> KeyStore:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-            return cls(
+            store = cls(
                 path=path,
                 field_keys={k["kid"]: _b64d(k["key"]) for k in raw["field_keys"]},
                 active_field_kid=raw["active_field_kid"],
                 blind_key=_b64d(raw["blind_key"]),
                 signing_keys=list(raw["signing_keys"]),
                 active_signing_kid=raw["active_signing_kid"],
-                backup_key=_b64d(raw["backup_key"]),
+                backup_key=_b64d(raw["backup_key"]) if "backup_key" in raw else b"",
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise KeysFileError(f"keys file {path}: cannot read it ({exc})") from None
+        if len(store.backup_key) != 32:
+            if store.backup_key:
+                raise KeysFileError(f"keys file {path}: backup_key is not 32 bytes")
+            # A keys file written without a backup key gets one; nothing was sealed with it yet.
+            store.backup_key = secrets.token_bytes(32)
+            store.save()
+        return store
 
     def sealing_keys(self) -> FieldKeys:
         """The field-encryption view the record store needs (active key, all old ones, the

@@ -53,6 +53,8 @@ async def take_backup(
 
 def _checked_target(target: Path, overwrite: bool) -> Path:
     target = target.expanduser()
+    if target.is_dir():
+        raise BackupError(f"{target} is a directory; name the backup file to write")
     if target.exists() and not overwrite:
         raise BackupError(f"{target} exists; choose another name or pass --overwrite")
     if not target.parent.is_dir():
