@@ -232,6 +232,49 @@ async def bulk_write(
     return result
 
 
+@dataclass
+class PreparedRows:
+    """Rows validated, normalised and sealed ahead of their write (``prepare_rows``): what
+    ``bulk_write`` does to a chunk before it reaches PostgreSQL, done where the caller likes
+    (the sync engine does it for the next batch while the database writes the current one)."""
+
+    staged: list[StageRow]
+    result: WriteResult  # read, rejected (positions in the rows given), duplicates
+
+
+def prepare_rows(
+    view: Dataset, rows: list[Mapping[str, Any]], keys: FieldKeys, *, reject_invalid: bool
+) -> PreparedRows:
+    """``rows`` of the detached ``view`` (``detached_view``) made ready to write, exactly as
+    ``bulk_write`` makes one chunk ready: same validation, normalisation, sealing and hash."""
+    result = WriteResult()
+    staged = _prepare(view, _plan(view), rows, 0, keys, reject_invalid, result)
+    return PreparedRows(staged, result)
+
+
+async def write_prepared(
+    session: AsyncSession,
+    dataset_code: str,
+    prepared: PreparedRows,
+    *,
+    source: str,
+    track_keys: bool = False,
+    outbox: bool = False,
+) -> WriteResult:
+    """Store ``prepared`` rows in the caller's transaction, as ``bulk_write`` stores a chunk
+    (the same staging table and statement); returns the result with the write's counts."""
+    result = prepared.result
+    if not prepared.staged:
+        return result
+    await session.execute(text(_CREATE_STAGE))
+    await session.execute(text(f"TRUNCATE {STAGE}"))
+    raw = await (await session.connection()).get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table(STAGE, records=prepared.staged, columns=_STAGE_COLUMNS)
+    await _apply(driver, dataset_code, source, len(prepared.staged), track_keys, outbox, result)
+    return result
+
+
 def _prepare(
     view: Dataset,
     plan: _Plan,
@@ -282,4 +325,4 @@ async def _apply(
     result.unchanged += staged - count
 
 
-__all__ = ["CHUNK", "bulk_write", "stage_row"]
+__all__ = ["CHUNK", "PreparedRows", "bulk_write", "prepare_rows", "stage_row", "write_prepared"]

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.bulk_write import STAGE
+from catalog.bulk_write import STAGE, PreparedRows, prepare_rows, write_prepared
 from catalog.models import Dataset
 from catalog.records import WriteResult, write_records
 from connectors.mapping import Digester, RowPlan, is_deleted, jsonable, key_normaliser, record_of
@@ -131,17 +131,28 @@ async def driver_of(session: AsyncSession) -> Any:
     return raw.driver_connection
 
 
-async def apply_batch(
-    session: AsyncSession, ctx: BatchContext, batch: Sequence[SourceRow]
-) -> Counts:
-    """Write one batch in the session's open transaction (the caller commits)."""
-    counts = Counts(read=len(batch))
+@dataclass
+class PlannedBatch:
+    """What one batch needs before the database is asked anything (``plan_batch``): pure
+    Python, so the engine works it out for the next batch while the current one is written."""
+
+    rows: Sequence[SourceRow]
+    latest: dict[str, int]  # stored key -> index of its last row
+    keyless: list[int]  # rows without a valid key (validation gives the reason)
+    deleted_keys: list[str]  # keys the source marked deleted (soft-delete column)
+    indexes: list[int]  # staged rows: index, or -1 for a deleted key
+    stored_keys: list[str]
+    raws: list[bytes]  # digests of the staged rows
+    # Every row's record made ready to write, when every row goes the full way (nothing
+    # recorded for the connector when the run began): validation runs here, ahead.
+    prepared: PreparedRows | None = None
+
+
+def plan_batch(ctx: BatchContext, batch: Sequence[SourceRow]) -> PlannedBatch:
+    """Keys, dedupe (the last row of a key wins), soft deletes and digests of one batch."""
     plan = ctx.plan
-    await session.execute(text(DATASET_LOCK), {"code": ctx.dataset.code})
-    driver = await driver_of(session)
     key_column = plan.key_column
     key_of = ctx.key_of
-    # The last row of each key wins; rows without a valid key go to validation for a reason.
     latest: dict[str, int] = {}
     keyless: list[int] = []
     for index, row in enumerate(batch):
@@ -158,33 +169,63 @@ async def apply_batch(
             if is_deleted(batch[index].values.get(column)):
                 deleted_keys.append(skey)
                 del latest[skey]
-    staged = bool(ctx.digester is not None or ctx.snapshot)
-    needed: list[int] = sorted(latest.values())
-    if staged:
+    indexes: list[int] = []
+    stored_keys: list[str] = []
+    raws: list[bytes] = []
+    if ctx.digester is not None or ctx.snapshot:
         digest = ctx.digester
         indexes = [*latest.values(), *([-1] * len(deleted_keys))]
         stored_keys = [*latest.keys(), *deleted_keys]
         raws = [_digest_of(batch[i], digest) if i >= 0 else b"" for i in indexes]
-        # Staged and checked in one round trip (arrays encode faster than a COPY of this size).
-        if ctx.nothing_recorded:
+    planned = PlannedBatch(batch, latest, keyless, deleted_keys, indexes, stored_keys, raws)
+    if ctx.nothing_recorded:
+        order = sorted([*latest.values(), *keyless])
+        planned.prepared = prepare_rows(
+            plan.dataset,
+            [record_of(plan, batch[i].values) for i in order],
+            plan.keys,
+            reject_invalid=True,
+        )
+    return planned
+
+
+async def apply_batch(
+    session: AsyncSession, ctx: BatchContext, batch: Sequence[SourceRow] | PlannedBatch
+) -> Counts:
+    """Write one batch (or one planned by ``plan_batch``) in the session's open transaction
+    (the caller commits)."""
+    planned = batch if isinstance(batch, PlannedBatch) else plan_batch(ctx, batch)
+    rows, latest, keyless = planned.rows, planned.latest, planned.keyless
+    counts = Counts(read=len(rows))
+    plan = ctx.plan
+    await session.execute(text(DATASET_LOCK), {"code": ctx.dataset.code})
+    driver = await driver_of(session)
+    staged = bool(ctx.digester is not None or ctx.snapshot)
+    needed: list[int] = sorted(latest.values())
+    if staged:
+        args = (planned.indexes, planned.stored_keys, planned.raws)
+        if planned.prepared is not None:
             # No digest recorded for the connector when the run began: no row can be known
             # unchanged, so the two probes per row are skipped (the store still compares
             # content hashes, so a key seen twice is still written once).
-            await driver.execute(_STAGE, indexes, stored_keys, raws)
+            await driver.execute(_STAGE, *args)
         else:
-            found = await driver.fetch(
-                _STAGE_AND_CHECK, ctx.connector, ctx.dataset.code, indexes, stored_keys, raws
-            )
+            # Staged and checked in one round trip (arrays encode faster than a COPY here).
+            found = await driver.fetch(_STAGE_AND_CHECK, ctx.connector, ctx.dataset.code, *args)
             if ctx.digester is not None:
                 needed = sorted(row["idx"] for row in found if row["idx"] >= 0)
     counts.unchanged += len(latest) - len(needed)
     order = sorted([*needed, *keyless])
     result = WriteResult()
-    if order:  # a batch read again unchanged costs no statement of the store's
+    if planned.prepared is not None:
+        result = await write_prepared(
+            session, ctx.dataset.code, planned.prepared, source=ctx.label, outbox=True
+        )
+    elif order:  # a batch read again unchanged costs no statement of the store's
         result = await write_records(
             session,
             ctx.dataset,
-            [record_of(plan, batch[i].values) for i in order],
+            [record_of(plan, rows[i].values) for i in order],
             source=ctx.label,
             keys=plan.keys,
             reject_invalid=True,
@@ -199,13 +240,15 @@ async def apply_batch(
     rejected = {order[r.position] for r in result.rejected}
     if ctx.digester is not None and len(needed) > len(rejected & set(needed)):
         await driver.execute(_REMEMBER, ctx.connector)
-    if deleted_keys:
-        counts.deleted += await tombstone_keys(driver, ctx.dataset.code, ctx.label, deleted_keys)
+    if planned.deleted_keys:
+        counts.deleted += await tombstone_keys(
+            driver, ctx.dataset.code, ctx.label, planned.deleted_keys
+        )
     if ctx.snapshot and staged:
         await driver.execute(_SEEN)
     if result.rejected:
         await _quarantine(
-            driver, ctx, [(batch[order[r.position]], r.reason) for r in result.rejected]
+            driver, ctx, [(rows[order[r.position]], r.reason) for r in result.rejected]
         )
     return counts
 
@@ -242,6 +285,8 @@ __all__ = [
     "SEEN_TABLE",
     "BatchContext",
     "Counts",
+    "PlannedBatch",
     "apply_batch",
     "driver_of",
+    "plan_batch",
 ]

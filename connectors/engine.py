@@ -27,7 +27,7 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -49,8 +49,10 @@ from connectors.batches import (
     SEEN_TABLE,
     BatchContext,
     Counts,
+    PlannedBatch,
     apply_batch,
     driver_of,
+    plan_batch,
 )
 from connectors.mapping import cursor_json, digest_columns, make_plan, source_salt
 from connectors.reconcile import Totals, reconcile
@@ -364,11 +366,11 @@ class _Runner:
                     {"c": self.connector},
                 )
                 await self.session.commit()
-            async for batch in _prefetched(batches):
-                if not batch:
-                    continue
-                counts = await apply_batch(self.session, ctx, batch)
-                await self._commit_batch(counts, self._cursor_of(batch))
+            # The next batch is read and planned (keys, digests and, on a first run, its
+            # validation) while the database writes the current one.
+            async for planned in _prefetched(_planned(batches, ctx)):
+                counts = await apply_batch(self.session, ctx, planned)
+                await self._commit_batch(counts, self._cursor_of(planned.rows))
                 self.counts.add(counts)
                 if self.progress is not None:
                     self.progress(self._progress(clock() - began))
@@ -380,7 +382,7 @@ class _Runner:
             raise
         return await self._outcome()
 
-    def _cursor_of(self, batch: list[SourceRow]) -> Any:
+    def _cursor_of(self, batch: Sequence[SourceRow]) -> Any:
         column = self.spec.cursor if self.spec is not None else None
         if column is None:
             return None
@@ -580,6 +582,21 @@ async def _source_batches(
                     return
         async for batch in source.batches(since=since, size=spec.batch_size):
             yield batch
+
+
+async def _planned(
+    batches: AsyncIterator[list[SourceRow]], ctx: BatchContext
+) -> AsyncIterator[PlannedBatch]:
+    """Each non-empty batch planned (``plan_batch``: pure Python, no database). Closing it
+    closes ``batches``, and with them the source."""
+    try:
+        async for batch in batches:
+            if batch:
+                yield plan_batch(ctx, batch)
+    finally:
+        closer = getattr(batches, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 async def _prefetched(batches: AsyncIterator[T]) -> AsyncIterator[T]:
