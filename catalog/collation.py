@@ -32,7 +32,8 @@ after the letters; letters of other alphabets keep code point order and their ca
 primary; breve, circumflex or horn on letters Vietnamese does not use (ĭ, ŝ, ǔ) make a letter
 of their own as ă does, where ICU ranks the mark at the secondary level; other combining
 marks rank below a following letter of another script (ICU: above); private-use code points
-U+10FF00 and above are not ordered.
+U+10FF00 and above are not ordered; keys are cut at KEY_BYTES bytes (about 350 characters of
+Vietnamese text keep all three levels, about 1,000 their letters).
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ FREQUENT = " nhtiacgoumlvdyeskrbpxqfjwz"
 D_STROKE, CAPITAL_D_STROKE = "\u0111", "\u0110"  # đ Đ: no decomposition
 LEVEL_SEPARATOR = b"\x00"
 LEAST = "\x01"
+# An index entry must fit a third of a page (2,704 bytes, with the record key): longer keys are
+# cut, so values whose first KEY_BYTES bytes of key agree tie and order by record key.
+KEY_BYTES = 1024
 
 
 def _table(*groups: tuple[str, str]) -> tuple[str, str]:
@@ -111,7 +115,8 @@ def vietnamese_sort_key(value: str) -> bytes:
     )
     secondary = small.translate(_SECONDARY)
     tertiary = decomposed.translate(_TERTIARY).rstrip(LEAST)
-    return LEVEL_SEPARATOR.join(level.encode("utf-8") for level in (primary, secondary, tertiary))
+    key = LEVEL_SEPARATOR.join(level.encode("utf-8") for level in (primary, secondary, tertiary))
+    return key[:KEY_BYTES]
 
 
 # Text shown as text; dates and datetimes are ISO text whose code-point order is time order.

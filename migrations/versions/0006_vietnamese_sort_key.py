@@ -52,6 +52,7 @@ _LOW_WEIGHTS = "".join(chr(c) for c in range(0x20, 0x61) if c != 0x5C)[: len(_IC
 _FREQUENT = " nhtiacgoumlvdyeskrbpxqfjwz"
 _D_STROKE, _CAPITAL_D_STROKE = "\u0111", "\u0110"
 _LEAST = "\x01"
+_KEY_BYTES = 1024
 _LOW = dict(zip(_ICU_LOW_ORDER, _LOW_WEIGHTS, strict=True))
 _RARE_LOW = "".join(c for c in _ICU_LOW_ORDER if c != " ")
 _TERTIARY_LEAST = _FREQUENT + _D_STROKE + "\\" + _TONE_MARKS + _MODIFIER_MARKS
@@ -98,11 +99,13 @@ def _function_sql() -> str:
     # decode(…, 'escape') is the immutable way from text to its UTF-8 bytes (convert_to is only
     # STABLE and would stop the planner inlining the function); no level holds a backslash.
     separator = _literal("\\000")
+    # At most _KEY_BYTES: an index entry must fit a third of a page (2,704 bytes with the record
+    # key); longer keys order by their first _KEY_BYTES bytes, then by record key.
     return (
         "CREATE FUNCTION hub_vi_sort_key(value text) RETURNS bytea"
-        " LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $body$ SELECT decode("
-        f"{primary} || {separator} || {secondary} || {separator} || {tertiary}, 'escape')"
-        " $body$"
+        " LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $body$ SELECT substr(decode("
+        f"{primary} || {separator} || {secondary} || {separator} || {tertiary}, 'escape'),"
+        f" 1, {_KEY_BYTES}) $body$"
     )
 
 
