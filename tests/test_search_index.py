@@ -294,3 +294,22 @@ async def test_readyz_stays_ready_while_search_is_down(
     assert response.status_code == 200
     assert response.json()["status"] == "ready"
     assert response.json()["search"]["status"] == "unavailable"
+
+
+def test_a_large_bulk_is_split_keeping_each_action_with_its_document() -> None:
+    from hub.search.indices import Bulk
+
+    bulk = Bulk()
+    for n in range(10):
+        bulk.index("i", f"k{n}", {"v": {"text": "x" * 1_000}}, n + 1)
+        bulk.delete("i", f"d{n}", 1)
+    bodies = bulk.bodies(max_bytes=2_500)
+    assert len(bodies) > 1
+    lines = [line for body in bodies for line in body.split(b"\n") if line]
+    assert lines == bulk.lines
+    for body in bodies:
+        parts = body.split(b"\n")
+        for i, line in enumerate(parts):
+            if line.startswith(b'{"index"'):
+                assert parts[i + 1].startswith(b'{"v"')  # its document follows in this body
+    assert bulk.bodies() == [b"\n".join(bulk.lines) + b"\n"]

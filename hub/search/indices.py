@@ -21,6 +21,10 @@ from hub.search.names import FIRST_GENERATION, concrete_index, generation_of, te
 
 log = logging.getLogger(__name__)
 
+# Largest bulk request body: OpenSearch refuses bodies over http.max_content_length (100 MB by
+# default); a batch of long texts is split well below it.
+MAX_BULK_BYTES = 16 * 1024 * 1024
+
 
 class BulkRetry(Exception):
     """Some items of a bulk request failed in a way worth retrying (overload, server error,
@@ -51,8 +55,27 @@ class Bulk:
         self.lines.append(orjson.dumps({"delete": meta}))
         self.count += 1
 
-    def body(self) -> bytes:
-        return b"\n".join(self.lines) + b"\n"
+    def bodies(self, max_bytes: int = MAX_BULK_BYTES) -> list[bytes]:
+        """The request bodies: one unless the lines exceed ``max_bytes`` (an action and its
+        document always travel together)."""
+        out: list[bytes] = []
+        current: list[bytes] = []
+        size = 0
+        i = 0
+        while i < len(self.lines):
+            # An index action is followed by its document; a delete stands alone.
+            step = 2 if self.lines[i].startswith(b'{"index"') else 1
+            item = self.lines[i : i + step]
+            item_size = sum(len(line) + 1 for line in item)
+            if current and size + item_size > max_bytes:
+                out.append(b"\n".join(current) + b"\n")
+                current, size = [], 0
+            current.extend(item)
+            size += item_size
+            i += step
+        if current:
+            out.append(b"\n".join(current) + b"\n")
+        return out
 
 
 async def send_bulk(client: AsyncOpenSearch, bulk: Bulk, *, refresh: bool = False) -> int:
@@ -62,12 +85,14 @@ async def send_bulk(client: AsyncOpenSearch, bulk: Bulk, *, refresh: bool = Fals
     failures, and the client's errors when the request itself fails."""
     if not bulk.count:
         return 0
-    response = await client.bulk(body=bulk.body(), params={"refresh": "true"} if refresh else {})
-    if not response.get("errors"):
-        return 0
+    items: list[dict[str, Any]] = []
+    for body in bulk.bodies():
+        response = await client.bulk(body=body, params={"refresh": "true"} if refresh else {})
+        if response.get("errors"):
+            items.extend(response.get("items", []))
     refused = 0
     retry = 0
-    for item in response.get("items", []):
+    for item in items:
         op, result = next(iter(item.items()))
         status = int(result.get("status", 500))
         if status < 300 or status == 409 or (op == "delete" and status == 404):
