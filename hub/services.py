@@ -26,6 +26,7 @@ from catalog.policy import can_see_dataset
 from catalog.principal import Principal
 from hub.auth.registry import admit
 from hub.auth.tokens import TokenVerifier
+from hub.backup_schedule import BackupSchedule
 from hub.embedded_postgres import to_libpq_url
 from hub.keys import KeyStore
 from hub.persisted_queries import PersistedQueries
@@ -103,6 +104,9 @@ class Services:
                 stale_seconds=self.settings.worker_stale_seconds,
                 concurrency=self.settings.worker_concurrency,
                 listen_url=to_libpq_url(self.hub.db.url),
+                backups=BackupSchedule.from_settings(
+                    self.settings, self.hub.db.url, self.hub.keys.backup_key
+                ),
             )
             stop = asyncio.Event()  # never set: cancelling the task stops it
             self._tasks.append(asyncio.create_task(worker.run(stop), name="hub-worker"))

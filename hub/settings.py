@@ -145,6 +145,15 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(
         2, ge=1, le=32, description="Connector runs one worker process runs at once."
     )
+    backup_dir: Path | None = Field(
+        None, description="Folder for scheduled backups (`hub worker`); unset: none taken."
+    )
+    backup_schedule: str = Field(
+        "every 1d", description="When scheduled backups are taken: 'every N[s|m|h|d]' or cron."
+    )
+    backup_keep: int = Field(
+        7, ge=1, le=10_000, description="Scheduled backups kept in HUB_BACKUP_DIR; older deleted."
+    )
     redis_url: SecretStr | None = Field(
         None, description="Redis URL; set, every hub process shares one set of rate counters."
     )
@@ -218,6 +227,17 @@ class Settings(BaseSettings):
                     "(scheme, host and port only)"
                 )
         return value
+
+    @field_validator("backup_schedule")
+    @classmethod
+    def _backup_schedule(cls, value: str) -> str:
+        from catalog.errors import HubError
+        from connectors.spec import parse_schedule
+
+        try:
+            return parse_schedule(value).text
+        except HubError as exc:
+            raise ValueError(exc.message) from None
 
     @field_validator("redis_url")
     @classmethod

@@ -32,6 +32,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import asyncpg
 from sqlalchemy import text
@@ -41,6 +42,9 @@ from catalog.crypto import FieldKeys
 from catalog.errors import Conflict, HubError
 from connectors.spec import parse_schedule
 from connectors.store import XACT_LOCK_SQL
+
+if TYPE_CHECKING:
+    from hub.backup_schedule import BackupSchedule
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +175,10 @@ class Worker:
         concurrency: int = 2,
         name: str | None = None,
         listen_url: str | None = None,
+        backups: BackupSchedule | None = None,
     ) -> None:
         self.sessions = sessions
+        self.backups = backups  # scheduled backups (HUB_BACKUP_DIR), taken beside the runs
         # libpq URL of a connection that LISTENs for WAKE_CHANNEL; None: polling only.
         self.listen_url = listen_url
         self._wake = asyncio.Event()
@@ -191,6 +197,8 @@ class Worker:
     async def tick(self) -> list[str]:
         """One poll: take over stale runs, claim what is due and start it; the names started."""
         await take_over_stale(self.sessions, self.stale_seconds, self.name)
+        if self.backups is not None:
+            self.backups.poll()
         started: list[str] = []
         for name in await claim_due(self.sessions, self.concurrency - len(self._running)):
             if name in self._running:  # its previous run outlasted the interval: one at a time
@@ -208,9 +216,11 @@ class Worker:
                 del self._running[name]
 
     async def drain(self) -> None:
-        """Wait for the runs in flight to end."""
+        """Wait for the runs in flight (and a scheduled backup) to end."""
         while self._running:
             await asyncio.wait(list(self._running.values()))
+        if self.backups is not None:
+            await self.backups.wait()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set (or the task is cancelled); then abandon the runs in
@@ -238,6 +248,8 @@ class Worker:
                 listening.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await listening
+            if self.backups is not None:
+                await self.backups.stop()
             await self.abandon()
 
     async def _listen(self) -> None:

@@ -34,6 +34,7 @@ def worker(ctx: HubContext, once: bool) -> None:
 
 
 async def _work(settings: Settings, once: bool) -> list[str]:
+    from hub.backup_schedule import BackupSchedule
     from hub.embedded_postgres import to_libpq_url
     from hub.runtime import hub_session
     from hub.search.service import SearchService
@@ -48,6 +49,8 @@ async def _work(settings: Settings, once: bool) -> list[str]:
             stale_seconds=settings.worker_stale_seconds,
             concurrency=settings.worker_concurrency,
             listen_url=to_libpq_url(hub.db.url),  # woken early when a connector is added
+            # Scheduled backups when HUB_BACKUP_DIR is set; one worker takes each.
+            backups=BackupSchedule.from_settings(settings, hub.db.url, hub.keys.backup_key),
         )
         if once:
             started = await worker.tick()
