@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.models import Dataset
-from hub.search.query import MAX_FACET_BUCKETS
+from hub.search.query import MAX_FACET_BUCKETS, fold
 
 #: Characters of a highlighted value kept around its first highlighted word.
 HIGHLIGHT_WINDOW = 300
@@ -84,12 +83,6 @@ def _ranked(counts: Mapping[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:MAX_FACET_BUCKETS]
 
 
-def fold(text: str) -> str:
-    """``text`` as ``hub_vi_folded`` compares it: no diacritics, đ as d, case folded."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
 def query_words(terms: Sequence[str]) -> frozenset[str]:
     """The folded words of the query's terms (a term such as ``Quảng-Ngãi`` gives two)."""
     return frozenset(fold(w) for term in terms for w in _WORDS.findall(term))
@@ -148,7 +141,6 @@ __all__ = [
     "RawHit",
     "catalogue_values",
     "facets_of",
-    "fold",
     "highlights",
     "query_words",
     "raw_hits",
