@@ -30,6 +30,7 @@ from hub.keys import KeyStore
 from hub.migrate import upgrade
 from hub.runtime import Hub
 from hub.settings import Settings
+from tests.request_ids import checked_client
 
 # Search fixtures (a real osmem-server) live beside the database ones.
 pytest_plugins = ["tests.search_fixtures"]
@@ -138,8 +139,8 @@ async def app(hub: Hub, seeded: None) -> AsyncIterator[Starlette]:
 
 @pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
+    # Every answer's extensions.requestId is checked against X-Request-Id and taken off.
+    async with checked_client(httpx.ASGITransport(app=app), "http://hub.test") as http:
         yield http
 
 

@@ -34,6 +34,7 @@ from schema.build import build_schema
 from schema.catalogue.buildcheck import hub_names
 from schema.records.generated import GeneratedSchema
 from tests.records_fixtures import load_rows
+from tests.request_ids import checked_client
 
 Gql = Callable[..., Awaitable[dict[str, Any]]]
 Token = Callable[..., str]
@@ -459,7 +460,7 @@ async def _restart(hub: Hub) -> dict[str, Any]:
     other = create_app(hub.settings, hub)
     async with other.router.lifespan_context(other):
         transport = httpx.ASGITransport(app=other)
-        async with httpx.AsyncClient(transport=transport, base_url="http://restarted") as http:
+        async with checked_client(transport, "http://restarted") as http:
             return await _serves(http)
 
 
@@ -492,7 +493,7 @@ async def test_hub_starts_and_serves_with_a_clashing_published_row(
         app = create_app(hub.settings, hub)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
+            async with checked_client(transport, "http://hub") as http:
                 served = await _serves(http)
                 assert len(served["data"]["businessList"]["edges"]) == 2
                 signs = await http.post(
@@ -546,7 +547,7 @@ async def test_hub_serves_the_first_of_two_published_rows_with_the_same_names(
     with caplog.at_level(logging.WARNING):
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
+            async with checked_client(transport, "http://hub") as http:
                 signs = await http.post(
                     "/graphql", json={"query": "{ roadSign1List { edges { node { signNo } } } }"}
                 )

@@ -30,6 +30,7 @@ from hub.services import Services
 from hub.settings import Settings
 from schema.context import Context
 from schema.records.read_audit import ReadAuditWriter
+from tests.request_ids import checked_client
 
 HUB = str(Path(sys.executable).with_name("hub"))
 ME = "query { me { anonymous subject roles agency { code } } }"
@@ -45,7 +46,7 @@ async def other_app(hub: Hub, app: Starlette) -> AsyncIterator[httpx.AsyncClient
     second = create_app(hub.settings, hub)
     async with second.router.lifespan_context(second):
         transport = httpx.ASGITransport(app=second)
-        async with httpx.AsyncClient(transport=transport, base_url="http://other") as http:
+        async with checked_client(transport, "http://other") as http:
             yield http
 
 

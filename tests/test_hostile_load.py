@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 from hub.runtime import Hub
 from hub.settings import Settings
 from tests.records_fixtures import load_demo_records
+from tests.request_ids import checked_client
 from tests.test_query_cost import contains_pages, history_pages
 
 FLOOD_SECONDS = 2.5
@@ -97,8 +98,8 @@ async def test_keyed_lookups_stay_fast_while_refused_queries_flood_the_hub(
     keys = [str(b["tax_code"]) for b in demo["business"]]
     transport = httpx.ASGITransport(app=app)
     async with (
-        httpx.AsyncClient(transport=transport, base_url="http://hub.test") as attacker,
-        httpx.AsyncClient(transport=transport, base_url="http://hub.test") as reader,
+        checked_client(transport, "http://hub.test") as attacker,
+        checked_client(transport, "http://hub.test") as reader,
     ):
         await _lookups(reader, keys, 3)  # warm: plan compiled, pools open
         await _flood(attacker, time.perf_counter() + 0.3)

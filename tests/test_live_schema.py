@@ -15,6 +15,7 @@ from hub.app import create_app
 from hub.runtime import Hub
 from schema.records.sqlgen import typed_value
 from tests.records_fixtures import load_demo_records, load_rows
+from tests.request_ids import checked_client
 
 Gql = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -66,7 +67,7 @@ async def test_published_dataset_is_queryable_at_once_in_this_and_another_proces
     other_app = create_app(hub.settings, hub)
     async with other_app.router.lifespan_context(other_app):
         transport = httpx.ASGITransport(app=other_app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://other") as other:
+        async with checked_client(transport, "http://other") as other:
             before = (await other.post("/graphql", json={"query": LIST})).json()
             assert before["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
             await _publish(gql, token)

@@ -24,6 +24,7 @@ from hub.runtime import Hub
 from hub.services import Services
 from hub.settings import Settings
 from tests.records_fixtures import load_demo_records, load_rows
+from tests.request_ids import checked_client
 
 Gql = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -343,7 +344,7 @@ async def tight_app(
 @pytest.fixture
 async def tight_client(tight_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=tight_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
+    async with checked_client(transport, "http://hub.test") as http:
         yield http
 
 

@@ -30,6 +30,7 @@ from hub.embedded_postgres import to_libpq_url
 from hub.runtime import Hub
 from hub.settings import Settings
 from hub.worker import Worker, wake_workers
+from tests.request_ids import checked_client
 
 HUB = str(Path(sys.executable).with_name("hub"))
 HEADER = "mst,ten,loai_hinh,ngay_cap,tinh_trang\n"
@@ -279,7 +280,7 @@ async def test_a_run_sync_cut_by_the_process_stopping_is_made_due_again(
     steward = token("STTTT", "steward")
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
+        async with checked_client(transport, "http://hub.test") as http:
             response = await http.post(
                 "/graphql",
                 json={"query": 'mutation { runSync(connector: "cut") { id status } }'},

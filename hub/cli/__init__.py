@@ -6,6 +6,7 @@ Expected failures print one line and exit non-zero; never a traceback.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -13,7 +14,6 @@ from typing import Any, TypeVar
 
 import click
 
-from hub.keys import KeysFileError
 from hub.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
@@ -43,6 +43,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     from sqlalchemy.exc import DBAPIError
 
     from catalog.errors import HubError
+    from hub.keys import KeysFileError
 
     try:
         return asyncio.run(coro)
@@ -60,7 +61,47 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         raise click.ClickException(f"database: {reason}") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Each command's module is imported only when that command runs (or its --help is asked):
+# `hub --help` and a quick command start without importing SQLAlchemy, Alembic or the app.
+# The short help here is the start of each command's own (tests/test_cli_startup.py).
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "audit": ("hub.cli.audit", "The hash-chained audit log."),
+    "backup": ("hub.cli.backup", "Write an encrypted, compressed backup of the hub database"),
+    "clients": ("hub.cli.clients", "Manage the clients of the embedded token issuer."),
+    "connectors": (
+        "hub.cli.connectors",
+        "Manage connector definitions",
+    ),
+    "db": ("hub.cli.catalogue", "Database schema management."),
+    "keys": ("hub.cli.keys", "Encryption and signing keys (the keys file, HUB_KEYS_FILE)."),
+    "restore": ("hub.cli.backup", "Restore the backup FILE into an empty hub database"),
+    "search": ("hub.cli.search", "Search index management"),
+    "seed": ("hub.cli.catalogue", "Load the baseline catalogue"),
+    "serve": ("hub.cli.serve", "Run the hub: GraphQL at /graphql"),
+    "sync": ("hub.cli.sync", "Run connectors (sources synced into datasets)."),
+    "token": ("hub.cli.clients", "Print an access token from the embedded issuer."),
+    "worker": ("hub.cli.worker", "Run scheduled connectors"),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(LAZY_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = LAZY_COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        return next(c for c in module.COMMANDS if c.name == cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, LAZY_COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--settings",
     "settings_file",
@@ -75,19 +116,6 @@ def main(ctx: click.Context, settings_file: Path | None) -> None:
     """Provincial data-sharing hub: GraphQL over the shared-data catalogue."""
     ctx.obj = HubContext(settings_file)
 
-
-def _register() -> None:
-    from hub.cli import audit, catalogue, clients, connectors, keys, search, serve, sync, worker
-    from hub.cli import backup as backup_commands
-
-    for module in (serve, catalogue, clients, audit, keys, connectors, worker, sync, search):
-        for command in module.COMMANDS:
-            main.add_command(command)
-    for command in backup_commands.COMMANDS:
-        main.add_command(command)
-
-
-_register()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
