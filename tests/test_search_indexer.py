@@ -396,8 +396,49 @@ async def _count(client: AsyncOpenSearch, alias: str) -> int:
 
 
 async def _until(probe: Callable[[], Awaitable[int]], wanted: int) -> None:
-    for _ in range(200):
+    deadline = asyncio.get_running_loop().time() + 30  # a loaded machine starts slowly
+    while asyncio.get_running_loop().time() < deadline:
         if await probe() == wanted:
             return
         await asyncio.sleep(0.05)
     assert await probe() == wanted
+
+
+async def test_hub_worker_drains_the_outbox_until_stopped(
+    database: Database,
+    database_url: str,
+    keys: KeyStore,
+    place: None,
+    tmp_path: Path,
+    search_url: str,
+    search_prefix: str,
+    search_client: AsyncOpenSearch,
+) -> None:
+    import os
+    import signal
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(
+        HUB_DATABASE_URL=database_url,
+        HUB_DATA_DIR=str(tmp_path / "hub"),
+        HUB_KEYS_FILE=str(keys.path),
+        HUB_OPENSEARCH_URL=search_url,
+        HUB_SEARCH_INDEX_PREFIX=search_prefix,
+        HUB_SEARCH_POLL_SECONDS="0.1",
+    )
+    worker = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("hub")),
+        "worker",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await write_places(database, keys, [_place(f"w{n}", f"Xã {n}") for n in range(3)])
+        await _until(lambda: _count(search_client, record_alias(search_prefix, PLACE)), 3)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(worker.communicate(), timeout=30)
+    assert worker.returncode == 0, err.decode()
+    assert "Traceback" not in err.decode()

@@ -31,10 +31,31 @@ _PROBE_TIMEOUT_SECONDS = 2.0
 def embedded_search(data_dir: Path) -> Iterator[str]:
     """The URL of the embedded server for ``data_dir``: a running one joined, or a new one
     started here and stopped when the block ends."""
+    with _embedded(data_dir) as (url, _started):
+        yield url
+
+
+@contextlib.contextmanager
+def search_configured(settings: Settings) -> Iterator[Settings]:
+    """``settings`` with a search URL: HUB_OPENSEARCH_URL's, or the embedded server's
+    (reindexing at start unless HUB_SEARCH_REINDEX_AT_START says otherwise)."""
+    if settings.opensearch_url is not None:
+        yield settings
+        return
+    with _embedded(settings.data_dir) as (url, started):
+        # A server joined was filled by the process that started it (and is kept current by
+        # every indexer on the database): only a new one is rebuilt.
+        fresh = started and settings.reindexes_search_at_start
+        yield settings.model_copy(update={"opensearch_url": url, "search_reindex_at_start": fresh})
+
+
+@contextlib.contextmanager
+def _embedded(data_dir: Path) -> Iterator[tuple[str, bool]]:
+    """(URL, whether this process started the server)."""
     joined = _running(data_dir)
     if joined is not None:
         log.info("search: joining the embedded search server at %s", joined)
-        yield joined
+        yield joined, False
         return
     from osmem_server import OsmemServer
 
@@ -45,28 +66,12 @@ def embedded_search(data_dir: Path) -> Iterator[str]:
     state.write_text(json.dumps({"url": server.url, "pid": os.getpid()}))
     log.info("search: embedded search server started at %s", server.url)
     try:
-        yield server.url
+        yield server.url, True
     finally:
         with contextlib.suppress(OSError, ValueError):
             if json.loads(state.read_text()).get("pid") == os.getpid():
                 state.unlink()
         server.close()
-
-
-@contextlib.contextmanager
-def search_configured(settings: Settings) -> Iterator[Settings]:
-    """``settings`` with a search URL: HUB_OPENSEARCH_URL's, or the embedded server's
-    (reindexing at start unless HUB_SEARCH_REINDEX_AT_START says otherwise)."""
-    if settings.opensearch_url is not None:
-        yield settings
-        return
-    with embedded_search(settings.data_dir) as url:
-        yield settings.model_copy(
-            update={
-                "opensearch_url": url,
-                "search_reindex_at_start": settings.reindexes_search_at_start,
-            }
-        )
 
 
 def _running(data_dir: Path) -> str | None:
