@@ -41,7 +41,8 @@ def reindex(ctx: HubContext, dataset: str | None) -> None:
     from hub.search.embedded import search_configured
 
     settings = ctx.settings
-    configure_logging("WARNING")  # the bar reports progress; logs would tear it
+    # Warnings only: the bar reports progress, and info lines would tear it.
+    configure_logging("WARNING", settings.log_format)
     console = Console(stderr=True)
     with (
         search_configured(settings) as configured,
