@@ -579,3 +579,32 @@ def test_a_keys_file_without_a_backup_key_gets_one(tmp_path: Path) -> None:
     path.write_text(json.dumps(raw), encoding="utf-8")
     with pytest.raises(KeysFileError, match="backup_key is not 32 bytes"):
         KeyStore.load_or_create(path)
+
+
+async def test_a_role_that_is_not_superuser_restores_all_but_the_event_trigger(
+    backup_file: Path, hub: Hub, cli: Cli, pg_server_url: str
+) -> None:
+    """Only a superuser may create the audit drop guard (the migration skips it likewise);
+    a database owner without that right gets everything else, and is told what was left out."""
+    suffix = f"{os.getpid()}_{next(_targets)}"
+    role, name = f"hub_owner{suffix}", f"hub_plain{suffix}"
+    admin = await asyncpg.connect(to_libpq_url(pg_server_url))
+    try:
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        await admin.execute(f'CREATE DATABASE "{name}" OWNER "{role}"')
+        head, _, tail = pg_server_url.partition("?")
+        scheme, _, rest = head.partition("://")
+        server = rest.split("@", 1)[1].rsplit("/", 1)[0]
+        url = f"{scheme}://{role}@{server}/{name}" + (f"?{tail}" if tail else "")
+        result = await cli("restore", str(backup_file), HUB_DATABASE_URL=url)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.rstrip().endswith(
+            "left out (only a superuser may create them): event trigger hub_audit_drop_guard"
+        ), result.stdout
+        assert await _state(url) == await _state(hub.db.url)
+        verified = await cli("audit", "verify", HUB_DATABASE_URL=url)
+        assert verified.returncode == 0, verified.stderr
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        await admin.close()

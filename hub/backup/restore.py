@@ -185,8 +185,10 @@ async def _list_without_event_triggers(
     kept: list[str] = []
     skipped: list[str] = []
     for line in listing.decode("utf-8", "replace").splitlines():
+        # "2538; 3466 16735 EVENT TRIGGER - hub_audit_drop_guard postgres"
         if " EVENT TRIGGER " in line and not line.startswith(";"):
-            skipped.append(line.split(" EVENT TRIGGER ", 1)[1].strip())
+            words = line.split(" EVENT TRIGGER ", 1)[1].split()
+            skipped.append(f"event trigger {words[1] if len(words) > 1 else '?'}")
             kept.append(";" + line)
         else:
             kept.append(line)
