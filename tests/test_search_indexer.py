@@ -442,3 +442,29 @@ async def test_hub_worker_drains_the_outbox_until_stopped(
         _, err = await asyncio.wait_for(worker.communicate(), timeout=30)
     assert worker.returncode == 0, err.decode()
     assert "Traceback" not in err.decode()
+
+
+async def test_an_index_deleted_behind_the_hubs_back_is_made_again(
+    database: Database,
+    keys: KeyStore,
+    place: None,
+    search_settings: Settings,
+    search_client: AsyncOpenSearch,
+    search_prefix: str,
+    index_outbox: Drain,
+) -> None:
+    await write_places(database, keys, [_place("p1", "Huế")])
+    await index_outbox()
+    alias = record_alias(search_prefix, PLACE)
+    indexer = Indexer(database.sessions, search_client, search_settings)
+    await indexer.drain()  # it now believes the alias exists
+    await search_client.indices.delete(index=f"{alias}-*")
+    await write_places(database, keys, [_place("p2", "Vinh")])
+    running = asyncio.create_task(indexer.run())
+    try:
+        await _until(lambda: _outbox(database), 0)
+    finally:
+        running.cancel()
+    # A write to the missing alias failed instead of creating an index under its name.
+    assert list(await search_client.indices.get_alias(name=alias)) == [f"{alias}-1"]
+    assert await _count(search_client, alias) == 1  # p2; p1 returns with a reindex

@@ -38,8 +38,21 @@ class Bulk:
     lines: list[bytes] = field(default_factory=list)
     count: int = 0
 
-    def index(self, index: str, doc_id: str, doc: Mapping[str, Any], version: int | None) -> None:
+    def index(
+        self,
+        index: str,
+        doc_id: str,
+        doc: Mapping[str, Any],
+        version: int | None,
+        *,
+        is_alias: bool = True,
+    ) -> None:
+        """Index ``doc``. Writes to an alias require it (``require_alias``): an alias gone
+        missing must fail the item (retried after the alias is made again), not auto-create
+        a concrete index under its name that no reindex could replace."""
         meta: dict[str, Any] = {"_index": index, "_id": doc_id}
+        if is_alias:
+            meta["require_alias"] = True
         if version is not None:
             meta["version"] = version
             meta["version_type"] = "external"

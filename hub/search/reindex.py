@@ -112,12 +112,19 @@ async def reindex_dataset(
         async with sessions() as session:
             since: datetime = await session.scalar(_SINCE)
         copied = await _copy(
-            sessions, client, dataset, new_index, _PAGE, {"limit": chunk_size}, progress
+            sessions,
+            client,
+            dataset,
+            new_index,
+            _PAGE,
+            {"limit": chunk_size},
+            progress,
+            is_alias=False,
         )
         await swap(client, alias, new_index, [i for i, aliased in existing.items() if aliased])
         # Writes since the copy began: the indexer may have sent them to the old index.
         changed = {"since": since, "limit": chunk_size}
-        await _copy(sessions, client, dataset, alias, _CHANGED_SINCE, changed, None)
+        await _copy(sessions, client, dataset, alias, _CHANGED_SINCE, changed, None, is_alias=True)
         await _drop(client, existing)
         log.info("search: %s reindexed into %s (%d documents)", code, new_index, copied)
         return copied
@@ -136,7 +143,7 @@ async def reindex_catalogue(
         datasets = (await lock.scalars(select(Dataset).order_by(Dataset.code))).all()
         bulk = Bulk()
         for dataset in datasets:
-            bulk.index(new_index, dataset.code, catalogue_document(dataset), None)
+            bulk.index(new_index, dataset.code, catalogue_document(dataset), None, is_alias=False)
         await send_bulk(client, bulk)
         await swap(client, alias, new_index, [i for i, aliased in existing.items() if aliased])
         await _drop(client, existing)
@@ -182,8 +189,11 @@ async def _copy(
     page: Any,
     params: dict[str, Any],
     progress: Progress | None,
+    *,
+    is_alias: bool,
 ) -> int:
-    """Send the rows ``page`` selects, in key order, COPY_CHUNK at a time; documents sent."""
+    """Send the rows ``page`` selects into ``index`` (an alias or a concrete index), in key
+    order, a chunk at a time; the documents sent."""
     after = ""
     sent = 0
     while True:
@@ -200,7 +210,7 @@ async def _copy(
             if doc is None:
                 bulk.delete(index, row["key"], int(row["version"]))
             else:
-                bulk.index(index, row["key"], doc, int(row["version"]))
+                bulk.index(index, row["key"], doc, int(row["version"]), is_alias=is_alias)
         await send_bulk(client, bulk)
         sent += len(rows_list)
         after = rows_list[-1]["key"]
