@@ -34,6 +34,11 @@ from schema.errors import error_response
 from schema.executor import parse_variables
 from schema.inputs import header_text, normalise_variables, variable_uses
 from schema.records.bind import MAX_PURPOSE
+from schema.unavailable import (
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE_MESSAGE,
+    database_unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +57,17 @@ async def graphql_endpoint(request: Request) -> Response:
     if services.settings.serves_graphiql and wants_graphiql(request):
         return graphiql_page()
     request_id = request_id_for(request)
-    response = await _answer(request, services, request_id)
+    try:
+        response = await _answer(request, services, request_id)
+    except Exception as exc:  # before execution: the token check, the catalogue refresh
+        media = response_media_type(request.headers.get("accept")) or JSON
+        if database_unavailable(exc):
+            log.warning("request %s: database unavailable (%s)", request_id, type(exc).__name__)
+            response = _unavailable(request_id, media)
+        else:
+            log.exception("request %s failed", request_id)
+            message = f"internal error; quote request id {request_id}"
+            response = _json(error_response("INTERNAL", message, request_id), 500, None, media)
     return _with_request_id(response, request_id)
 
 
@@ -150,7 +165,10 @@ async def _answer(request: Request, services: Services, request_id: str) -> Resp
         return _unauthenticated(exc)
     except HubError as exc:
         return _json(error_response(exc.code, exc.message), media_type=media)
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(exc):
+            log.warning("request %s: database unavailable (%s)", request_id, type(exc).__name__)
+            return _unavailable(request_id, media)
         log.exception("request %s failed", request_id)
         return _json(
             error_response(
@@ -159,10 +177,18 @@ async def _answer(request: Request, services: Services, request_id: str) -> Resp
             500,
             media_type=media,
         )
+    if context.database_unavailable:
+        return _unavailable(request_id, media)
     status = refused if context.request_error else 200
     if body.startswith(b'{"errors":'):
         request.state.outcome = "refused" if context.request_error else "error"
     return Response(body, status_code=status, media_type=media)
+
+
+def _unavailable(request_id: str, media: str) -> Response:
+    message = UNAVAILABLE_MESSAGE.format(request_id=request_id)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return _json(error_response("INTERNAL", message, request_id), 503, headers, media)
 
 
 def _unauthenticated(exc: Unauthenticated) -> Response:

@@ -94,6 +94,8 @@ class Context:
     # Set when the answer is a request error (the document, its variables or its price were
     # refused before execution): GraphQL over HTTP answers those 400 to graphql-response+json.
     request_error: bool = False
+    # Set when nothing was served because PostgreSQL was unavailable (answered 503).
+    database_unavailable: bool = False
 
     def loader(self, name: str, factory: Any) -> Any:
         """One dataloader of each kind per request, made on first use."""

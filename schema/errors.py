@@ -9,6 +9,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from catalog.errors import HubError
+from schema.unavailable import UNAVAILABLE_MESSAGE, database_unavailable
 
 log = logging.getLogger("hub.errors")
 
@@ -25,6 +26,15 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     if isinstance(original, HubError):
         shaped["message"] = original.message
         shaped["extensions"] = {"code": original.code}
+    elif database_unavailable(original):
+        log.warning(
+            "request %s at %s: database unavailable (%s)",
+            request_id,
+            error.path,
+            type(original).__name__,
+        )
+        shaped["message"] = UNAVAILABLE_MESSAGE.format(request_id=request_id)
+        shaped["extensions"] = {"code": "INTERNAL", "requestId": request_id}
     elif original is None or _is_input_error(error, original):
         # Syntax, validation and variable-coercion errors: the client's document is at fault.
         code = (error.extensions or {}).get("code") or "BAD_USER_INPUT"

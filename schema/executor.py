@@ -30,6 +30,7 @@ from schema.errors import error_response, format_error
 from schema.inputs import normalise_literals
 from schema.limits import check_limits
 from schema.statement_timeout import is_statement_timeout, rebase_timeouts, timeout_error
+from schema.unavailable import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,10 @@ class Executor:
 def serialise(result: ExecutionResult, context: Context) -> bytes:
     body: dict[str, Any] = {}
     errors = [format_error(e, context.request_id) for e in result.errors or ()]
+    # Nothing served because PostgreSQL was away: the endpoint answers 503, Retry-After.
+    context.database_unavailable = result.data is None and any(
+        database_unavailable(e.original_error) for e in result.errors or ()
+    )
     errors.extend(context.extra_errors)
     if errors:
         body["errors"] = errors
