@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from catalog.errors import InvalidInput, NotFound
+from catalog.errors import Conflict, InvalidInput, NotFound
 from catalog.models import Agency, ApiClient
 from hub.auth.clients import add_client, authenticate_client, list_clients, remove_client
 from hub.db import Database
@@ -143,3 +143,12 @@ async def test_removing_an_unknown_client_is_not_found(database: Database) -> No
             await remove_client(session, "hub-0000000000000000")
 
     assert caught.value.message == "client 'hub-0000000000000000' does not exist"
+
+
+async def test_a_name_taken_in_any_letter_case_is_refused(database: Database) -> None:
+    first, _ = await _register(database, "Cổng dịch vụ công")
+    for taken in ("Cổng dịch vụ công", "CỔNG DỊCH VỤ CÔNG", "  cổng dịch vụ công "):
+        with pytest.raises(Conflict) as refused:
+            await _register(database, taken)
+        assert f"exists already ({first.client_id})" in refused.value.message
+    assert await _count(database) == 1

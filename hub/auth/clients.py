@@ -15,10 +15,10 @@ import secrets
 import unicodedata
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.errors import InvalidInput, NotFound
+from catalog.errors import Conflict, InvalidInput, NotFound
 from catalog.models import Agency, ApiClient
 from catalog.principal import ROLES
 from hub.auth.registry import mark_clients_changed
@@ -30,6 +30,8 @@ MAX_NAME_LENGTH = 200
 # scrypt cost: 16 MiB and ~50 ms per check, OWASP's minimum for interactive logins.
 _N, _R, _P = 2**14, 8, 1
 _MAXMEM = 64 * 1024 * 1024
+# Serialises client adds so that a name is checked and taken in one step.
+_CLIENT_NAMES_LOCK = 7_305_011
 # Hash checked when the client id is unknown, so timing does not reveal which ids exist.
 _DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$" + "A" * 43 + "="
 
@@ -39,13 +41,21 @@ async def add_client(
 ) -> tuple[ApiClient, str]:
     """Register a client; return it and its plain secret, which is never available again.
 
-    Raises ``InvalidInput`` for an empty or unprintable name or an unknown role and
-    ``NotFound`` for an unknown agency; nothing is added then.
+    Raises ``InvalidInput`` for an empty or unprintable name or an unknown role,
+    ``NotFound`` for an unknown agency and ``Conflict`` for a name another client has (in any
+    letter case); nothing is added then.
     """
     name = clean_name(name)
     _check_roles(name, roles)
     if await session.get(Agency, agency) is None:
         raise NotFound(f"agency '{agency}' does not exist")
+    # Two adds of one name at once: the second waits for the first and then sees it.
+    await session.execute(select(func.pg_advisory_xact_lock(_CLIENT_NAMES_LOCK)))
+    taken = await session.scalar(
+        select(ApiClient.client_id).where(func.lower(ApiClient.name) == name.lower()).limit(1)
+    )
+    if taken is not None:
+        raise Conflict(f"a client named '{name}' exists already ({taken}); choose another name")
     secret = secrets.token_urlsafe(32)
     client = ApiClient(
         client_id="hub-" + secrets.token_hex(8),
