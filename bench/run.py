@@ -192,7 +192,9 @@ class Server:
         children = []
         for proc in root.children():
             with contextlib.suppress(psutil.Error):
-                if "resource_tracker" not in " ".join(proc.cmdline()):
+                command = " ".join(proc.cmdline())
+                # multiprocessing's tracker and the embedded search server are helpers.
+                if "resource_tracker" not in command and "osmem-server" not in command:
                     children.append(proc)
         return children or [root]
 
