@@ -200,6 +200,14 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("opensearch_ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path | None) -> Path | None:
+        # Checked here: the search client only reads it at its first request.
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
     @field_validator("opensearch_url")
     @classmethod
     def _search_url(cls, value: str | None) -> str | None:

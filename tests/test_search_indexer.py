@@ -468,3 +468,30 @@ async def test_an_index_deleted_behind_the_hubs_back_is_made_again(
     # A write to the missing alias failed instead of creating an index under its name.
     assert list(await search_client.indices.get_alias(name=alias)) == [f"{alias}-1"]
     assert await _count(search_client, alias) == 1  # p2; p1 returns with a reindex
+
+
+def test_a_missing_ca_file_is_a_settings_error(tmp_path: Path) -> None:
+    from hub.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="HUB_OPENSEARCH_CA_FILE: no such file"):
+        load_settings(opensearch_ca_file=tmp_path / "ca.pem")
+    with pytest.raises(SettingsError, match="HUB_OPENSEARCH_URL: expected an http"):
+        load_settings(opensearch_url="localhost:9200")
+
+
+async def test_tls_with_an_unusable_ca_file_is_search_unavailable(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate")
+    settings = Settings(
+        opensearch_url="https://127.0.0.1:9",
+        opensearch_username="hub",
+        opensearch_password="secret",
+        opensearch_ca_file=bad,
+    )
+    client = open_search(settings)
+    try:
+        with pytest.raises(SearchUnavailable) as caught, search_errors():
+            await client.info()
+        assert "secret" not in str(caught.value)
+    finally:
+        await client.close()

@@ -17,6 +17,7 @@ from opensearchpy.exceptions import (
     AuthenticationException,
     AuthorizationException,
     ConnectionError,
+    ImproperlyConfigured,
     TransportError,
 )
 
@@ -61,6 +62,8 @@ def is_unavailable(error: BaseException) -> bool:
     """Whether ``error`` means the search server cannot serve now (not a bad request)."""
     if isinstance(error, ConnectionError | AuthenticationException | AuthorizationException):
         return True  # ConnectionTimeout and SSLError are ConnectionErrors
+    if isinstance(error, ImproperlyConfigured):
+        return True  # TLS settings the client could not use (found at the first request)
     if isinstance(error, TransportError):
         status = error.status_code
         return not isinstance(status, int) or status >= 500 or status == 429
@@ -71,6 +74,8 @@ def unavailable(error: BaseException) -> SearchUnavailable:
     """The SearchUnavailable an unavailability ``error`` becomes (its detail stays in logs)."""
     if isinstance(error, AuthenticationException | AuthorizationException):
         return SearchUnavailable("search is unavailable: the search server refused the hub")
+    if isinstance(error, ImproperlyConfigured):
+        return SearchUnavailable("search is unavailable: the hub's TLS settings are unusable")
     return SearchUnavailable(UNAVAILABLE_MESSAGE)
 
 
