@@ -608,3 +608,21 @@ async def test_a_role_that_is_not_superuser_restores_all_but_the_event_trigger(
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
         await admin.close()
+
+
+async def test_restore_fails_clearly_without_tools_or_database(
+    backup_file: Path, cli: Cli, empty_database: str, tmp_path: Path
+) -> None:
+    missing = await cli(
+        "restore",
+        str(backup_file),
+        HUB_DATABASE_URL=empty_database,
+        PATH=str(tmp_path / "no-tools"),
+    )
+    assert "pg_restore not found on PATH" in _one_line_error(missing)
+    unreachable = await cli(
+        "restore", str(backup_file), HUB_DATABASE_URL="postgresql://hub:s3cret@127.0.0.1:9/hub"
+    )
+    message = _one_line_error(unreachable)
+    assert message.startswith("Error: database unreachable:") and "s3cret" not in message
+    assert await _object_count(empty_database) == 0
