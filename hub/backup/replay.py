@@ -110,7 +110,9 @@ async def replay(
         "ON_ERROR_STOP=1",
         "-f",
         "-",
-        env={**tools.env, "PGOPTIONS": "-c client_min_messages=warning"},
+        # A lock held elsewhere (a hub still running on this database, a dump in progress)
+        # fails the restore after 30 s rather than queueing it, and every lock behind it.
+        env={**tools.env, "PGOPTIONS": "-c client_min_messages=warning -c lock_timeout=30s"},
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
