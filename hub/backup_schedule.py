@@ -121,7 +121,12 @@ class BackupSchedule:
             return False
         if self._retry_at is not None and moment < self._retry_at:
             return False
-        if not is_due(self.schedule, self.last_taken(), moment):
+        try:
+            last = self.last_taken()
+        except OSError as error:  # never let a bad folder stop the worker's connector runs
+            self._failed(moment, f"cannot read {self.directory} ({error.strerror or error})")
+            return False
+        if not is_due(self.schedule, last, moment):
             return False
         self._task = asyncio.create_task(self.take_if_due(moment), name="scheduled-backup")
         return True

@@ -205,3 +205,14 @@ async def test_hub_worker_once_takes_the_due_backup(
     backups = backups_in(directory)
     assert len(backups) == 1  # the second run found it taken today
     assert verify_file(backups[0][1], keys.backup_key) > 0
+
+
+def test_an_unreadable_folder_is_logged_and_retried_without_raising(
+    settings: Settings, keys: KeyStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_bytes(b"x")
+    schedule = _schedule(settings, not_a_folder, keys)
+    assert not schedule.poll(NOON)
+    assert f"scheduled backup failed: cannot read {not_a_folder}" in caplog.text
+    assert not schedule.poll(NOON + timedelta(seconds=60))
