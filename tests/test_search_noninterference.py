@@ -219,6 +219,7 @@ async def test_search_answers_do_not_change_with_values_the_caller_may_not_read(
         {"q": "benh vien", "first": 5},
         {"q": first_hospital, "first": 10, "filter": {"datasets": ["health_insurance"]}},
         {"q": "Công ty Bắc Ninh", "first": 6},
+        {"q": "Công ty", "first": 6, "filter": {"datasets": ["business"]}},
         {"q": str(businesses[0]["legal_representative"]), "first": 5},
         {"q": "Quế Võ", "first": 4, "filter": {"sectors": ["y-te", "kinh-te"]}},
         {"q": "nguyen van", "first": 8},

@@ -338,3 +338,15 @@ def test_long_values_are_cut_around_the_first_word_found() -> None:
     assert fragment.startswith("…") and fragment.endswith("…")
     assert "<em>Ngãi</em>" in fragment
     assert len(fragment) < HIGHLIGHT_WINDOW + 40
+
+
+async def test_search_of_one_dataset_has_facets_of_its_readable_enum_fields(
+    indexed: Hub, ask: Ask
+) -> None:
+    body = await ask(None, q="Bắc Ninh", filter={"datasets": ["business"]})
+    result = body["data"]["search"]
+    facets = {f["field"]: {b["value"]: b["count"] for b in f["buckets"]} for f in result["facets"]}
+    assert set(facets) == {"dataset", "sector", "legal_form", "status"}
+    assert sum(facets["status"].values()) == facets["dataset"]["business"]
+    both = await ask(None, q="Bắc Ninh")
+    assert {f["field"] for f in both["data"]["search"]["facets"]} == {"dataset", "sector"}

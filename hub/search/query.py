@@ -183,9 +183,31 @@ def search_body(
         # and each aggregation costs a pass over every hit.
         "aggs": {"dataset": {"terms": {"field": "_dataset", "size": buckets}}},
     }
+    if len(scopes) == 1:
+        fields = enum_facets(scopes[0])
+        if fields:
+            body["aggs"]["values"] = {
+                "filter": {"term": {"_dataset": scopes[0].code}},
+                "aggs": {
+                    name: {"terms": {"field": path, "size": MAX_FACET_BUCKETS}}
+                    for name, path in fields.items()
+                },
+            }
     if timeout_ms:
         body["timeout"] = f"{timeout_ms}ms"
     return body
+
+
+def enum_facets(scope: RecordScope) -> dict[str, str]:
+    """Enum field → keyword path, for the enum fields of ``scope`` readable on every row the
+    caller sees (a facet over a field readable on some rows only would count the others)."""
+    readable = scope.access.unconditional_fields
+    out = {}
+    for field in scope.dataset.fields:
+        if field.type == "enum" and field.name in readable and is_indexable(field):
+            text = field_mapping(field)["type"] == "text"
+            out[field.name] = f"v.{field.name}.kw" if text else f"v.{field.name}"
+    return out
 
 
 def _marked(term: str) -> bool:
@@ -240,6 +262,7 @@ __all__ = [
     "MAX_WINDOW",
     "RecordScope",
     "catalogue_clause",
+    "enum_facets",
     "fold",
     "parse_terms",
     "readable_text_fields",

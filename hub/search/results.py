@@ -66,7 +66,8 @@ def facets_of(
     response: Mapping[str, Any], sector_of: Mapping[str, str]
 ) -> list[tuple[str, list[tuple[str, int]]]]:
     """(facet, [(value, count)]) for ``dataset`` and ``sector`` (summed from the datasets'
-    counts), most hits first, then by value."""
+    counts), and for a search of one dataset its enum fields (``query.enum_facets``), most
+    hits first, then by value."""
     agg = (response.get("aggregations") or {}).get("dataset") or {}
     by_dataset: dict[str, int] = {}
     for bucket in agg.get("buckets", []):
@@ -76,7 +77,13 @@ def facets_of(
     by_sector: dict[str, int] = {}
     for code, count in by_dataset.items():
         by_sector[sector_of[code]] = by_sector.get(sector_of[code], 0) + count
-    return [("dataset", _ranked(by_dataset)), ("sector", _ranked(by_sector))]
+    out = [("dataset", _ranked(by_dataset)), ("sector", _ranked(by_sector))]
+    values = (response.get("aggregations") or {}).get("values") or {}
+    for name, sub in sorted(values.items()):
+        if isinstance(sub, Mapping) and "buckets" in sub:
+            counts = {str(b["key"]): int(b["doc_count"]) for b in sub["buckets"]}
+            out.append((name, _ranked(counts)))
+    return out
 
 
 def _ranked(counts: Mapping[str, int]) -> list[tuple[str, int]]:

@@ -217,11 +217,21 @@ async def _ask(
     indices = [record_alias(prefix, s.code) for s in scopes]
     if catalogue:
         indices.append(catalogue_alias(prefix))
-    with search_errors():
-        # A dataset published a moment ago may have no index yet: it has no hits either.
-        response: dict[str, Any] = await client.search(
-            index=",".join(indices), body=body, ignore_unavailable=True, allow_no_indices=True
-        )
+    response: dict[str, Any] | None = None
+    refusal = UNAVAILABLE_MESSAGE
+    try:
+        with search_errors():
+            # A dataset published a moment ago may have no index yet: it has no hits either.
+            response = await client.search(
+                index=",".join(indices), body=body, ignore_unavailable=True, allow_no_indices=True
+            )
+    except SearchUnavailable as error:
+        log.warning("search unavailable: %s", error.__cause__ or error)
+        refusal = error.message
+    if response is None:
+        # Raised outside the handler, with no driver error chained: the HTTP edge reads a
+        # chained connection error as the database being away (schema.unavailable).
+        raise SearchUnavailable(refusal)
     if response.get("timed_out"):
         raise QueryTooComplex(
             f"search ran longer than {body.get('timeout')} and was stopped; narrow the query"

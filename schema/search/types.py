@@ -37,7 +37,10 @@ class FacetBucket:
 
 @strawberry.type
 class Facet:
-    field: str = strawberry.field(description='"dataset" or "sector".')
+    field: str = strawberry.field(
+        description='"dataset", "sector", and in a search of one dataset each enum field the '
+        "caller may read on every record it sees."
+    )
     buckets: list[FacetBucket]
 
 
