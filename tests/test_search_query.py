@@ -40,6 +40,7 @@ LAND_DOC = {
     "sector": "Đất đai",
     "full_text": "Quy định chi tiết về đất đai, bồi thường khi Nhà nước thu hồi đất.",
 }
+RECORD = "query($d: String!, $k: String!) { record(dataset: $d, key: $k) { values } }"
 _STORED = "SELECT key, version, data, deleted FROM records WHERE dataset_code = 'business'"
 
 
@@ -157,6 +158,11 @@ async def test_row_filtered_grant_finds_only_its_rows(
         if hit["dataset"]["code"] == "health_insurance":
             assert set(hit["values"]) <= {"card_no", "hospital_name", "district"}
             assert hit["values"]["district"] == district
+            # What the typed API shows the same caller for the same record.
+            typed = await asker_gql(search_http)(
+                RECORD, token=reader, d="health_insurance", k=hit["key"]
+            )
+            assert typed["data"]["record"]["values"] == hit["values"]
     # Another agency without the grant finds no card at all (the dataset is RESTRICTED).
     other = await ask(token("STP", "reader"), q=hospital, first=100)
     assert not [k for code, k in keys_of(other) if code == "health_insurance"]
