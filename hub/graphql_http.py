@@ -158,6 +158,7 @@ async def _answer(request: Request, services: Services, request_id: str) -> Resp
         purpose=purpose,
         max_page_size=services.settings.max_page_size,
         services=services,
+        pool=services.read_pool_for(principal),
     )
     try:
         body = await executor.run(prepared, operation_name, variables, context)
@@ -179,6 +180,8 @@ async def _answer(request: Request, services: Services, request_id: str) -> Resp
         )
     if context.database_unavailable:
         return _unavailable(request_id, media)
+    if operation is OperationType.MUTATION:
+        await services.note_write(principal)  # its next reads see what it wrote
     status = refused if context.request_error else 200
     if body.startswith(b'{"errors":'):
         request.state.outcome = "refused" if context.request_error else "error"

@@ -92,6 +92,7 @@ async def ingest_endpoint(request: Request) -> Response:
             rows,
             source=header_text("X-Source", request.headers.get("x-source"), MAX_SOURCE_LABEL),
         )
+        await services.note_write(principal)  # its next reads see what it wrote
         if upload.bad:
             outcome = await quarantine_lines(services.sessions, dataset, outcome, upload.bad)
         if upload.refused is not None:

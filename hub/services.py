@@ -27,10 +27,11 @@ from catalog.principal import Principal
 from hub.auth.registry import admit
 from hub.auth.tokens import TokenVerifier
 from hub.backup_schedule import BackupSchedule
-from hub.embedded_postgres import to_libpq_url
+from hub.embedded_postgres import to_asyncpg_url, to_libpq_url
 from hub.keys import KeyStore
 from hub.persisted_queries import PersistedQueries
 from hub.rate_limits import RateLimiter
+from hub.replicas import WRITES_CHANNEL, ReplicaRouter, writer_key
 from hub.runtime import Hub
 from hub.search.service import SearchService
 from hub.snapshot import Snapshot, build_inputs, load_snapshot, read_versions
@@ -78,10 +79,16 @@ class Services:
         self._listener: asyncpg.Connection | None = None
         # Connector runs started by runSync; ${VAR}s of connector files expand from here.
         self.sync_launcher = SyncLauncher(self.sessions, lambda: self.field_keys, os.environ)
-        self.rate_limiter = RateLimiter.from_settings(hub.settings)
-        self.persisted_queries = PersistedQueries()  # automatic persisted queries, by hash
         # The search client (None: no search configured) and the outbox indexer.
         self.searching = SearchService(hub.settings, self.sessions)
+        self.rate_limiter = RateLimiter.from_settings(hub.settings)
+        self.persisted_queries = PersistedQueries()  # automatic persisted queries, by hash
+        # Record reads on read replicas when HUB_DATABASE_REPLICA_URLS names some.
+        self.replicas = ReplicaRouter.from_urls(
+            [to_libpq_url(to_asyncpg_url(url)) for url in hub.settings.replica_urls],
+            hub.settings.replica_max_lag_seconds,
+            hub.settings.replica_sticky_seconds,
+        )
 
     async def start(self) -> None:
         self.pool = await self.hub.db.open_pool(
@@ -91,6 +98,7 @@ class Services:
         self.read_audit = ReadAuditWriter(await self.hub.db.open_write_pool())
         await self.refresh(force=True)
         await self.searching.start()
+        await self.replicas.start(self.settings.db_pool_size, self.settings.statement_timeout_ms)
         self._tasks.append(asyncio.create_task(self._listen(), name="hub-listen"))
         self._tasks.append(
             asyncio.create_task(self._checkpoint_forever(), name="hub-audit-checkpoint")
@@ -113,6 +121,7 @@ class Services:
 
     async def stop(self) -> None:
         await self.sync_launcher.stop()
+        await self.replicas.stop()
         await self.searching.stop()
         for task in self._tasks:
             task.cancel()
@@ -359,6 +368,7 @@ class Services:
             try:
                 self._listener = await asyncpg.connect(url)
                 await self._listener.add_listener(CHANNEL, self._on_notify)
+                await self._listener.add_listener(WRITES_CHANNEL, self._on_write)
                 while not self._listener.is_closed():
                     await asyncio.sleep(5)
                     if self._dirty:
@@ -368,6 +378,24 @@ class Services:
             except Exception:
                 log.warning("change listener lost its connection; retrying", exc_info=True)
                 await asyncio.sleep(2)
+
+    def _on_write(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        self.replicas.note_write(payload)
+
+    def read_pool_for(self, principal: Principal) -> asyncpg.Pool:
+        """Where this caller's record reads go: a replica, or the primary right after it
+        wrote (every process hears of the write through ``NOTIFY hub_writes``)."""
+        assert self.pool is not None
+        return self.replicas.choose(principal, self.pool)
+
+    async def note_write(self, principal: Principal) -> None:
+        """The caller just wrote: its reads go to the primary for a while, in every process."""
+        key = writer_key(principal)
+        if key is None or not self.replicas.replicas:
+            return
+        self.replicas.note_write(key)
+        assert self.pool is not None
+        await self.pool.execute("SELECT pg_notify($1, $2)", WRITES_CHANNEL, key)
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         if payload == "keys":

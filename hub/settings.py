@@ -154,6 +154,15 @@ class Settings(BaseSettings):
     backup_keep: int = Field(
         7, ge=1, le=10_000, description="Scheduled backups kept in HUB_BACKUP_DIR; older deleted."
     )
+    database_replica_urls: SecretStr | None = Field(
+        None, description="Read replicas of HUB_DATABASE_URL, comma-separated; record reads."
+    )
+    replica_max_lag_seconds: float = Field(
+        5.0, ge=0, le=3600, description="A replica lagging more than this is not read from."
+    )
+    replica_sticky_seconds: float = Field(
+        10.0, ge=0, le=3600, description="A caller reads the primary this long after writing."
+    )
     redis_url: SecretStr | None = Field(
         None, description="Redis URL; set, every hub process shares one set of rate counters."
     )
@@ -189,32 +198,6 @@ class Settings(BaseSettings):
             raise ValueError(f"expected DEBUG, INFO, WARNING or ERROR, got {value!r}")
         return upper
 
-    @field_validator("search_index_prefix")
-    @classmethod
-    def _index_prefix(cls, value: str) -> str:
-        # OpenSearch index names: lowercase, no leading "_", "-" or "+", none of \/*?"<>| ,#:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,40}", value):
-            raise ValueError(
-                "expected 1-41 lowercase letters, digits, '.', '_' or '-', starting with a "
-                f"letter or digit, got {value!r}"
-            )
-        return value
-
-    @field_validator("opensearch_ca_file")
-    @classmethod
-    def _ca_file(cls, value: Path | None) -> Path | None:
-        # Checked here: the search client only reads it at its first request.
-        if value is not None and not value.is_file():
-            raise ValueError(f"no such file: {value}")
-        return value
-
-    @field_validator("opensearch_url")
-    @classmethod
-    def _search_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f"expected an http(s) URL, got {value!r}")
-        return value.rstrip("/") if value else value
-
     @field_validator(
         "rate_limit_client", "rate_limit_agency", "rate_limit_anonymous", "rate_limit_token"
     )
@@ -247,6 +230,26 @@ class Settings(BaseSettings):
         except HubError as exc:
             raise ValueError(exc.message) from None
 
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _replica_urls(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from hub.database_url import parse_database_url
+
+            for position, url in enumerate(value.get_secret_value().split(","), start=1):
+                try:
+                    parse_database_url(url.strip())
+                except ValueError as exc:  # the URL may carry a password: name its place
+                    raise ValueError(f"replica {position}: {exc}") from None
+        return value
+
+    @property
+    def replica_urls(self) -> list[str]:
+        if self.database_replica_urls is None:
+            return []
+        urls = self.database_replica_urls.get_secret_value().split(",")
+        return [url.strip() for url in urls if url.strip()]
+
     @field_validator("redis_url")
     @classmethod
     def _redis(cls, value: SecretStr | None) -> SecretStr | None:
@@ -255,6 +258,32 @@ class Settings(BaseSettings):
 
             redis_storage_url(value.get_secret_value())
         return value
+
+    @field_validator("search_index_prefix")
+    @classmethod
+    def _index_prefix(cls, value: str) -> str:
+        # OpenSearch index names: lowercase, no leading "_", "-" or "+", none of \/*?"<>| ,#:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,40}", value):
+            raise ValueError(
+                "expected 1-41 lowercase letters, digits, '.', '_' or '-', starting with a "
+                f"letter or digit, got {value!r}"
+            )
+        return value
+
+    @field_validator("opensearch_ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path | None) -> Path | None:
+        # Checked here: the search client only reads it at its first request.
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("opensearch_url")
+    @classmethod
+    def _search_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value.rstrip("/") if value else value
 
     @field_validator("public_url", "oidc_issuer")
     @classmethod

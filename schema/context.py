@@ -96,6 +96,14 @@ class Context:
     request_error: bool = False
     # Set when nothing was served because PostgreSQL was unavailable (answered 503).
     database_unavailable: bool = False
+    # The pool this request's record reads use: a read replica, or the primary's (None).
+    pool: asyncpg.Pool | None = None
+
+    @property
+    def read_pool(self) -> asyncpg.Pool:
+        pool = self.pool or self.services.pool
+        assert pool is not None, "the read pool opens with the app"
+        return pool
 
     def loader(self, name: str, factory: Any) -> Any:
         """One dataloader of each kind per request, made on first use."""

@@ -128,7 +128,7 @@ async def _records(
             edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), counter=None
         )
     user_filter = store.parse_user_filter(view, filter)
-    pool = ctx.services.pool
+    pool = ctx.read_pool
     after_key = open_after(view, after)
     rows = await store.fetch_page(pool, view, user_filter, after_key, size + 1)
     page = rows[:size]
@@ -173,7 +173,7 @@ async def _record_as_of(
 ) -> Record | None:
     """The history entry holding the version current at ``as_of``, as ``recordHistory``
     shows it (same version, time and values), or None where history omits that version."""
-    rows = await store.fetch_versions(ctx.services.pool, view, stored_key, as_of)
+    rows = await store.fetch_versions(ctx.read_pool, view, stored_key, as_of)
     seen = seen_as_of(view, stored_key, rows)
     if seen is None:
         return None
@@ -191,7 +191,7 @@ async def history_of(
         return []
     view, current = found
     stored_key = current["key"]
-    rows = await store.fetch_versions(ctx.services.pool, view, stored_key)
+    rows = await store.fetch_versions(ctx.read_pool, view, stored_key)
     entries = seen_versions(view, stored_key, rows)[-store.HISTORY_LIMIT :]
     out = []
     for seen in reversed(entries):
@@ -226,7 +226,7 @@ async def _visible_now(
     if not by_value and not by_token:
         reads.withheld(view, frozenset({view.dataset.key_field}))
         return None
-    current = await store.fetch_current(ctx.services.pool, view, [*by_value, *by_token])
+    current = await store.fetch_current(ctx.read_pool, view, [*by_value, *by_token])
     if current is None:
         return None
     shaped = view.shape(current["key"], current["data"])

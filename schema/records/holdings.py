@@ -99,7 +99,7 @@ class HoldingQuery:
         if ctx.principal.agency is None or size == 0:
             return []
         await ctx.services.ensure_fresh()
-        pool: asyncpg.Pool = ctx.services.pool
+        pool: asyncpg.Pool = ctx.read_pool
         # Room for corrections the caller cannot see (hidden fields only), dropped below.
         fetch = min(size * CORRECTIONS_SLACK, MAX_CORRECTIONS * CORRECTIONS_SLACK)
         rows = await pool.fetch(CORRECTIONS_SQL, ctx.principal.agency, aware(since), fetch)
@@ -148,7 +148,7 @@ async def _holders(ctx: Context, reads: ReadLedger, ident: str) -> list[Holding]
     if not branches:
         return []
     sql = " UNION ALL ".join(branches) + " ORDER BY 1, 2"
-    pool: asyncpg.Pool = ctx.services.pool
+    pool: asyncpg.Pool = ctx.read_pool
     out: list[Holding] = []
     for row in await pool.fetch(sql, *params.values(None)):
         view = views[row["dataset_code"]]

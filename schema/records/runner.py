@@ -122,8 +122,7 @@ class Runner:
             bound = Bound(
                 bound_args, ctx.principal, ctx.purpose, ctx.request_id, snapshot.policy_version
             )
-            pool = self.services.pool
-            assert pool is not None
+            pool = ctx.read_pool
             RECORD_STATEMENTS.inc()
             row = await pool.fetchrow(compiled.sql, *compiled.params.values(bound))
             if row is None:
@@ -132,6 +131,10 @@ class Runner:
                 audit_ctx = _with_root_purposes(ctx, bound_args)
                 await self._audit(compiled, row["reads"], audit_ctx, op, bound_args, row["data"])
                 return self._finish(compiled, row["data"])
+            if ctx.pool is not None and ctx.pool is not self.services.pool:
+                # A read replica behind the policy this process plans under: the primary.
+                ctx.pool = None
+                continue
             await self.services.refresh()
             # The caller was admitted on the stale snapshot: its client may be gone now.
             ctx.principal = await self.services.admit(ctx.principal)
