@@ -11,7 +11,9 @@ A run, in order:
 3. a snapshot connector (no cursor) keeps the keys it saw in a temporary table on the run's
    connection; after the last batch, live records it last wrote and did not see become
    tombstones. A killed run loses the table with its connection and the next run reads the
-   whole source again: committed batches are then unchanged rows, nothing is written twice;
+   whole source again: committed batches are then unchanged rows, nothing is written twice.
+   A snapshot of a source that digests its rows (PostgreSQL, MySQL, MariaDB) first finds its
+   unchanged rows set-based and reads only the changed ones (``connectors.unchanged``);
 4. reconciliation with master data, the run's final counts and status, and its audit event
    commit together.
 
@@ -337,7 +339,7 @@ class _Runner:
             quarantine_limit=QUARANTINE_LIMIT,
         )
 
-    async def skip_unchanged(self, source: Any) -> list[str] | None:
+    async def skip_unchanged(self, source: DigestingSource) -> list[str] | None:
         """Count and mark seen a snapshot's unchanged rows without reading them (one commit
         of the run's counts); the source keys of the other rows, or ``None``: read it all."""
         assert self.connector is not None
