@@ -14,14 +14,16 @@ import pytest
 from opensearchpy import AsyncOpenSearch
 from sqlalchemy import select, text
 
-from catalog.models import AuditEvent, Dataset
+from catalog.access import Access, AccessRule
+from catalog.errors import InvalidInput
+from catalog.models import AuditEvent, Dataset, DatasetField
 from catalog.rowfilter import RowFilter, typed_row_filter
 from hub.demo import generate
 from hub.runtime import Hub
 from hub.search import row_filters
 from hub.search.documents import record_document
 from hub.search.names import record_alias
-from hub.search.query import parse_terms
+from hub.search.query import parse_terms, record_scope, search_body
 from hub.search.results import HIGHLIGHT_WINDOW, highlights, query_words
 from tests.record_support import approved_grant
 from tests.records_fixtures import load_rows
@@ -356,3 +358,46 @@ async def test_search_of_one_dataset_has_facets_of_its_readable_enum_fields(
     assert sum(facets["status"].values()) == facets["dataset"]["business"]
     both = await ask(None, q="Bắc Ninh")
     assert {f["field"] for f in both["data"]["search"]["facets"]} == {"dataset", "sector"}
+
+
+def _wide_dataset(searchable: int) -> Dataset:
+    fields = [
+        DatasetField(
+            name=f"f{i}",
+            position=i,
+            type="string",
+            sensitivity="PUBLIC",
+            searchable=True,
+            filterable=False,
+            encrypted=False,
+            required=False,
+        )
+        for i in range(searchable)
+    ]
+    return Dataset(
+        code="wide",
+        title="Wide",
+        sector="x",
+        owner_code="SKHDT",
+        status="PUBLISHED",
+        sensitivity="PUBLIC",
+        key_field="f0",
+        fields=fields,
+        version=1,
+    )
+
+
+def test_query_too_wide_for_the_fields_searched_is_bad_input() -> None:
+    dataset = _wide_dataset(40)
+    access = Access(
+        "wide",
+        (AccessRule(frozenset(f.name for f in dataset.fields), None),),
+        frozenset(),
+        False,
+        "test",
+    )
+    scope = record_scope(dataset, access)
+    assert scope is not None
+    assert search_body([scope], ["wide"], parse_terms("a b c d e f g h"), 0, 20) is not None
+    with pytest.raises(InvalidInput, match="clauses"):
+        search_body([scope], ["wide"], parse_terms(" ".join(f"đà{i}" for i in range(16))), 0, 20)

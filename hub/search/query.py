@@ -35,6 +35,9 @@ MAX_QUERY_CHARS = 256
 MAX_TERMS = 16
 #: Deepest a page may reach (``after`` offset + ``first``).
 MAX_WINDOW = 1000
+#: Most (word, field) clauses one request may hold: OpenSearch refuses a query of more than
+#: 1,024 clauses (indices.query.bool.max_clause_count).
+MAX_CLAUSES = 1000
 #: Most buckets one facet lists.
 MAX_FACET_BUCKETS = 100
 FOLDED_BOOST = 1.0  # a term found, diacritics folded
@@ -159,6 +162,7 @@ def search_body(
     timeout_ms: int | None = None,
 ) -> Dsl | None:
     """The whole request; None when nothing the caller may see could match."""
+    _check_clauses(scopes, bool(catalogue_codes), terms)
     clauses = [c for c in (record_clause(s, terms) for s in scopes) if c is not None]
     catalogue = catalogue_clause(catalogue_codes, terms)
     if catalogue is not None:
@@ -196,6 +200,19 @@ def search_body(
     if timeout_ms:
         body["timeout"] = f"{timeout_ms}ms"
     return body
+
+
+def _check_clauses(scopes: Sequence[RecordScope], catalogue: bool, terms: Sequence[str]) -> None:
+    fields = sum(len(readable_text_fields(s)) for s in scopes) + (
+        len(CATALOGUE_FIELDS) if catalogue else 0
+    )
+    count = sum(fields * (2 if _marked(t) else 1) for t in terms)
+    if count > MAX_CLAUSES:
+        raise InvalidInput(
+            f"argument 'query': {len(terms)} words over {fields} searchable fields make "
+            f"{count} clauses, more than the {MAX_CLAUSES} a search may hold; use fewer words "
+            "or filter by dataset"
+        )
 
 
 def enum_facets(scope: RecordScope) -> dict[str, str]:
@@ -256,6 +273,7 @@ __all__ = [
     "CATALOGUE_FIELDS",
     "EXACT_BOOST",
     "FOLDED_BOOST",
+    "MAX_CLAUSES",
     "MAX_FACET_BUCKETS",
     "MAX_QUERY_CHARS",
     "MAX_TERMS",
