@@ -14,9 +14,13 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def _commands(group: click.Group, prefix: str = "hub") -> list[str]:
-    """``hub seed``, ``hub db upgrade``…: every leaf command, with its groups."""
+    """``hub seed``, ``hub db upgrade``…: every leaf command, with its groups (the top level
+    loads its commands lazily, so they are asked for by name)."""
     names = []
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             names.extend(_commands(command, f"{prefix} {name}"))
         else:
