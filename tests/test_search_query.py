@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from catalog.access import Access, AccessRule
 from catalog.errors import InvalidInput
 from catalog.models import AuditEvent, Dataset, DatasetField
-from catalog.rowfilter import RowFilter, typed_row_filter
+from catalog.rowfilter import Condition, RowFilter, typed_row_filter
 from hub.demo import generate
 from hub.runtime import Hub
 from hub.search import row_filters
@@ -401,3 +401,31 @@ def test_query_too_wide_for_the_fields_searched_is_bad_input() -> None:
     assert search_body([scope], ["wide"], parse_terms("a b c d e f g h"), 0, 20) is not None
     with pytest.raises(InvalidInput, match="clauses"):
         search_body([scope], ["wide"], parse_terms(" ".join(f"đà{i}" for i in range(16))), 0, 20)
+
+
+def test_rule_filtering_on_a_field_the_index_lacks_is_dropped_never_widened() -> None:
+    dataset = _wide_dataset(2)
+    dataset.fields.append(
+        DatasetField(
+            name="secret",
+            position=9,
+            type="string",
+            sensitivity="RESTRICTED",
+            searchable=False,
+            filterable=True,
+            encrypted=True,
+            required=False,
+        )
+    )
+    on_secret = RowFilter((Condition("secret", "eq", "x"),))
+    on_f1 = RowFilter((Condition("f1", "eq", "x"),))
+    names = frozenset({"f0", "f1"})
+    dropped = Access("wide", (AccessRule(names, on_secret),), frozenset(), False, "test")
+    assert record_scope(dataset, dropped) is None
+    mixed = Access(
+        "wide", (AccessRule(names, on_secret), AccessRule(names, on_f1)), frozenset(), False, "t"
+    )
+    scope = record_scope(dataset, mixed)
+    assert scope is not None
+    assert scope.access.rules == (AccessRule(names, on_f1),)
+    assert scope.filters == ({"term": {"v.f1.kw": "x"}},)
