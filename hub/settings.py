@@ -19,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 # A browser origin: scheme, host and optional port, nothing else.
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
@@ -84,7 +85,7 @@ class Settings(BaseSettings):
         None, description="Keys file; default $HUB_DATA_DIR/keys.json (mode 0600)."
     )
     public_url: str = Field(
-        "http://127.0.0.1:8000", description="URL where clients reach the hub (issuer name)."
+        DEFAULT_PUBLIC_URL, description="URL where clients reach the hub (issuer name)."
     )
     token_ttl: int = Field(900, ge=60, le=86400, description="Embedded access token lifetime, s.")
     max_page_size: int = Field(100, ge=1, le=10000, description="Largest page a list returns.")

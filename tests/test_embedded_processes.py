@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.request_ids import take_off_request_id
+
 HUB = str(Path(sys.executable).parent / "hub")
 
 
@@ -51,7 +53,7 @@ async def _serve(data_dir: Path, port: int) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(event_hooks={"response": [take_off_request_id]}) as http:
         for _ in range(300):
             try:
                 if (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
@@ -105,7 +107,7 @@ async def test_two_servers_and_cli_share_one_embedded_database(tmp_path: Path) -
                 created["client_secret"],
             )
         ).strip()
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(event_hooks={"response": [take_off_request_id]}) as http:
             for port in ports:
                 response = await http.post(
                     f"http://127.0.0.1:{port}/graphql",
@@ -117,7 +119,7 @@ async def test_two_servers_and_cli_share_one_embedded_database(tmp_path: Path) -
                 )
                 assert response.json() == {"data": {"datasets": {"totalCount": 5}}}
         await _stop(first)
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(event_hooks={"response": [take_off_request_id]}) as http:
             still = await http.post(
                 f"http://127.0.0.1:{ports[1]}/graphql",
                 content=COUNT,
@@ -131,7 +133,7 @@ async def test_two_servers_and_cli_share_one_embedded_database(tmp_path: Path) -
     # Everything stopped; the data directory opens again with the data in it.
     again = await _serve(data_dir, ports[0])
     try:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(event_hooks={"response": [take_off_request_id]}) as http:
             body = await http.post(
                 f"http://127.0.0.1:{ports[0]}/graphql",
                 content=COUNT,

@@ -29,7 +29,7 @@ from joserfc.jws import JWSRegistry
 from catalog.errors import Unauthenticated
 from catalog.principal import ROLES, Principal
 from hub.keys import KeyStore
-from hub.settings import Settings
+from hub.settings import DEFAULT_PUBLIC_URL, Settings
 
 log = logging.getLogger(__name__)
 
@@ -243,11 +243,19 @@ class TokenVerifier:
                 raise Unauthenticated(f"token is malformed ({exc})") from None
         raise Unauthenticated("signature does not verify")
 
+    def _issuers(self) -> list[str]:
+        """The issuer names accepted. The embedded issuer also accepts its default name:
+        ``hub token`` run beside ``hub serve --port P`` (no HUB_PUBLIC_URL) names the default
+        address, and only this hub's signing keys can have signed either."""
+        if self._settings.uses_embedded_issuer and self._issuer != DEFAULT_PUBLIC_URL:
+            return [self._issuer, DEFAULT_PUBLIC_URL]
+        return [self._issuer]
+
     def _check_claims(self, claims: dict[str, Any]) -> None:
         audience = self._settings.oidc_audience
         registry = jwt.JWTClaimsRegistry(
             leeway=self._settings.oidc_clock_skew,
-            iss={"essential": True, "value": self._issuer},
+            iss={"essential": True, "values": self._issuers()},
             aud={"essential": True, "value": audience},
             sub={"essential": True},
             exp={"essential": True},
