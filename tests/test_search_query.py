@@ -429,3 +429,12 @@ def test_rule_filtering_on_a_field_the_index_lacks_is_dropped_never_widened() ->
     assert scope is not None
     assert scope.access.rules == (AccessRule(names, on_f1),)
     assert scope.filters == ({"term": {"v.f1.kw": "x"}},)
+
+
+def test_decimal_ranges_compare_as_numbers_in_python_as_in_sql() -> None:
+    # Decimals are stored as digit strings; "150" < "20" as text, not as numbers.
+    assert RowFilter((Condition("d", "gte", "20"),)).matches({"d": "150"})
+    assert not RowFilter((Condition("d", "gte", "100"),)).matches({"d": "12.5"})
+    assert RowFilter((Condition("d", "lt", "-1.5"),)).matches({"d": "-10"})
+    # Dates and datetimes stay text, whose order is time order.
+    assert RowFilter((Condition("day", "gte", "2024-01-31"),)).matches({"day": "2024-02-01"})
