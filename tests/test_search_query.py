@@ -438,3 +438,32 @@ def test_decimal_ranges_compare_as_numbers_in_python_as_in_sql() -> None:
     assert RowFilter((Condition("d", "lt", "-1.5"),)).matches({"d": "-10"})
     # Dates and datetimes stay text, whose order is time order.
     assert RowFilter((Condition("day", "gte", "2024-01-31"),)).matches({"day": "2024-02-01"})
+
+
+async def test_decimal_ranges_never_widen_beyond_what_a_double_holds(
+    search_hub: Hub, search_app: Any, search_client: AsyncOpenSearch
+) -> None:
+    rows = generate.businesses(3)
+    for row, capital in zip(rows, ("1", "1.00000000000000001", "0.99999999999999999"), strict=True):
+        row["charter_capital"] = capital
+    await load_rows(search_hub, "business", rows)
+    await reindex(search_hub, search_client)
+    alias = record_alias(search_hub.settings.search_index_prefix, "business")
+    async with search_hub.db.sessions() as session:
+        dataset = await session.get(Dataset, "business")
+        assert dataset is not None
+        fields = {f.name: f for f in dataset.fields}
+    by_capital = {str(r["charter_capital"]): str(r["tax_code"]) for r in rows}
+    for op, value in [(o, v) for o in ("gte", "lte", "gt", "lt") for v in by_capital]:
+        parsed = typed_row_filter({"charter_capital": {op: value}}, fields, "business")
+        assert parsed is not None
+        dsl = row_filters.row_filter_dsl(parsed, fields)
+        assert dsl is not None
+        answer = await search_client.search(
+            index=alias, body={"query": {"bool": {"filter": [dsl]}}}
+        )
+        selected = {h["_source"]["_key"] for h in answer["hits"]["hits"]}
+        expected = {k for c, k in by_capital.items() if parsed.matches({"charter_capital": c})}
+        assert selected <= expected, (op, value, selected - expected)
+        if op in ("gte", "lte"):
+            assert by_capital[value] in selected  # equality is never lost

@@ -9,8 +9,11 @@ at most what the typed API shows, never more.
   ``contains`` (a case-insensitive substring in Python, ``casefold``) is a ``regexp`` whose
   every character is the class of characters with the same case fold, so a match always
   folds to the filter's text (a fold across characters, ``ß`` for ``ss``, is missed);
-- int, date, bool: exact; decimal: ``eq``/``in`` on the canonical digit string (``kw``),
-  ranges on the double (exact for values of at most 15 significant digits);
+- int, date, bool: exact; decimal: ``eq``/``in`` on the canonical digit string (``kw``);
+  ranges on the double, strictly (rounding to a double never reverses an order, so
+  ``double(s) > double(v)`` implies ``s > v``), ``gte``/``lte`` adding equality on the digit
+  string: exact while values have at most 15 significant digits (distinct such decimals are
+  distinct doubles), a subset beyond;
 - datetime: the index keeps milliseconds, stored values microseconds; ``gte``/``lt`` on a
   whole millisecond are exact, the others select the subset the truncation cannot confuse
   (``gt v`` → ``gte`` the next millisecond, ``lte v`` → ``lt`` v's millisecond), ``eq``/``in``
@@ -22,6 +25,7 @@ at most what the typed API shows, never more.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -37,7 +41,6 @@ Dsl = dict[str, Any]
 MAX_REGEX_LENGTH = 1000
 _TEXT_TYPES = frozenset({"string", "enum", "reference"})
 _RANGES = {"gte": "gte", "lte": "lte", "gt": "gt", "lt": "lt"}
-_DOUBLE_DIGITS = 15  # decimal digits every double keeps distinct and in order
 _MILLI = timedelta(milliseconds=1)
 # No character above U+1FFFF has a case mapping (checked against the running Python's
 # Unicode tables in tests/test_search_query.py), so the fold table stops there.
@@ -90,7 +93,17 @@ def condition_dsl(c: Condition, field: DatasetField) -> Dsl | None:
         if c.op in ("eq", "in"):
             return _equal(path + ".kw", c.op, [str(v) for v in values])
         number = _double(values[0])
-        return None if number is None else _range(path, c.op, [number])
+        if number is None:
+            return None
+        strict = _range(path, {"gte": "gt", "lte": "lt"}.get(c.op, c.op), [number])
+        if c.op in ("gt", "lt") or strict is None:
+            return strict
+        return {
+            "bool": {
+                "should": [strict, {"term": {path + ".kw": str(values[0])}}],
+                "minimum_should_match": 1,
+            }
+        }
     if kind == "date":
         if c.op in ("eq", "in"):
             return _equal(path, c.op, [str(v) for v in values])
@@ -118,9 +131,10 @@ def _double(value: Any) -> float | None:
         number = Decimal(str(value))
     except InvalidOperation:
         return None
-    if not number.is_finite() or len(number.normalize().as_tuple().digits) > _DOUBLE_DIGITS:
+    if not number.is_finite():
         return None
-    return float(number)
+    double = float(number)
+    return double if math.isfinite(double) else None
 
 
 def _datetime_range(path: str, op: str, value: str) -> Dsl | None:
