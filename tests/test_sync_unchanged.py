@@ -5,14 +5,22 @@ record rewritten by someone else, a key twice in the source, a row without a key
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import aiomysql
 import pytest
 
 from catalog.records import write_records
+from connectors.engine import ConnectorBusy
 from hub.runtime import Hub
+from hub.settings import Settings
 from tests.records_fixtures import field_keys
 from tests.sync_support import (
     ITEM_FIELDS,
@@ -200,3 +208,99 @@ async def test_a_mysql_snapshot_reads_only_its_changed_rows_again(hub: Hub) -> N
         assert (again.status, again.read, again.unchanged) == ("SUCCEEDED", first.read, first.read)
     finally:
         await _mysql(f"DROP TABLE IF EXISTS {table}")
+
+
+KILL_ROWS = 30_000
+HUB = str(Path(sys.executable).parent / "hub")
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    assert settings.database_url is not None
+    return {
+        **os.environ,
+        "HUB_DATABASE_URL": settings.database_url.get_secret_value(),
+        "HUB_KEYS_FILE": str(settings.resolved_keys_file),
+        "HUB_DATA_DIR": str(settings.data_dir),
+    }
+
+
+async def test_a_run_killed_while_reading_changed_rows_by_key_is_completed_by_the_next(
+    hub: Hub, settings: Settings
+) -> None:
+    """SIGKILL after the scan committed and some changed rows were written: the next run
+    ends with exactly the source's rows, each change one new version."""
+    await make_dataset(hub, "item", ITEM_FIELDS[:3])
+    async with source_table("ma text primary key, ten text, so_luong int") as (conn, table):
+        await conn.execute(
+            f"INSERT INTO {table} SELECT 'K' || lpad(i::text, 6, '0'), 'Tên số ' || i, i "
+            f"FROM generate_series(1, {KILL_ROWS}) i"
+        )
+        await add(hub, connector_toml("kill_me", "item", table, MAPPING, batch_size=100))
+        assert (await sync(hub, "kill_me")).inserted == KILL_ROWS
+        # 20 % changed, 100 gone, 100 new.
+        await conn.execute(f"UPDATE {table} SET ten = ten || ' (sửa)' WHERE so_luong % 5 = 0")
+        await conn.execute(f"DELETE FROM {table} WHERE so_luong % 10 = 1 AND so_luong <= 1000")
+        await conn.execute(
+            f"INSERT INTO {table} SELECT 'N' || i, 'Mới ' || i, i FROM generate_series(1, 100) i"
+        )
+        unchanged = KILL_ROWS - KILL_ROWS // 5 - 100
+        process = subprocess.Popen(  # noqa: ASYNC220  (polled below, never waited on blocking)
+            [HUB, "sync", "run", "kill_me", "--json"],
+            env=_env(settings),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        committed = 0
+        try:
+            for _ in range(3000):
+                found = await rows(
+                    hub,
+                    "SELECT read, status FROM sync_runs WHERE connector = 'kill_me' "
+                    "ORDER BY id DESC LIMIT 1",
+                )
+                if found[0]["status"] == "RUNNING" and found[0]["read"] >= unchanged + 200:
+                    committed = found[0]["read"]
+                    break
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                await asyncio.sleep(0.01)
+            process.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(process.wait, 30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert unchanged < committed < KILL_ROWS, "the run was not caught reading by key"
+
+        # The killed process's server session ends when its statement in flight does.
+        for _ in range(300):
+            try:
+                rerun = await sync(hub, "kill_me")
+                break
+            except ConnectorBusy:
+                await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the killed run's lock was never released")
+        assert rerun.status == "SUCCEEDED", rerun.error
+        assert rerun.deleted == 100
+        source = {
+            r["ma"]: {"code": r["ma"], "name": r["ten"], "amount": r["so_luong"]}
+            for r in await conn.fetch(f"SELECT ma, ten, so_luong FROM {table}")
+        }
+        assert await live(hub, "item") == source
+        versions = await rows(
+            hub,
+            "SELECT count(*) AS n, max(version) AS top FROM record_versions "
+            "WHERE dataset_code = 'item'",
+        )
+        # Each original row once, each change and each deletion one more, each new row once.
+        assert versions == [{"n": KILL_ROWS + KILL_ROWS // 5 + 100 + 100, "top": 2}]
+        outbox = await rows(hub, "SELECT count(*) AS n FROM search_outbox WHERE key <> ''")
+        assert outbox == [{"n": versions[0]["n"]}]
+        runs = await rows(
+            hub, "SELECT status FROM sync_runs WHERE connector = 'kill_me' ORDER BY id"
+        )
+        assert [r["status"] for r in runs] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
+        again = await sync(hub, "kill_me")
+        assert (again.unchanged, again.inserted + again.updated + again.deleted) == (
+            len(source),
+            0,
+        )
