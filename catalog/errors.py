@@ -4,13 +4,13 @@
 HubError                      INTERNAL
 ├─ Unauthenticated            UNAUTHENTICATED
 ├─ NotFound                   NOT_FOUND
+│  └─ PersistedQueryNotFound  NOT_FOUND
 ├─ Forbidden                  FORBIDDEN
 ├─ InvalidInput               BAD_USER_INPUT
 │  └─ SecretDataRefused       BAD_USER_INPUT
 ├─ QueryTooComplex            QUERY_TOO_COMPLEX
 ├─ RateLimited                RATE_LIMITED
 ├─ Conflict                   CONFLICT
-├─ PersistedQueryNotFound     PERSISTED_QUERY_NOT_FOUND
 └─ SearchUnavailable          SEARCH_UNAVAILABLE
 ```
 
@@ -78,10 +78,9 @@ class RateLimited(HubError):
         self.retry_after = retry_after
 
 
-class PersistedQueryNotFound(HubError):
-    """A request named a persisted query by its hash that this process does not hold."""
-
-    code = "PERSISTED_QUERY_NOT_FOUND"
+class PersistedQueryNotFound(NotFound):
+    """A request named a persisted query by its hash that this process does not hold. Its
+    message is exactly ``PersistedQueryNotFound``: Apollo's clients resend on that."""
 
 
 class Conflict(HubError):

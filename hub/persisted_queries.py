@@ -1,9 +1,10 @@
 """Automatic persisted queries (the Apollo protocol): a client sends
 ``extensions.persistedQuery = {version: 1, sha256Hash}`` with or without the document; the hub
 keeps documents it has seen by their hash, so later requests (GET links among them) carry the
-hash alone. An unknown hash is ``PERSISTED_QUERY_NOT_FOUND`` and the client resends the
-document. Kept per process, bounded by count and by bytes; a forgotten document costs the
-client one round trip, never a wrong answer (the hash is checked before a document is kept)."""
+hash alone. An unknown hash is ``NOT_FOUND`` with the message ``PersistedQueryNotFound``
+(what Apollo's clients look for), and the client resends the document. Kept per process,
+bounded by count and by bytes; a forgotten document costs the client one round trip, never a
+wrong answer (the hash is checked before a document is kept)."""
 
 from __future__ import annotations
 
@@ -35,9 +36,7 @@ class PersistedQueries:
         if query is None:
             known = self._documents.get(digest)
             if known is None:
-                raise PersistedQueryNotFound(
-                    "PersistedQueryNotFound: send the document with its hash once"
-                )
+                raise PersistedQueryNotFound("PersistedQueryNotFound")
             self._documents.move_to_end(digest)
             return known
         if not isinstance(query, str) or not query.strip():

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncpg
 from sqlalchemy.exc import DBAPIError
 
+from catalog.errors import HubError
+
 # Connection-level failures: the statement never ran, or its connection died under it.
 _UNAVAILABLE = (
     asyncpg.exceptions.ConnectionDoesNotExistError,
@@ -27,6 +29,8 @@ def database_unavailable(error: BaseException | None) -> bool:
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
+        if isinstance(error, HubError):
+            return False  # an expected error with its own code (SEARCH_UNAVAILABLE, …)
         if isinstance(error, _UNAVAILABLE):
             return True
         if isinstance(error, asyncpg.exceptions.InterfaceError) and "closed" in str(error):
