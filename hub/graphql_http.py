@@ -223,6 +223,10 @@ async def _read_request(
             decoded = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise InvalidInput(f"request body is not valid JSON: {exc}") from None
+        if isinstance(decoded, list):
+            raise InvalidInput(
+                "batched requests (a JSON array) are not accepted: send one operation per request"
+            )
         if not isinstance(decoded, dict):
             raise InvalidInput("request body must be a JSON object with a 'query'")
         payload = decoded

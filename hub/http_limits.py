@@ -53,10 +53,10 @@ class BodyLimit:
         try:
             declared = _content_length(scope)
         except ValueError:
-            await self._refuse(send, path, 400, "the Content-Length header is not a number")
+            await self._refuse(scope, send, path, 400, "the Content-Length header is not a number")
             return
         if declared is not None and declared > limit:
-            await self._refuse(send, path, 413, self._too_large(declared, limit, path))
+            await self._refuse(scope, send, path, 413, self._too_large(declared, limit, path))
             return
         body = bytearray()
         more = True
@@ -67,7 +67,7 @@ class BodyLimit:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > limit:  # a streamed body: stop reading at the cap
-                await self._refuse(send, path, 413, self._too_large(None, limit, path))
+                await self._refuse(scope, send, path, 413, self._too_large(None, limit, path))
                 return
         await self.app(scope, _replay(bytes(body), receive), send)
 
@@ -76,12 +76,16 @@ class BodyLimit:
         setting = f"the limit of {path}" if path in self.limits else _SETTING
         return f"the request body is {size}; the hub accepts at most {limit} bytes ({setting})"
 
-    async def _refuse(self, send: Send, path: str, status: int, message: str) -> None:
+    async def _refuse(self, scope: Scope, send: Send, path: str, status: int, message: str) -> None:
         if path in self.oauth_paths:
             payload = orjson.dumps({"error": "invalid_request", "error_description": message})
         else:
             code = "QUERY_TOO_COMPLEX" if status == 413 else "BAD_USER_INPUT"
-            payload = orjson.dumps(error_response(code, message))
+            body = error_response(code, message)
+            request_id = scope.get("state", {}).get("request_id")  # set by hub.access_log
+            if request_id:
+                body["extensions"] = {"requestId": request_id}
+            payload = orjson.dumps(body)
         await send(
             {
                 "type": "http.response.start",
