@@ -26,6 +26,7 @@ from catalog.policy import can_see_dataset
 from catalog.principal import Principal
 from hub.auth.registry import admit
 from hub.auth.tokens import TokenVerifier
+from hub.background import cancel_tasks
 from hub.backup_schedule import BackupSchedule
 from hub.embedded_postgres import to_asyncpg_url, to_libpq_url
 from hub.keys import KeyStore
@@ -123,12 +124,7 @@ class Services:
         await self.sync_launcher.stop()
         await self.replicas.stop()
         await self.searching.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await cancel_tasks(self._tasks)
         if self._collect_handle is not None:  # the loop may end before it would run
             self._collect_handle.cancel()
             self._collect_handle = None

@@ -8,38 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from filelock import FileLock
 from starlette.applications import Starlette
 
 from hub.settings import Settings
 from tests.live_server import serving
+from tests.node_packages import node_with
 
 AUDIT_DIR = Path(__file__).parent / "graphql_http_audit"
 
 
 @pytest.fixture(scope="session")
 def node() -> str:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.fail("node and npm are needed to run the graphql-http audit")
-    with FileLock(AUDIT_DIR / ".install.lock"):
-        if not (AUDIT_DIR / "node_modules" / "graphql-http").is_dir():
-            installed = subprocess.run(
-                [npm, "ci", "--prefix", str(AUDIT_DIR), "--no-audit", "--no-fund"],
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
-            if installed.returncode != 0:
-                pytest.fail(f"npm ci --prefix {AUDIT_DIR} failed:\n{installed.stderr[-4000:]}")
-    return node
+    return node_with(AUDIT_DIR, "graphql-http")
 
 
 async def audit(node: str, url: str) -> list[dict[str, Any]]:

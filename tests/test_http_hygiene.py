@@ -4,31 +4,15 @@ only, GraphiQL for browsers where it is switched on, and the GraphQL-over-HTTP m
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
-
-import httpx
 import pytest
-from starlette.applications import Starlette
 
-from hub.app import create_app
 from hub.graphql_media import GRAPHQL_RESPONSE, JSON, response_media_type
 from hub.runtime import Hub
 from hub.settings import SettingsError, load_settings
+from tests.app_variants import running
 
 PORTAL = "https://portal.quangngai.gov.vn"
 ME = {"query": "{ me { anonymous } }"}
-
-
-@asynccontextmanager
-async def running(hub: Hub, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    changed = Hub(hub.settings.model_copy(update=overrides), hub.db, hub.keys)
-    app: Starlette = create_app(changed.settings, changed)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
-            yield http
 
 
 async def test_every_answer_carries_the_security_headers(hub: Hub, seeded: None) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -18,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from filelock import FileLock
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -26,6 +24,7 @@ from catalog.errors import Unauthenticated
 from hub.auth.tokens import REFETCH_INTERVAL, TokenVerifier
 from hub.keys import KeyStore
 from hub.settings import Settings
+from tests.node_packages import node_with
 
 OIDC_DIR = Path(__file__).parent / "oidc"
 READY = re.compile(r"^OIDC-PROVIDER READY (\S+)$", re.MULTILINE)
@@ -35,21 +34,7 @@ START_TIMEOUT = 30.0
 @pytest.fixture(scope="session")
 def oidc_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Issuer URL of a running oidc-provider; the process is stopped after the session."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.fail("node and npm are needed to run the OpenID provider of tests/oidc")
-    # Test processes (pytest-xdist workers) install the provider once, one at a time.
-    with FileLock(OIDC_DIR / ".install.lock"):
-        if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
-            installed = subprocess.run(
-                [npm, "ci", "--prefix", str(OIDC_DIR), "--no-audit", "--no-fund"],
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
-            if installed.returncode != 0:
-                pytest.fail(f"npm ci --prefix tests/oidc failed:\n{installed.stderr[-4000:]}")
+    node = node_with(OIDC_DIR, "oidc-provider")
     logs = tmp_path_factory.mktemp("oidc-provider")
     with (logs / "stdout").open("w") as out, (logs / "stderr").open("w") as err:
         # stdin stays open as a pipe: the server exits when it closes, even if pytest dies.

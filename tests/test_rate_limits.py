@@ -6,33 +6,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 import pytest
 from pydantic import SecretStr
-from starlette.applications import Starlette
 
-from hub.app import create_app
 from hub.auth.clients import add_client
 from hub.runtime import Hub
 from hub.settings import SettingsError, load_settings
+from tests.app_variants import running
 
 ME = "{ me { anonymous agency { code } } }"
 REDIS = "redis://127.0.0.1:6379/0"
-
-
-@asynccontextmanager
-async def running(hub: Hub, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The hub app with some settings changed, lifespan running, over ASGI."""
-    changed = Hub(hub.settings.model_copy(update=overrides), hub.db, hub.keys)
-    app: Starlette = create_app(changed.settings, changed)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
-            yield http
 
 
 async def ask(http: httpx.AsyncClient, bearer: str | None = None) -> httpx.Response:

@@ -16,6 +16,7 @@ from opensearchpy import AsyncOpenSearch
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.background import cancel_tasks
 from hub.search.client import is_unavailable, open_search
 from hub.settings import Settings
 
@@ -51,12 +52,7 @@ class SearchService:
             self._tasks.append(asyncio.create_task(self._reindex(), name="hub-search-reindex"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await cancel_tasks(self._tasks)
         if self.client is not None:
             with contextlib.suppress(Exception):
                 await self.client.close()
