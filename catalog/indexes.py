@@ -2,7 +2,7 @@
 with expression indexes on its filterable and reference fields, so filters, orderings and
 reference joins are index-backed (DESIGN.md §4) and the planner weighs only that dataset's
 indexes. Text expressions use collation "C" (bytewise: fast, and code-point order) and the
-query side (``schema.records.sqlgen``) writes the same expressions. Text fields a list can be
+query side (``catalog.record_sql``) writes the same expressions. Text fields a list can be
 ordered by (filterable, required, not encrypted) also get an index on their Vietnamese sort
 key (``catalog.collation``), which ``orderBy`` and its keyset pages read. Names are derived,
 so creation is idempotent."""

@@ -24,8 +24,8 @@ from catalog.crypto import FieldKeys
 from catalog.grants import stored_grant_view
 from catalog.models import Dataset, DatasetField, Grant
 from catalog.principal import Principal
+from catalog.record_sql import any_of, condition_sql, sql_param_value
 from catalog.rowfilter import Condition, RowFilter, escape_like
-from schema.records.sqlgen import any_of, condition_sql, sql_param_value
 
 
 @dataclass
@@ -73,7 +73,7 @@ class AgencyView:
         return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
 
     def _bound(self, c: Condition, fields: dict[str, DatasetField]) -> Any:
-        # The same bound values the record reads use (schema.records.sqlgen).
+        # The same bound values the record reads use (catalog.record_sql).
         target = fields[c.field]
         if c.op == "in":
             return [sql_param_value(target, v, self.keys.blind) for v in c.value]

@@ -24,6 +24,7 @@ from catalog.errors import Unauthenticated
 from catalog.models import Dataset, DatasetField
 from catalog.policy import can_see_dataset
 from catalog.principal import Principal
+from catalog.record_sql import Params, visibility_sql
 from hub.auth.registry import admit
 from hub.auth.tokens import TokenVerifier
 from hub.background import cancel_tasks
@@ -43,7 +44,6 @@ from schema.context import Context
 from schema.executor import Executor, PreparedDocument
 from schema.records.generated import GeneratedSchema
 from schema.records.read_audit import ReadAuditWriter
-from schema.records.sqlgen import Params, visibility_sql
 from schema.records.types import FieldShown
 
 log = logging.getLogger(__name__)

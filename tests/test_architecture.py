@@ -117,3 +117,18 @@ def test_catalog_never_reads_the_environment() -> None:
         for problem in environment_reads(path.read_text(encoding="utf-8"))
     ]
     assert problems == []
+
+
+def test_connectors_import_only_the_domain() -> None:
+    """DESIGN.md §2: ``connectors/`` may import ``catalog``, never the schema or the app."""
+    connectors = CATALOG.parent / "connectors"
+    problems = [
+        f"{path.relative_to(CATALOG.parent)} line {line}: imports {name}"
+        for path in sorted(connectors.rglob("*.py"))
+        for line, name in _imported(
+            ast.parse(path.read_text(encoding="utf-8")),
+            ".".join(path.relative_to(CATALOG.parent).with_suffix("").parts),
+        )
+        if name.split(".")[0] in {"hub", "schema"}
+    ]
+    assert problems == []

@@ -11,9 +11,9 @@ import httpx
 from sqlalchemy import text
 
 from catalog.models import Dataset
+from catalog.record_sql import typed_value
 from hub.app import create_app
 from hub.runtime import Hub
-from schema.records.sqlgen import typed_value
 from tests.records_fixtures import load_demo_records, load_rows
 from tests.request_ids import checked_client
 

@@ -24,12 +24,12 @@ import migrations
 from catalog.collation import vietnamese_sort_key
 from catalog.indexes import index_statements
 from catalog.models import Dataset
+from catalog.record_sql import typed_value
 from hub.db import Database
 from hub.demo import generate
 from hub.migrate import upgrade
 from hub.runtime import Hub
 from schema.records.keyset import Ordering
-from schema.records.sqlgen import typed_value
 from tests.records_fixtures import load_rows
 
 Gql = Callable[..., Awaitable[dict[str, Any]]]

@@ -24,16 +24,16 @@ from catalog.access import Access
 from catalog.crypto import FieldKeys
 from catalog.errors import Forbidden, InvalidInput
 from catalog.models import Dataset, DatasetField
-from catalog.values import normalise_value
-from schema.records.jsonsql import concat_reads, lit
-from schema.records.selection import NotCompilable, Selected, collect
-from schema.records.sqlgen import (
+from catalog.record_sql import (
     Params,
     any_filter_sql,
     sql_param_value,
     typed_value,
     visibility_sql,
 )
+from catalog.values import normalise_value
+from schema.records.jsonsql import concat_reads, lit
+from schema.records.selection import NotCompilable, Selected, collect
 
 
 @dataclass

@@ -23,6 +23,7 @@ from graphql import GraphQLField, GraphQLObjectType, SelectionSetNode
 
 from catalog.access import Access
 from catalog.models import Dataset, DatasetField
+from catalog.record_sql import Params, json_value, text_value
 from catalog.records import stored_key
 from schema.records.compile_base import (
     CompileContext,
@@ -36,7 +37,6 @@ from schema.records.compile_base import (
 from schema.records.connection import ConnectionCompiler
 from schema.records.jsonsql import build_object, concat_reads, lit, text_lit
 from schema.records.selection import NotCompilable, Selected
-from schema.records.sqlgen import Params, json_value, text_value
 from schema.records.types import FieldRole, RootRole
 
 # Reads come back as text: records separated by READ_SEPARATOR, each "dataset US key US

@@ -16,6 +16,7 @@ from catalog.collation import orders_vietnamese
 from catalog.errors import Forbidden, InvalidInput
 from catalog.models import Dataset, DatasetField
 from catalog.naming import camel
+from catalog.record_sql import NUMERIC_TYPES, condition_sql, typed_value
 from catalog.rowfilter import escape_like
 from schema.records.bind import Bound
 from schema.records.compile_base import (
@@ -29,7 +30,6 @@ from schema.records.compile_base import (
 from schema.records.jsonsql import RS, build_object, concat_reads, lit, text_lit
 from schema.records.keyset import Ordering, cursor_value_reader, sql_cast
 from schema.records.selection import Selected
-from schema.records.sqlgen import NUMERIC_TYPES, condition_sql, typed_value
 
 
 class ConnectionCompiler(CompilerBase):

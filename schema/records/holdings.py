@@ -18,13 +18,13 @@ from strawberry.types import Info
 
 from catalog import models, policy
 from catalog.errors import InvalidInput
+from catalog.record_sql import Params, sql_param_value, typed_value
 from catalog.records import stored_key, view_hash
 from schema.catalogue.types import Dataset
 from schema.context import Context
 from schema.pagination import page_size
 from schema.records import store
 from schema.records.reading import ReadLedger, Shaped, View, aware, ledger, view_of
-from schema.records.sqlgen import Params, sql_param_value, typed_value
 
 CtxInfo = Info[Context, None]
 IDENTITY_KINDS = frozenset({"tax_code", "citizen_id", "parcel_id", "document_number", "card_no"})

@@ -20,7 +20,7 @@ from typing import Any
 from catalog.collation import sort_key_sql
 from catalog.errors import InvalidInput
 from catalog.models import DatasetField
-from schema.records.sqlgen import NUMERIC_TYPES
+from catalog.record_sql import NUMERIC_TYPES
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,10 @@ import asyncpg
 
 from catalog.errors import Forbidden, InvalidInput
 from catalog.models import DatasetField
+from catalog.record_sql import Params, any_filter_sql, row_filter_sql, visibility_sql
 from catalog.rowfilter import Condition, RowFilter, parse_row_filter
 from catalog.values import normalise_value
 from schema.records.reading import View
-from schema.records.sqlgen import Params, any_filter_sql, row_filter_sql, visibility_sql
 
 RECORD_COLUMNS = "r.key, r.version, r.data, r.updated_at"
 TEXT_TYPES = frozenset({"string", "reference", "enum"})
