@@ -6,8 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 AS ?= demo-tuson-app
 PORT ?= 8000
-# Test processes: most tests wait on servers and subprocesses, so two share this machine well.
-TEST_PROCESSES ?= 2
+# Test processes: most tests wait on servers and subprocesses, so three share two cores well.
+TEST_PROCESSES ?= 3
 
 .PHONY: demo test token lint install
 
