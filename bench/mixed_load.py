@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, WORK, hub_env, reexec_in_venv
+from common import PLAIN_DB, PLAIN_SCHEMA, ROOT, WORK, hub_env, reexec_in_venv
 
 reexec_in_venv()
 
@@ -46,6 +46,7 @@ from run import (  # noqa: E402
     WrkResult,
     hub_token,
     parse_wrk,
+    psql,
     run_wrk,
     samples,
     say,
@@ -68,7 +69,7 @@ def bodies_file(name: str, lines: list[dict[str, object]]) -> Path:
     return path
 
 
-def mixed_bodies() -> tuple[Path, Path]:
+def mixed_bodies() -> tuple[Path, Path, str]:
     data = samples()
     by_name = {q.name: q for q in QUERIES}
     rng = random.Random(20261201)
@@ -88,7 +89,8 @@ def mixed_bodies() -> tuple[Path, Path]:
         + [rng.choice(searches) for _ in range(200)]
     )
     rng.shuffle(mixed)
-    return bodies_file("all", mixed), bodies_file("lookups", lookups)
+    parcel = psql(PLAIN_DB, f"SELECT parcel_id FROM {PLAIN_SCHEMA}.land_parcel LIMIT 1")[0]
+    return bodies_file("all", mixed), bodies_file("lookups", lookups), parcel
 
 
 @contextlib.contextmanager
@@ -109,23 +111,31 @@ def hub(**env: str) -> Iterator[Server]:
         stop_server(server)
 
 
-def wait_indexed(server: Server, timeout: float = 900) -> None:
-    """Until a search finds businesses and the outbox is drained."""
+def wait_indexed(server: Server, probes: dict[str, str], timeout: float = 1800) -> None:
+    """Until every dataset probed is in the index (its alias swaps in when its reindex is
+    complete) and the outbox is drained: {dataset: a word its records hold}."""
+    query = (
+        "query S($q: String!, $d: [String!]) { search(query: $q, filter: {datasets: $d}, "
+        "first: 1) { total } }"
+    )
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=10) as http:
+    with httpx.Client(timeout=30) as http:
         while time.monotonic() < deadline:
+            totals = {}
+            for dataset, word in probes.items():
+                found = http.post(
+                    f"http://{HOST}:{server.port}/graphql",
+                    json={"query": query, "variables": {"q": word, "d": [dataset]}},
+                    headers={"Authorization": server.auth},
+                ).json()
+                totals[dataset] = ((found.get("data") or {}).get("search") or {}).get("total")
             ready = http.get(f"http://{HOST}:{server.port}/readyz").json()
-            found = http.post(
-                f"http://{HOST}:{server.port}/graphql",
-                json={"query": SEARCH, "variables": {"q": "cong ty"}},
-                headers={"Authorization": server.auth},
-            ).json()
-            total = ((found.get("data") or {}).get("search") or {}).get("total") or 0
             backlog = (ready.get("search") or {}).get("backlog")
-            if total > 0 and backlog == 0:
-                say(f"  search ready: 'cong ty' finds {total} hits, outbox empty")
+            if all(totals.values()) and backlog == 0:
+                say(f"  search ready: {totals}, outbox empty")
                 return
-            time.sleep(5)
+            say(f"  waiting for the index: {totals}, backlog {backlog}")
+            time.sleep(15)
     raise SystemExit("the search index was not ready in time")
 
 
@@ -172,12 +182,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    mixed, lookups = mixed_bodies()
+    mixed, lookups, parcel = mixed_bodies()
     seconds = int(args.minutes * 60)
 
     say(f"mixed load: {args.connections} connections for {seconds} s")
     with hub() as server:
-        wait_indexed(server)
+        wait_indexed(server, {"business": "cong ty", "land_parcel": parcel})
         wrk_once(server, mixed, 10, args.connections)  # warm-up
         sampler = MemorySampler(server)
         sampler.start()
@@ -191,8 +201,11 @@ def main() -> None:
         f"({100 * (last - first) / first:+.1f} %)"
     )
 
-    on = {"HUB_LOG_LEVEL": "INFO", "HUB_ACCESS_LOG": "true"}
+    # Lookups only: the search server is not rebuilt for these runs.
+    quiet = {"HUB_SEARCH_REINDEX_AT_START": "false", "HUB_SEARCH_INDEXER_IN_PROCESS": "false"}
+    on = {**quiet, "HUB_LOG_LEVEL": "INFO", "HUB_ACCESS_LOG": "true"}
     off = {
+        **quiet,
         "HUB_LOG_LEVEL": "INFO",
         "HUB_ACCESS_LOG": "false",
         "HUB_RATE_LIMIT_CLIENT": "off",
