@@ -167,7 +167,7 @@ class MemorySampler(threading.Thread):
 def wrk_once(server: Server, bodies: Path, seconds: int, connections: int) -> WrkResult:
     args = argparse.Namespace(threads=2, connections=connections)
     proc = run_wrk(server, bodies, seconds, args)
-    out, _ = proc.communicate(timeout=seconds + 60)
+    out, _ = proc.communicate(timeout=seconds + 600)  # wrk waits for its last answers
     if proc.returncode != 0:
         raise SystemExit(f"wrk failed:\n{out}")
     return parse_wrk(out)
