@@ -19,9 +19,10 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hub.logs import ACCESS_LOGGER
 from hub.metrics import REQUEST_SECONDS, REQUESTS, route_label
 
-access = logging.getLogger("hub.access")
+access = logging.getLogger(ACCESS_LOGGER)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 

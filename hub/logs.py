@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+import orjson
 from structlog.typing import EventDict
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -67,9 +69,53 @@ def _redact_exception(_logger: Any, _name: str, event: EventDict) -> EventDict:
     return event
 
 
+#: The access line's logger and fields (``hub.access_log``).
+ACCESS_LOGGER = "hub.access"
+ACCESS_FIELDS = (
+    "method",
+    "path",
+    "status",
+    "duration_ms",
+    "operation_type",
+    "operation_name",
+    "outcome",
+    "client",
+    "agency",
+    "request_id",
+)
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line: structlog renders every record, except the access line —
+    one per request — which is rendered directly with the same keys (structlog's chain cost
+    the keyed lookup several per cent of its throughput)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._general = _structlog_formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name != ACCESS_LOGGER or record.exc_info:
+            return self._general.format(record)
+        stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        line: dict[str, Any] = {
+            "event": record.getMessage(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "timestamp": stamp,
+        }
+        for name in ACCESS_FIELDS:
+            line[name] = getattr(record, name, None)
+        return orjson.dumps(line).decode()
+
+
 def json_formatter() -> logging.Formatter:
-    """One JSON object per line (structlog): time, level, logger, event and the record's
-    ``extra`` fields (the access line's method, status, duration, client, request id…)."""
+    """One JSON object per line: time, level, logger, event and the record's ``extra``
+    fields (the access line's method, status, duration, client, request id…)."""
+    return JsonLines()
+
+
+def _structlog_formatter() -> logging.Formatter:
     import structlog
 
     shared: list[Any] = [
