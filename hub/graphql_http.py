@@ -59,7 +59,7 @@ async def graphql_endpoint(request: Request) -> Response:
     request_id = request_id_for(request)
     try:
         response = await _answer(request, services, request_id)
-    except Exception as exc:  # before execution: the token check, the catalogue refresh
+    except Exception as exc:  # the token check, the catalogue refresh, execution
         media = response_media_type(request.headers.get("accept")) or JSON
         if database_unavailable(exc):
             log.warning("request %s: database unavailable (%s)", request_id, type(exc).__name__)
@@ -79,8 +79,7 @@ def _with_request_id(response: Response, request_id: str) -> Response:
         stamp = b'"extensions":{"requestId":"' + request_id.encode() + b'"}}'
         response.body = body[:-1] + (b"," if len(body) > 2 else b"") + stamp
         response.headers["content-length"] = str(len(response.body))
-    response.headers["x-request-id"] = request_id
-    return response
+    return response  # hub.access_log adds the X-Request-Id header
 
 
 async def _answer(request: Request, services: Services, request_id: str) -> Response:
@@ -166,18 +165,7 @@ async def _answer(request: Request, services: Services, request_id: str) -> Resp
         return _unauthenticated(exc)
     except HubError as exc:
         return _json(error_response(exc.code, exc.message), media_type=media)
-    except Exception as exc:
-        if database_unavailable(exc):
-            log.warning("request %s: database unavailable (%s)", request_id, type(exc).__name__)
-            return _unavailable(request_id, media)
-        log.exception("request %s failed", request_id)
-        return _json(
-            error_response(
-                "INTERNAL", f"internal error; quote request id {request_id}", request_id
-            ),
-            500,
-            media_type=media,
-        )
+    # Anything else raised here is answered by graphql_endpoint (503 or INTERNAL).
     if context.database_unavailable:
         return _unavailable(request_id, media)
     if operation is OperationType.MUTATION:

@@ -55,14 +55,10 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def cors_origins(settings: Settings) -> list[str]:
-    return [o for o in (part.strip() for part in settings.cors_origins.split(",")) if o]
-
-
 def edge_middleware(settings: Settings) -> list[Middleware]:
     """Outermost first: CORS (so refusals carry its headers too), then security headers."""
     layers = []
-    origins = cors_origins(settings)
+    origins = settings.cors_origin_list
     if origins:
         layers.append(
             Middleware(
@@ -78,4 +74,4 @@ def edge_middleware(settings: Settings) -> list[Middleware]:
     return layers
 
 
-__all__ = ["SecurityHeaders", "cors_origins", "edge_middleware"]
+__all__ = ["SecurityHeaders", "edge_middleware"]

@@ -212,7 +212,7 @@ class Settings(BaseSettings):
     @field_validator("cors_origins")
     @classmethod
     def _origins(cls, value: str) -> str:
-        for origin in (part.strip() for part in value.split(",")):
+        for origin in _parts(value):
             if origin and origin != "*" and not _ORIGIN.fullmatch(origin):
                 raise ValueError(
                     f"{origin[:100]!r} is not an origin such as https://portal.example.gov.vn "
@@ -237,9 +237,9 @@ class Settings(BaseSettings):
         if value is not None:
             from hub.database_url import parse_database_url
 
-            for position, url in enumerate(value.get_secret_value().split(","), start=1):
+            for position, url in enumerate(_parts(value.get_secret_value()), start=1):
                 try:
-                    parse_database_url(url.strip())
+                    parse_database_url(url)
                 except ValueError as exc:  # the URL may carry a password: name its place
                     raise ValueError(f"replica {position}: {exc}") from None
         return value
@@ -248,8 +248,11 @@ class Settings(BaseSettings):
     def replica_urls(self) -> list[str]:
         if self.database_replica_urls is None:
             return []
-        urls = self.database_replica_urls.get_secret_value().split(",")
-        return [url.strip() for url in urls if url.strip()]
+        return [url for url in _parts(self.database_replica_urls.get_secret_value()) if url]
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin for origin in _parts(self.cors_origins) if origin]
 
     @field_validator("redis_url")
     @classmethod
@@ -279,14 +282,7 @@ class Settings(BaseSettings):
             raise ValueError(f"no such file: {value}")
         return value
 
-    @field_validator("opensearch_url")
-    @classmethod
-    def _search_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f"expected an http(s) URL, got {value!r}")
-        return value.rstrip("/") if value else value
-
-    @field_validator("public_url", "oidc_issuer")
+    @field_validator("public_url", "oidc_issuer", "opensearch_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
@@ -335,6 +331,12 @@ class Settings(BaseSettings):
     def token_issuer(self) -> str:
         """The ``iss`` that tokens must carry: the IdP's or the embedded issuer's."""
         return self.oidc_issuer or self.public_url
+
+
+def _parts(listed: str) -> list[str]:
+    """The items of a comma-separated setting, stripped (empty ones kept: validators name
+    each item by its position)."""
+    return [part.strip() for part in listed.split(",")]
 
 
 def load_settings(settings_file: Path | None = None, **overrides: Any) -> Settings:
