@@ -105,9 +105,9 @@ async def _answer(request: Request, services: Services, request_id: str) -> Resp
     settings = services.settings
     try:
         raw_query, raw_variables, operation_name, extensions = await _read_request(request)
-        query = services.persisted_queries.resolve(raw_query, extensions)
+        query, digest = services.persisted_queries.resolve(raw_query, extensions)
         check_document_size(query, settings.max_document_bytes)
-        services.persisted_queries.remember(query, extensions)
+        services.persisted_queries.remember(query, digest)
     except PersistedQueryNotFound as exc:  # the client resends the document with its hash
         return _json(error_response(exc.code, exc.message), refused, media_type=media)
     except InvalidInput as exc:

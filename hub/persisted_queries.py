@@ -25,32 +25,27 @@ class PersistedQueries:
         self.max_documents = max_documents
         self.max_bytes = max_bytes
 
-    def resolve(self, query: Any, extensions: dict[str, Any] | None) -> str:
-        """The document to run: ``query`` itself, or the one its hash names."""
+    def resolve(self, query: Any, extensions: dict[str, Any] | None) -> tuple[str, str | None]:
+        """The document to run, and the hash to keep it under once it passed the size
+        limits (None: nothing to keep — no hash sent, or the document came from the store)."""
         wanted = (extensions or {}).get("persistedQuery")
-        if wanted is None:
-            if not isinstance(query, str) or not query.strip():
-                raise InvalidInput("'query' must be a non-empty string")
-            return query
-        digest = _hash_of(wanted)
-        if query is None:
+        digest = None if wanted is None else _hash_of(wanted)
+        if digest is not None and query is None:
             known = self._documents.get(digest)
             if known is None:
                 raise PersistedQueryNotFound("PersistedQueryNotFound")
             self._documents.move_to_end(digest)
-            return known
+            return known, None
         if not isinstance(query, str) or not query.strip():
             raise InvalidInput("'query' must be a non-empty string")
-        if hashlib.sha256(query.encode()).hexdigest() != digest:
+        if digest is not None and hashlib.sha256(query.encode()).hexdigest() != digest:
             raise InvalidInput("extensions.persistedQuery.sha256Hash is not the query's SHA-256")
-        return query
+        return query, digest
 
-    def remember(self, query: str, extensions: dict[str, Any] | None) -> None:
-        """Keep a document sent with its (checked) hash, once it passed the size limits."""
-        wanted = (extensions or {}).get("persistedQuery")
-        if wanted is None:
+    def remember(self, query: str, digest: str | None) -> None:
+        """Keep a document sent with its (checked) hash."""
+        if digest is None:
             return
-        digest = _hash_of(wanted)
         if digest in self._documents:
             self._documents.move_to_end(digest)
             return

@@ -70,7 +70,7 @@ def test_the_store_is_bounded_and_forgets_the_oldest(documents: int, size: int) 
     store = PersistedQueries(max_documents=documents, max_bytes=size)
     queries = [f"{{ me {{ anonymous }} }} # {i:02d}" for i in range(6)]
     for query in queries:
-        store.remember(query, persisted(hashlib.sha256(query.encode()).hexdigest()))
+        store.remember(query, hashlib.sha256(query.encode()).hexdigest())
     kept = [q for q in queries if store._documents.get(hashlib.sha256(q.encode()).hexdigest())]
     assert kept == queries[-len(kept) :]
     assert len(kept) <= documents
