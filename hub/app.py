@@ -18,7 +18,7 @@ from hub.graphql_http import graphql_endpoint
 from hub.http_headers import edge_middleware
 from hub.http_limits import BodyLimit
 from hub.ingest_http import INGEST_PREFIX, ingest_endpoint
-from hub.metrics import Metrics
+from hub.metrics import Metrics, may_scrape
 from hub.migrate import current_revision, head_revision
 from hub.runtime import Hub, open_hub
 from hub.services import Services
@@ -57,6 +57,12 @@ async def readyz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST
 
+    if not may_scrape(request, request.app.state.settings):
+        # Sync counts, backlogs and outcomes are derived from agencies' data: operators only.
+        return JSONResponse(
+            {"error": "metrics are served to this machine or with HUB_METRICS_TOKEN"},
+            status_code=403,
+        )
     services: Services | None = getattr(request.app.state, "services", None)
     scrape: Metrics = request.app.state.metrics
     pool = services.pool if services is not None else None
@@ -103,6 +109,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> Starlette:
     middleware = [access, *edge_middleware(settings), body_limit]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.metrics = Metrics()
+    app.state.settings = settings
     return app
 
 

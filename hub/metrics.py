@@ -9,6 +9,7 @@ time, at most once per ``_DB_TTL`` seconds, and are the same whichever process a
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -19,6 +20,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+from starlette.requests import Request
+
+from hub.settings import Settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _DB_TTL = 5.0
@@ -37,6 +41,18 @@ REQUEST_SECONDS = Histogram(
 
 # Routes are labelled by their template: a label per dataset or per path would be unbounded.
 _ROUTES = ("/graphql", "/oauth/token", "/healthz", "/readyz", "/metrics")
+
+
+def may_scrape(request: Request, settings: Settings) -> bool:
+    """With ``HUB_METRICS_TOKEN``, a scrape must carry it as a bearer token; without, only
+    this machine may scrape (behind a proxy, set the token: the proxy's requests are local)."""
+    token = settings.metrics_token
+    if token is None:
+        host = request.client.host if request.client else ""
+        return host in ("127.0.0.1", "::1", "localhost")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = token.get_secret_value()
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def route_label(path: str) -> str:
@@ -180,4 +196,4 @@ class Metrics:
         ]
 
 
-__all__ = ["MULTIPROC_ENV", "REQUESTS", "REQUEST_SECONDS", "Metrics", "route_label"]
+__all__ = ["MULTIPROC_ENV", "REQUESTS", "REQUEST_SECONDS", "Metrics", "may_scrape", "route_label"]

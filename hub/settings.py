@@ -185,6 +185,9 @@ class Settings(BaseSettings):
     graphiql: bool | None = Field(
         None, description="Serve GraphiQL at GET /graphql to browsers; default on when embedded."
     )
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token a /metrics scrape must carry; unset: this machine only."
+    )
     log_level: str = Field("INFO", description="Python log level.")
     log_format: Literal["json", "text"] = Field(
         "json", description="Log lines as JSON objects (structlog) or as plain text."

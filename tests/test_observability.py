@@ -14,11 +14,15 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from pydantic import SecretStr
 from starlette.applications import Starlette
 
+from hub.app import create_app
 from hub.embedded_postgres import to_libpq_url
 from hub.logs import json_formatter
 from hub.migrate import head_revision
+from hub.runtime import Hub
+from hub.settings import Settings
 
 LOOKUP = "query Lookup($k: String!) { business(key: $k) { taxCode } }"
 
@@ -116,3 +120,21 @@ async def test_readyz_fails_while_migrations_are_pending(
         await conn.execute("UPDATE alembic_version SET version_num = $1", head_revision())
         await conn.close()
     assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_metrics_are_for_operators_only(hub: Hub, seeded: None) -> None:
+    """Sync counts and backlogs derive from agencies' data: this machine, or the token."""
+
+    async def scrape(settings: Settings, address: str, **headers: str) -> int:
+        app = create_app(settings, Hub(settings, hub.db, hub.keys))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, client=(address, 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as h:
+                return (await h.get("/metrics", headers=headers)).status_code
+
+    assert await scrape(hub.settings, "127.0.0.1") == 200
+    assert await scrape(hub.settings, "203.0.113.9") == 403
+    guarded = hub.settings.model_copy(update={"metrics_token": SecretStr("s3cret-scrape")})
+    assert await scrape(guarded, "203.0.113.9", Authorization="Bearer s3cret-scrape") == 200
+    assert await scrape(guarded, "203.0.113.9", Authorization="Bearer wrong") == 403
+    assert await scrape(guarded, "127.0.0.1") == 403
