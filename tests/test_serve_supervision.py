@@ -55,11 +55,14 @@ async def _until_ready(port: int, process: asyncio.subprocess.Process) -> None:
 
 
 def _workers(parent: int) -> set[int]:
-    return {
-        child.pid
-        for child in psutil.Process(parent).children()
-        if "spawn_main" in " ".join(child.cmdline())
-    }
+    found = set()
+    for child in psutil.Process(parent).children():
+        try:
+            if "spawn_main" in " ".join(child.cmdline()):
+                found.add(child.pid)
+        except psutil.Error:  # a worker just died (a zombie until the parent reaps it)
+            continue
+    return found
 
 
 def _postmaster(data_dir: Path) -> int | None:
