@@ -27,6 +27,7 @@ from hub.auth.request import principal_from_authorization, www_authenticate
 from hub.graphiql import graphiql_page, wants_graphiql
 from hub.graphql_media import GRAPHQL_RESPONSE, JSON, response_media_type
 from hub.rate_limit_http import client_address, rate_limited_response
+from hub.replicas import writer_key
 from hub.services import Services
 from schema.context import Context
 from schema.document_limits import check_document_size
@@ -105,9 +106,10 @@ async def _answer(request: Request, services: Services, request_id: str) -> Resp
     settings = services.settings
     try:
         raw_query, raw_variables, operation_name, extensions = await _read_request(request)
-        query, digest = services.persisted_queries.resolve(raw_query, extensions)
+        caller = writer_key(principal) or f"address:{client_address(request)}"
+        query, kept_as = services.persisted_queries.resolve(caller, raw_query, extensions)
         check_document_size(query, settings.max_document_bytes)
-        services.persisted_queries.remember(query, digest)
+        services.persisted_queries.remember(query, kept_as)
     except PersistedQueryNotFound as exc:  # the client resends the document with its hash
         return _json(error_response(exc.code, exc.message), refused, media_type=media)
     except InvalidInput as exc:

@@ -4,7 +4,9 @@ keeps documents it has seen by their hash, so later requests (GET links among th
 hash alone. An unknown hash is ``NOT_FOUND`` with the message ``PersistedQueryNotFound``
 (what Apollo's clients look for), and the client resends the document. Kept per process,
 bounded by count and by bytes; a forgotten document costs the client one round trip, never a
-wrong answer (the hash is checked before a document is kept)."""
+wrong answer (the hash is checked before a document is kept). Documents are kept per caller:
+a store shared by all would let anyone confirm, by sending a hash alone, that someone asked
+for a given document (a citizen's id in a literal, say)."""
 
 from __future__ import annotations
 
@@ -25,35 +27,41 @@ class PersistedQueries:
         self.max_documents = max_documents
         self.max_bytes = max_bytes
 
-    def resolve(self, query: Any, extensions: dict[str, Any] | None) -> tuple[str, str | None]:
-        """The document to run, and the hash to keep it under once it passed the size
-        limits (None: nothing to keep — no hash sent, or the document came from the store)."""
+    def resolve(
+        self, caller: str, query: Any, extensions: dict[str, Any] | None
+    ) -> tuple[str, str | None]:
+        """The document to run, and the key to keep it under (for ``caller``) once it passed
+        the size limits (None: nothing to keep — no hash sent, or it came from the store)."""
         wanted = (extensions or {}).get("persistedQuery")
         digest = None if wanted is None else _hash_of(wanted)
         if digest is not None and query is None:
-            known = self._documents.get(digest)
+            known = self._documents.get(_key(caller, digest))
             if known is None:
                 raise PersistedQueryNotFound("PersistedQueryNotFound")
-            self._documents.move_to_end(digest)
+            self._documents.move_to_end(_key(caller, digest))
             return known, None
         if not isinstance(query, str) or not query.strip():
             raise InvalidInput("'query' must be a non-empty string")
         if digest is not None and hashlib.sha256(query.encode()).hexdigest() != digest:
             raise InvalidInput("extensions.persistedQuery.sha256Hash is not the query's SHA-256")
-        return query, digest
+        return query, None if digest is None else _key(caller, digest)
 
-    def remember(self, query: str, digest: str | None) -> None:
-        """Keep a document sent with its (checked) hash."""
-        if digest is None:
+    def remember(self, query: str, key: str | None) -> None:
+        """Keep a document sent with its (checked) hash, under the key ``resolve`` gave."""
+        if key is None:
             return
-        if digest in self._documents:
-            self._documents.move_to_end(digest)
+        if key in self._documents:
+            self._documents.move_to_end(key)
             return
-        self._documents[digest] = query
+        self._documents[key] = query
         self._bytes += len(query)
         while len(self._documents) > self.max_documents or self._bytes > self.max_bytes:
             _, dropped = self._documents.popitem(last=False)
             self._bytes -= len(dropped)
+
+
+def _key(caller: str, digest: str) -> str:
+    return f"{caller}\x00{digest}"
 
 
 def _hash_of(wanted: Any) -> str:

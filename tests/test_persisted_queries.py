@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -70,8 +71,34 @@ def test_the_store_is_bounded_and_forgets_the_oldest(documents: int, size: int) 
     store = PersistedQueries(max_documents=documents, max_bytes=size)
     queries = [f"{{ me {{ anonymous }} }} # {i:02d}" for i in range(6)]
     for query in queries:
-        store.remember(query, hashlib.sha256(query.encode()).hexdigest())
-    kept = [q for q in queries if store._documents.get(hashlib.sha256(q.encode()).hexdigest())]
+        _, key = store.resolve("app", query, persisted(hashlib.sha256(query.encode()).hexdigest()))
+        store.remember(query, key)
+    kept = [q for q in queries if q in store._documents.values()]
     assert kept == queries[-len(kept) :]
     assert len(kept) <= documents
     assert sum(map(len, kept)) <= size
+
+
+async def test_one_callers_documents_are_not_anothers(
+    client: httpx.AsyncClient, token: Callable[..., str]
+) -> None:
+    """Else anyone could confirm, by a hash alone, that someone asked for a document."""
+    secret = (
+        'query Who { records(dataset: "citizen", filter: {citizen_id: "079203001234"}) '
+        "{ edges { node { key } } } }"
+    )
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    owner = {"Authorization": f"Bearer {token('SYT', 'owner')}"}
+    other = {"Authorization": f"Bearer {token('STNMT', 'reader')}"}
+    sent = await client.post(
+        "/graphql", json={"query": secret, "extensions": persisted(digest)}, headers=owner
+    )
+    assert sent.status_code == 200
+    again = await client.post("/graphql", json={"extensions": persisted(digest)}, headers=owner)
+    assert again.json() == sent.json()  # its own hash runs its own document
+    for headers in (other, {}):
+        probe = await client.post(
+            "/graphql", json={"extensions": persisted(digest)}, headers=headers
+        )
+        assert code(probe) == "NOT_FOUND"
+        assert probe.json()["errors"][0]["message"] == "PersistedQueryNotFound"
