@@ -23,13 +23,18 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 def forget_dead_holders(data_dir: Path, dead: int | None = None) -> None:
     """Drop processes that died without letting go (SIGKILL, out of memory) from pgserver's
-    list of holders: the last live process's clean stop then stops the server, as it should."""
+    list of holders: the last live process's clean stop then stops the server, as it should.
+
+    Under pgserver's own lock: workers stopping at the same moment rewrite the list in their
+    exit handlers, and an unlocked read could catch it half-written."""
+    from pgserver.postgres_server import PostgresServer
     from pgserver.utils import DiskList, process_is_running
 
     holders = DiskList(data_dir.resolve() / "pg" / ".handle_pids.json")
-    for pid in holders.get():
-        if pid == dead or not process_is_running(pid):
-            holders.get_and_remove(pid)
+    with PostgresServer._lock:
+        for pid in holders.get():
+            if pid == dead or not process_is_running(pid):
+                holders.get_and_remove(pid)
 
 
 def start_embedded_postgres(data_dir: Path) -> str:

@@ -70,7 +70,10 @@ class Supervisor:
             for process in [p for p in processes if not p.is_alive()]:
                 process.join()
                 pid = process.pid or 0
-                self.on_exit(pid)
+                try:
+                    self.on_exit(pid)
+                except Exception:  # bookkeeping must never take the other workers down
+                    log.exception("cleaning up after hub worker %s failed", pid)
                 lived = time.monotonic() - self._started_at.pop(pid, 0.0)
                 if not self.stopping:
                     pause = self._pause_after(lived)

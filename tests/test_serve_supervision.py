@@ -23,18 +23,21 @@ ME = {"query": "{ me { anonymous } }"}
 
 
 async def _start(data_dir: Path, port: int, workers: int) -> asyncio.subprocess.Process:
-    process = await asyncio.create_subprocess_exec(
-        HUB,
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        # The load below comes from one address: its anonymous allowance is not the subject.
-        env={**_env(data_dir), "HUB_RATE_LIMIT_ANONYMOUS": "off"},
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # What the hub says on its way out goes into the failure message.
+    with (data_dir / "serve.err").open("wb") as said:
+        process = await asyncio.create_subprocess_exec(
+            HUB,
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            # The load below comes from one address: its anonymous allowance is not the subject.
+            env={**_env(data_dir), "HUB_RATE_LIMIT_ANONYMOUS": "off"},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=said,
+        )
     await _until_ready(port, process)
     return process
 
@@ -142,7 +145,8 @@ async def test_a_killed_worker_is_replaced_and_sigterm_stops_everything(tmp_path
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 60)
-    assert process.returncode == 0
+    said = (data_dir / "serve.err").read_text(errors="replace")[-4000:]
+    assert process.returncode == 0, said
     for _ in range(100):
         if _postmaster(data_dir) is None:
             break
