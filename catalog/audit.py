@@ -158,7 +158,8 @@ async def previous_hashes(session: AsyncSession, positions: Sequence[int]) -> di
             "SELECT p.pos, coalesce(e.hash, CASE WHEN p.pos = c.base_pos "
             "THEN encode(c.base_hash, 'hex') END) AS hash "
             "FROM unnest(CAST(:ps AS bigint[])) AS p(pos) CROSS JOIN audit_chain c "
-            "LEFT JOIN audit_events e ON e.chain_pos = p.pos"
+            "LEFT JOIN LATERAL (SELECT encode(hash, 'hex') AS hash FROM audit_log "
+            "  WHERE chain_pos = p.pos) e ON true"
         ),
         {"ps": wanted},
     )

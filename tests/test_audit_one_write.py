@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import audit as audit_module
 from catalog.audit import (
@@ -33,7 +34,9 @@ from catalog.audit import (
     verify_chain,
 )
 from catalog.checkpoints import (
+    Checkpoint,
     SigningKeys,
+    checkpoint_payload,
     last_good_checkpoint,
     verify_checkpoints,
     write_checkpoint,
@@ -546,6 +549,36 @@ async def _chain_v1(db: Database, limit: int) -> None:
             prev = digest
 
 
+async def _checkpoint_before_0005(session: AsyncSession, keys: SigningKeys) -> Checkpoint:
+    """A checkpoint as the hub signed them while ``audit_events`` was a table (today's code
+    reads the head from ``audit_log``, which that schema lacks)."""
+    head = (
+        await session.execute(
+            text(
+                "SELECT chain_pos, hash, clock_timestamp() AS now FROM audit_events "
+                "WHERE chain_pos IS NOT NULL ORDER BY chain_pos DESC LIMIT 1"
+            )
+        )
+    ).one()
+    signed = keys.sign(checkpoint_payload(int(head.chain_pos), str(head.hash), head.now))
+    row_id = await session.scalar(
+        text(
+            "INSERT INTO audit_checkpoints (chain_pos, head_hash, at, kid, jws) "
+            "VALUES (:p, :h, :at, :kid, :jws) RETURNING id"
+        ),
+        {
+            "p": head.chain_pos,
+            "h": head.hash,
+            "at": head.now,
+            "kid": keys.active_kid,
+            "jws": signed,
+        },
+    )
+    return Checkpoint(
+        int(head.chain_pos), str(head.hash), head.now, keys.active_kid, signed, row_id
+    )
+
+
 async def test_a_v1_chain_with_pending_events_migrates_and_verifies(
     old_database: Database, keys: KeyStore
 ) -> None:
@@ -560,8 +593,8 @@ async def test_a_v1_chain_with_pending_events_migrates_and_verifies(
             )
     await _chain_v1(old_database, 3)  # positions 1-3 chained, two events still pending
     async with old_database.sessions.begin() as session:
-        old = await write_checkpoint(session, _signing(keys), min_interval=0)
-    assert old is not None and old.pos == 3
+        old = await _checkpoint_before_0005(session, _signing(keys))
+    assert old.pos == 3
 
     await upgrade(old_database.engine, "0004")
     async with old_database.sessions() as session:
