@@ -1,12 +1,12 @@
 """Request allowances: per client, per agency, per address for anonymous callers, and on the
 token endpoint (per address and per client id, checked before the secret is hashed).
 
-Counters live in the process (``limits``' memory storage) or, with ``HUB_REDIS_URL``, in Redis
-so that every hub process and host spends one budget. ``limits``' sliding window counter
-gives what a token bucket would: ``200/2 seconds`` lets a burst of 200 through and then about
-100/s. (Its moving window was measured first: in memory it expires entries through a thread
-hop per key on every request, which cost the keyed lookup about 15 % of its throughput; the
-counter keeps two numbers per key and window.)
+Counters live in the process (``hub.rate_counter``) or, with ``HUB_REDIS_URL``, in Redis
+through ``limits`` so that every hub process and host spends one budget. Both run ``limits``'
+sliding window counter, which gives what a token bucket would: ``200/2 seconds`` lets a burst
+of 200 through and then about 100/s. (Its moving window was measured first: in memory it
+expires entries through a thread hop per key on every request, which cost the keyed lookup
+about 15 % of its throughput; the counter keeps two numbers per key and window.)
 When Redis cannot be reached the hub serves on and says so in its log: a counter outage must
 not take the province's data exchange down with it.
 """
@@ -26,6 +26,7 @@ from limits.storage import storage_from_string
 
 from catalog.errors import RateLimited
 from catalog.principal import Principal
+from hub.rate_counter import LocalWindowCounters
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,12 @@ class RateLimiter:
     """Spends and checks the allowances; ``admit_*`` raise ``RateLimited`` with the seconds
     after which a retry can succeed."""
 
-    def __init__(self, allowances: Allowances, storage: Storage) -> None:
+    def __init__(self, allowances: Allowances, storage: Storage | None = None) -> None:
+        """``storage``: ``limits``' shared (Redis) storage; None counts in this process."""
         self.allowances = allowances
         self._storage = storage
-        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._limiter = SlidingWindowCounterRateLimiter(storage) if storage else None
+        self._local = LocalWindowCounters() if storage is None else None
         self._warned_at = -math.inf
 
     @classmethod
@@ -84,9 +87,9 @@ class RateLimiter:
             anonymous=parse_allowance(settings.rate_limit_anonymous),
             token=parse_allowance(settings.rate_limit_token),
         )
-        redis = settings.redis_url.get_secret_value() if settings.redis_url else None
-        url = redis_storage_url(redis) if redis else "async+memory://"
-        storage = storage_from_string(url)
+        if settings.redis_url is None:
+            return cls(allowances)
+        storage = storage_from_string(redis_storage_url(settings.redis_url.get_secret_value()))
         assert isinstance(storage, Storage)  # an "async+" URL gives async storage
         return cls(allowances, storage)
 
@@ -107,6 +110,13 @@ class RateLimiter:
             await self._spend(self.allowances.token, "token-client", client_id[:128])
 
     async def _spend(self, items: Sequence[RateLimitItem], scope: str, who: str) -> None:
+        if self._local is not None:
+            for item in items:
+                wait = self._local.hit(item, scope, who)
+                if wait:
+                    raise _refusal(item, scope, max(1, math.ceil(wait)))
+            return
+        assert self._limiter is not None
         for item in items:
             try:
                 allowed = await self._limiter.hit(item, scope, who)
@@ -116,18 +126,20 @@ class RateLimiter:
             except Exception as exc:  # the counter store is down: serve, and say so
                 self._warn(exc)
                 return
-            retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-            raise RateLimited(
-                f"too many requests for this {_WHO[scope]} (allowance {item}); "
-                f"retry after {retry_after} s",
-                retry_after,
-            )
+            raise _refusal(item, scope, max(1, math.ceil(stats.reset_time - time.time())))
 
     def _warn(self, exc: Exception) -> None:
         now = time.monotonic()
         if now - self._warned_at >= _WARN_EVERY:
             self._warned_at = now
             log.warning("rate limit counters unreachable, serving without them: %s", exc)
+
+
+def _refusal(item: RateLimitItem, scope: str, retry_after: int) -> RateLimited:
+    return RateLimited(
+        f"too many requests for this {_WHO[scope]} (allowance {item}); retry after {retry_after} s",
+        retry_after,
+    )
 
 
 _WHO = {
