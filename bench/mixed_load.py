@@ -2,6 +2,7 @@
 
     python bench/mixed_load.py                      # 5 minutes at 32 connections, then on/off
     python bench/mixed_load.py --minutes 1 --compare-seconds 10
+    python bench/mixed_load.py --edge-only          # only the edge on/off comparison
 
 Needs the bench databases (python bench/load.py) and wrk. Starts `hub serve --workers 2` on
 127.0.0.1:8803 with the embedded search server (indexed from PostgreSQL at start; the run
@@ -180,11 +181,19 @@ def main() -> None:
     parser.add_argument(
         "--compare-seconds", type=int, default=20, help="each on/off lookup run (20)"
     )
+    parser.add_argument(
+        "--edge-only", action="store_true", help="only the on/off comparison of the edge"
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     mixed, lookups, parcel = mixed_bodies()
-    seconds = int(args.minutes * 60)
+    if not args.edge_only:
+        mixed_load(args, mixed, parcel)
+    compare_edge(args, lookups)
 
+
+def mixed_load(args: argparse.Namespace, mixed: Path, parcel: str) -> None:
+    seconds = int(args.minutes * 60)
     say(f"mixed load: {args.connections} connections for {seconds} s")
     with hub() as server:
         wait_indexed(server, {"business": "cong ty", "land_parcel": parcel})
@@ -201,6 +210,8 @@ def main() -> None:
         f"({100 * (last - first) / first:+.1f} %)"
     )
 
+
+def compare_edge(args: argparse.Namespace, lookups: Path) -> None:
     # Lookups only: the search server is not rebuilt for these runs.
     quiet = {"HUB_SEARCH_REINDEX_AT_START": "false", "HUB_SEARCH_INDEXER_IN_PROCESS": "false"}
     on = {**quiet, "HUB_LOG_LEVEL": "INFO", "HUB_ACCESS_LOG": "true"}
