@@ -11,11 +11,10 @@ stay out of logs), never a header value other than the id.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,7 +29,7 @@ def request_id_of(raw: str | None) -> str:
     """The caller's ``X-Request-Id`` when it is a short safe token, else a new one."""
     if raw is not None and _REQUEST_ID.fullmatch(raw):
         return raw
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # a uuid4's randomness, a fifth of its cost
 
 
 def request_id_for(request: Request) -> str:
@@ -73,7 +72,9 @@ class AccessLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message).setdefault("x-request-id", request_id)
+                headers = message["headers"] = list(message.get("headers", ()))
+                if not any(name.lower() == b"x-request-id" for name, _ in headers):
+                    headers.append((b"x-request-id", request_id.encode("latin-1")))
             await send(message)
 
         try:

@@ -6,7 +6,6 @@ that needs more (GraphiQL) sets its own. HSTS is sent when the hub's public URL 
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,12 +13,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hub.settings import Settings
 
 _ALWAYS = {
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "x-frame-options": "DENY",
+    b"x-content-type-options": b"nosniff",
+    b"referrer-policy": b"no-referrer",
+    b"x-frame-options": b"DENY",
 }
-_NOTHING = "default-src 'none'; frame-ancestors 'none'"
-_HSTS = "max-age=31536000; includeSubDomains"
+_CSP = b"content-security-policy"
+_NOTHING = b"default-src 'none'; frame-ancestors 'none'"
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 # What a browser calling the hub from the portal may send and read.
 _REQUEST_HEADERS = [
     "Authorization",
@@ -44,12 +44,15 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in _ALWAYS.items():
-                    headers.setdefault(name, value)
-                headers.setdefault("content-security-policy", _NOTHING)
-                if self.hsts:
-                    headers.setdefault("strict-transport-security", _HSTS)
+                # Raw (lower-case bytes) headers, each added unless the endpoint set it (a
+                # page such as GraphiQL sets its own policy).
+                headers = message["headers"] = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(item for item in _ALWAYS.items() if item[0] not in present)
+                if _CSP not in present:
+                    headers.append((_CSP, _NOTHING))
+                if self.hsts and _HSTS[0] not in present:
+                    headers.append(_HSTS)
             await send(message)
 
         await self.app(scope, receive, with_headers)
