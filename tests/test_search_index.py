@@ -278,6 +278,16 @@ async def test_readyz_reports_search_and_its_backlog(search_http: httpx.AsyncCli
     assert ready["search"]["backlog"] >= 5  # the baseline catalogue's entries
 
 
+async def test_readyz_shows_the_backlog_to_operators_only(search_app: Any) -> None:
+    """The outbox backlog moves with agencies' writes: a caller from elsewhere, who may not
+    scrape /metrics, sees the search status without it."""
+    transport = httpx.ASGITransport(app=search_app, client=("203.0.113.9", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
+        ready = (await http.get("/readyz")).json()
+    assert ready["status"] == "ready"
+    assert ready["search"] == {"status": "ok"}
+
+
 async def test_readyz_stays_ready_while_search_is_down(
     hub: Any, seeded: None, search_settings: Settings
 ) -> None:
