@@ -25,6 +25,26 @@ PARCELS = 300_000
 # The organisations' parcels are held by the businesses with the lowest tax codes, so that
 # the first parents of Q3 (businesses ordered by tax code) each hold about 20 parcels.
 HOLDERS = 10_000
+CITIZENS = 200_000
+
+# Q4: a reader of another agency reads citizens under a grant with a row filter. The grant
+# (load.py requests it for the agency and has the owner, SYT, approve it) names these fields,
+# three of them RESTRICTED (citizen_id, full_name, birth_date), on the citizens of one town.
+CITIZEN_READER_AGENCY = "UBND-TX-TUSON"
+CITIZEN_DISTRICT = "Thị xã Từ Sơn"
+CITIZEN_GRANT_FIELDS = (
+    "citizen_id",
+    "full_name",
+    "birth_date",
+    "sex",
+    "district",
+    "commune",
+)
+CITIZEN_PURPOSE = "Giải quyết thủ tục hành chính cho công dân thường trú tại thị xã"
+# PostGraphile's peer of that grant: a PostgreSQL role with SELECT on the same columns and a
+# row-level security policy on the same district; server.mjs takes it on for requests that
+# carry the header X-Bench-Role with this name.
+PG_CITIZEN_ROLE = "bench_citizen_reader"
 
 
 def dsn(database: str) -> str:

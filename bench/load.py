@@ -1,5 +1,5 @@
-"""Load the benchmark data: the same businesses and land parcels into the hub and into plain
-tables for PostGraphile.
+"""Load the benchmark data: the same businesses, land parcels and citizens into the hub and into
+plain tables for PostGraphile.
 
     python bench/load.py            # creates what is missing, skips what is already loaded
     python bench/load.py --force    # drops both bench databases and loads everything again
@@ -8,8 +8,14 @@ tables for PostGraphile.
 Databases (on the machine's PostgreSQL, 127.0.0.1:5432, user postgres):
 - ``hub_bench``: the hub's own schema (``hub db upgrade`` + ``hub seed``), records written
   through ``catalog.records.write_records`` (the record store, as a connector would);
-- ``pg_bench``: schema ``bench_pg`` with plain tables ``business`` and ``land_parcel``, loaded
-  with COPY, values taken from the hub's own normalisation so both hold the same text.
+- ``pg_bench``: schema ``bench_pg`` with plain tables ``business``, ``land_parcel`` and
+  ``citizen``, loaded with COPY, values taken from the hub's own normalisation so both hold the
+  same text.
+
+Then, each time (idempotent): the hub's Vietnamese sort key function copied into ``pg_bench``
+with a generated column ``business.name_sort`` of it (Q5), the citizen grant of the agency
+``UBND-TX-TUSON`` approved by the owner in the hub, and its PostgreSQL peer for PostGraphile: a
+role with SELECT on the same columns and a row-level security policy on the same district (Q4).
 """
 
 from __future__ import annotations
@@ -34,11 +40,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     BUSINESSES,
+    CITIZEN_DISTRICT,
+    CITIZEN_GRANT_FIELDS,
+    CITIZEN_PURPOSE,
+    CITIZEN_READER_AGENCY,
+    CITIZENS,
     HOLDERS,
     HUB_CLI,
     HUB_DB,
     HUB_DIR,
     PARCELS,
+    PG_CITIZEN_ROLE,
     PLAIN_DB,
     PLAIN_SCHEMA,
     ROOT,
@@ -102,6 +114,32 @@ COMMENT ON TABLE {PLAIN_SCHEMA}.business IS 'A registered enterprise (benchmark 
 COMMENT ON TABLE {PLAIN_SCHEMA}.land_parcel IS 'A land parcel (benchmark copy).';
 """
 
+# record_key is the hub's stored key of the record: citizen_id is encrypted in the hub, so its
+# records are keyed (and listed in order of) the blind index of citizen_id, HMAC-SHA256 with the
+# hub's blind key. The plain table carries that value so that PostGraphile can list citizens
+# in the hub's order. Indexes as the hub's for Q4: its key, and (district, key).
+CITIZEN_DDL = f"""
+CREATE TABLE {PLAIN_SCHEMA}.citizen (
+    citizen_id text PRIMARY KEY,
+    full_name text NOT NULL,
+    birth_date date NOT NULL,
+    sex text NOT NULL,
+    district text NOT NULL,
+    commune text NOT NULL,
+    address text,
+    phone text,
+    ethnicity text,
+    record_key text COLLATE "C" NOT NULL
+);
+"""
+CITIZEN_CONSTRAINTS = f"""
+CREATE UNIQUE INDEX citizen_record_key_idx ON {PLAIN_SCHEMA}.citizen (record_key);
+CREATE INDEX citizen_district_idx ON {PLAIN_SCHEMA}.citizen (district, record_key);
+COMMENT ON TABLE {PLAIN_SCHEMA}.citizen IS 'A permanent resident (benchmark copy).';
+COMMENT ON COLUMN {PLAIN_SCHEMA}.citizen.record_key IS
+    'The hub''s stored key of this record: the blind index (HMAC-SHA256) of citizen_id.';
+"""
+
 BUSINESS_COLUMNS = (
     "tax_code",
     "name",
@@ -116,6 +154,17 @@ BUSINESS_COLUMNS = (
     "legal_representative",
     "representative_phone",
     "updated_at",
+)
+CITIZEN_COLUMNS = (
+    "citizen_id",
+    "full_name",
+    "birth_date",
+    "sex",
+    "district",
+    "commune",
+    "address",
+    "phone",
+    "ethnicity",
 )
 PARCEL_COLUMNS = (
     "parcel_id",
@@ -179,6 +228,19 @@ def run_hub_cli(*args: str) -> str:
 # -- data ----------------------------------------------------------------------------------------
 
 
+def generate_citizens(n_citizens: int = CITIZENS) -> list[dict[str, Any]]:
+    from hub.demo import generate as gen
+
+    started = time.perf_counter()
+    citizens = gen.citizens(n_citizens)
+    in_town = sum(1 for c in citizens if c["district"] == CITIZEN_DISTRICT)
+    say(
+        f"generated {len(citizens):,} citizens ({in_town:,} in {CITIZEN_DISTRICT}) "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    return citizens
+
+
 def generate(
     n_businesses: int = BUSINESSES, n_parcels: int = PARCELS
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -205,14 +267,12 @@ async def hub_counts(conn: asyncpg.Connection) -> dict[str, int]:
         return {}
     rows = await conn.fetch(
         "SELECT dataset_code, count(*) AS n FROM records WHERE NOT deleted "
-        "AND dataset_code IN ('business', 'land_parcel') GROUP BY dataset_code"
+        "AND dataset_code IN ('business', 'land_parcel', 'citizen') GROUP BY dataset_code"
     )
     return {r["dataset_code"]: r["n"] for r in rows}
 
 
-async def load_hub(
-    businesses: list[dict[str, Any]], parcels: list[dict[str, Any]]
-) -> dict[str, float]:
+async def load_hub(datasets: list[tuple[str, list[dict[str, Any]]]]) -> dict[str, float]:
     from sqlalchemy import text
 
     from catalog.models import Dataset
@@ -226,7 +286,7 @@ async def load_hub(
     timings: dict[str, float] = {}
     async with hub_session(settings, migrate=False) as hub:
         keys = hub.keys.sealing_keys()
-        for code, rows in (("business", businesses), ("land_parcel", parcels)):
+        for code, rows in datasets:
             started = time.perf_counter()
             written = unchanged = 0
             for start in range(0, len(rows), BATCH_ROWS):
@@ -272,7 +332,7 @@ async def load_hub(
 
 async def plain_counts(conn: asyncpg.Connection) -> dict[str, int]:
     out = {}
-    for table in ("business", "land_parcel"):
+    for table in ("business", "land_parcel", "citizen"):
         if await conn.fetchval(f"SELECT to_regclass('{PLAIN_SCHEMA}.{table}') IS NOT NULL"):
             out[table] = await conn.fetchval(f"SELECT count(*) FROM {PLAIN_SCHEMA}.{table}")
     return out
@@ -310,7 +370,9 @@ def plain_rows(dataset: Any, rows: list[dict[str, Any]], columns: tuple[str, ...
     return out
 
 
-async def hub_datasets() -> dict[str, Any]:
+async def hub_datasets(
+    codes: tuple[str, ...] = ("business", "land_parcel"),
+) -> dict[str, Any]:
     """The catalogue's dataset objects (with their fields) for normalisation."""
     from sqlalchemy import select
 
@@ -322,9 +384,7 @@ async def hub_datasets() -> dict[str, Any]:
         database_url=dsn(HUB_DB), data_dir=HUB_DIR, keys_file=HUB_DIR / "keys.json"
     )
     async with hub_session(settings, migrate=False) as hub, hub.db.sessions() as session:
-        found = await session.scalars(
-            select(Dataset).where(Dataset.code.in_(["business", "land_parcel"]))
-        )
+        found = await session.scalars(select(Dataset).where(Dataset.code.in_(codes)))
         return {d.code: d for d in found}
 
 
@@ -359,10 +419,218 @@ async def load_plain(
     return timings
 
 
+async def sealing_keys() -> Any:
+    """The hub's field keys (bench/.work/hub/keys.json): the blind key for citizens' keys."""
+    from hub.runtime import hub_session
+    from hub.settings import load_settings
+
+    settings = load_settings(
+        database_url=dsn(HUB_DB), data_dir=HUB_DIR, keys_file=HUB_DIR / "keys.json"
+    )
+    async with hub_session(settings, migrate=False) as hub:
+        return hub.keys.sealing_keys()
+
+
+async def load_plain_citizens(citizens: list[dict[str, Any]]) -> dict[str, float]:
+    """(Re)create ``citizen`` alone: the other tables stay as they are."""
+    from catalog.records import stored_key
+
+    dataset = (await hub_datasets(("citizen",)))["citizen"]
+    keys = await sealing_keys()
+    timings: dict[str, float] = {}
+    conn = await asyncpg.connect(dsn(PLAIN_DB), timeout=10)
+    try:
+        await conn.execute(f"DROP TABLE IF EXISTS {PLAIN_SCHEMA}.citizen")
+        await conn.execute(CITIZEN_DDL)
+        started = time.perf_counter()
+        records = [
+            (*row, stored_key(dataset, row[0], keys))
+            for row in plain_rows(dataset, citizens, CITIZEN_COLUMNS)
+        ]
+        await conn.copy_records_to_table(
+            "citizen",
+            records=records,
+            columns=(*CITIZEN_COLUMNS, "record_key"),
+            schema_name=PLAIN_SCHEMA,
+            timeout=600,
+        )
+        timings["citizen"] = time.perf_counter() - started
+        say(f"plain citizen: {len(records):,} rows copied in {timings['citizen']:.1f} s")
+        started = time.perf_counter()
+        await conn.execute(CITIZEN_CONSTRAINTS, timeout=600)
+        await conn.execute(f"VACUUM ANALYZE {PLAIN_SCHEMA}.citizen", timeout=600)
+        timings["indexes+vacuum"] = time.perf_counter() - started
+    finally:
+        await conn.close()
+    return timings
+
+
+# -- what Q4 and Q5 need besides the rows ----------------------------------------------------------
+
+
+async def plain_sort_key() -> None:
+    """The hub's ``hub_vi_sort_key`` (its definition read from hub_bench) in pg_bench, and
+    ``business.name_sort``, a stored generated column of that key in hex, indexed with tax_code
+    like the hub's sort key index (key, then record key): PostGraphile orders by
+    NAME_SORT_ASC, TAX_CODE_ASC as the hub orders by NAME_ASC.
+
+    Hex, as text in collation "C": it orders as the bytes do (two digits a byte, 0-9 before
+    a-f), and PostGraphile 5.1.5 neither orders by a bytea column by default nor reads its own
+    cursor back when one holds a bytea (it writes the value as a Node Buffer's JSON, and an
+    ``after`` with it matches no row)."""
+    hub_conn = await asyncpg.connect(dsn(HUB_DB), timeout=10)
+    try:
+        definition = await hub_conn.fetchval(
+            "SELECT pg_get_functiondef('public.hub_vi_sort_key(text)'::regprocedure)"
+        )
+    finally:
+        await hub_conn.close()
+    conn = await asyncpg.connect(dsn(PLAIN_DB), timeout=10)
+    try:
+        current = await conn.fetchval(
+            "SELECT pg_get_functiondef(p.oid) FROM pg_proc p "
+            "JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = 'public' AND p.proname = 'hub_vi_sort_key'"
+        )
+        if current != definition:
+            if current is not None:
+                # Changed in the hub: the column computed with the old one goes with it.
+                say("plain: hub_vi_sort_key differs from the hub's; replacing it")
+                await conn.execute("DROP FUNCTION public.hub_vi_sort_key(text) CASCADE")
+            await conn.execute(definition)
+        column = await conn.fetchrow(
+            "SELECT data_type, collation_name FROM information_schema.columns "
+            "WHERE table_schema = $1 AND table_name = 'business' AND column_name = 'name_sort'",
+            PLAIN_SCHEMA,
+        )
+        if column is not None and tuple(column) != ("text", "C"):
+            say("plain: business.name_sort is of an older form; adding it again")
+            await conn.execute(f"ALTER TABLE {PLAIN_SCHEMA}.business DROP COLUMN name_sort")
+            column = None
+        if column is None:
+            started = time.perf_counter()
+            await conn.execute(
+                f'ALTER TABLE {PLAIN_SCHEMA}.business ADD COLUMN name_sort text COLLATE "C" '
+                "GENERATED ALWAYS AS (encode(public.hub_vi_sort_key(name), 'hex')) STORED",
+                timeout=600,
+            )
+            await conn.execute(
+                f"CREATE INDEX business_name_sort_idx ON {PLAIN_SCHEMA}.business "
+                "(name_sort, tax_code)",
+                timeout=600,
+            )
+            await conn.execute(
+                f"COMMENT ON COLUMN {PLAIN_SCHEMA}.business.name_sort IS "
+                "'encode(hub_vi_sort_key(name), ''hex''): the hub''s Vietnamese sort key of "
+                "the name, in hex.'"
+            )
+            await conn.execute(f"VACUUM ANALYZE {PLAIN_SCHEMA}.business", timeout=600)
+            say(
+                "plain: business.name_sort (generated, hub_vi_sort_key(name) in hex) and its "
+                f"index in {time.perf_counter() - started:.1f} s"
+            )
+    finally:
+        await conn.close()
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+async def plain_citizen_role() -> None:
+    """PostGraphile's peer of the hub's citizen grant: role PG_CITIZEN_ROLE may SELECT the
+    grant's columns (and record_key, the hub's order) of the citizens of CITIZEN_DISTRICT."""
+    columns = ", ".join((*CITIZEN_GRANT_FIELDS, "record_key"))
+    table = f"{PLAIN_SCHEMA}.citizen"
+    conn = await asyncpg.connect(dsn(PLAIN_DB), timeout=10)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+                f"{_literal(PG_CITIZEN_ROLE)}) THEN CREATE ROLE {PG_CITIZEN_ROLE} NOLOGIN; "
+                "END IF; END $$"
+            )
+            await conn.execute(f"GRANT USAGE ON SCHEMA {PLAIN_SCHEMA} TO {PG_CITIZEN_ROLE}")
+            # Revoking on the table revokes on its columns too: the grant below is the whole.
+            await conn.execute(f"REVOKE ALL ON {table} FROM {PG_CITIZEN_ROLE}")
+            await conn.execute(f"GRANT SELECT ({columns}) ON {table} TO {PG_CITIZEN_ROLE}")
+            await conn.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+            await conn.execute(f"DROP POLICY IF EXISTS citizen_grant ON {table}")
+            await conn.execute(
+                f"CREATE POLICY citizen_grant ON {table} FOR SELECT TO {PG_CITIZEN_ROLE} "
+                f"USING (district = {_literal(CITIZEN_DISTRICT)})"
+            )
+    finally:
+        await conn.close()
+    say(
+        f"plain: role {PG_CITIZEN_ROLE} reads {columns} of {table} where district = "
+        f"{CITIZEN_DISTRICT!r} (row-level security)"
+    )
+
+
+async def hub_citizen_grant() -> None:
+    """The agency CITIZEN_READER_AGENCY's grant on citizen (CITIZEN_GRANT_FIELDS, the rows of
+    CITIZEN_DISTRICT), requested and approved by the owner agency, unless already in force."""
+    from sqlalchemy import select
+
+    from catalog.grants import GrantRequest, decide_grant, request_grant
+    from catalog.models import Dataset, Grant
+    from catalog.principal import Principal
+    from hub.runtime import hub_session
+    from hub.settings import load_settings
+
+    settings = load_settings(
+        database_url=dsn(HUB_DB), data_dir=HUB_DIR, keys_file=HUB_DIR / "keys.json"
+    )
+    row_filter = {"district": {"eq": CITIZEN_DISTRICT}}
+    async with hub_session(settings, migrate=False) as hub, hub.db.sessions.begin() as session:
+        approved = await session.scalars(
+            select(Grant).where(
+                Grant.dataset_code == "citizen",
+                Grant.grantee_code == CITIZEN_READER_AGENCY,
+                Grant.status == "APPROVED",
+            )
+        )
+        for grant in approved:
+            if (
+                sorted(grant.fields) == sorted(CITIZEN_GRANT_FIELDS)
+                and grant.row_filter == row_filter
+                and grant.valid_to is None
+            ):
+                say(f"hub: citizen grant {grant.id} of {CITIZEN_READER_AGENCY} already approved")
+                return
+        dataset = await session.get(Dataset, "citizen")
+        assert dataset is not None, "dataset citizen missing: did hub seed run?"
+        reader = Principal("bench:citizen-reader", CITIZEN_READER_AGENCY, frozenset({"reader"}))
+        owner = Principal("bench:citizen-owner", dataset.owner_code, frozenset({"owner"}))
+        grant = await request_grant(
+            session,
+            reader,
+            GrantRequest(
+                dataset="citizen",
+                fields=list(CITIZEN_GRANT_FIELDS),
+                row_filter={"district": CITIZEN_DISTRICT},
+                purpose=CITIZEN_PURPOSE,
+                legal_basis="Nghị định 13/2023/NĐ-CP, Điều 17",
+            ),
+        )
+        await decide_grant(session, owner, str(grant.id), True, "Đồng ý trong phạm vi thị xã")
+        say(
+            f"hub: citizen grant {grant.id} of {CITIZEN_READER_AGENCY} "
+            f"({', '.join(CITIZEN_GRANT_FIELDS)}; district {CITIZEN_DISTRICT}) approved by "
+            f"{dataset.owner_code}"
+        )
+
+
 # -- main -----------------------------------------------------------------------------------------
 
 
-async def main(force: bool, n_businesses: int = BUSINESSES, n_parcels: int = PARCELS) -> None:
+async def main(
+    force: bool,
+    n_businesses: int = BUSINESSES,
+    n_parcels: int = PARCELS,
+    n_citizens: int = CITIZENS,
+) -> None:
     started = time.perf_counter()
     await ensure_databases(force)
     say(run_hub_cli("db", "upgrade"))
@@ -376,24 +644,35 @@ async def main(force: bool, n_businesses: int = BUSINESSES, n_parcels: int = PAR
     finally:
         await hub_conn.close()
         await plain_conn.close()
-    want = {"business": n_businesses, "land_parcel": n_parcels}
-    hub_done = all(have_hub.get(k) == n for k, n in want.items())
-    plain_done = all(have_plain.get(k) == n for k, n in want.items())
-    if hub_done and plain_done:
+    want = {"business": n_businesses, "land_parcel": n_parcels, "citizen": n_citizens}
+    hub_missing = [code for code, n in want.items() if have_hub.get(code) != n]
+    # load_plain re-creates the schema: the citizen table goes with it.
+    plain_base = any(have_plain.get(t) != want[t] for t in ("business", "land_parcel"))
+    plain_citizens = plain_base or have_plain.get("citizen") != n_citizens
+    if not hub_missing and not plain_base and not plain_citizens:
         say(f"already loaded: hub {have_hub}, plain {have_plain} (--force reloads)")
-        return
-
-    businesses, parcels = generate(n_businesses, n_parcels)
-    if hub_done:
-        say(f"hub already loaded: {have_hub}")
     else:
-        timings = await load_hub(businesses, parcels)
-        say("hub load: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
-    if plain_done:
-        say(f"plain tables already loaded: {have_plain}")
-    else:
-        timings = await load_plain(businesses, parcels)
-        say("plain load: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+        rows: dict[str, list[dict[str, Any]]] = {}
+        if plain_base or {"business", "land_parcel"} & set(hub_missing):
+            rows["business"], rows["land_parcel"] = generate(n_businesses, n_parcels)
+        if plain_citizens or "citizen" in hub_missing:
+            rows["citizen"] = generate_citizens(n_citizens)
+        if hub_missing:
+            timings = await load_hub([(code, rows[code]) for code in hub_missing])
+            say("hub load: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
+        else:
+            say(f"hub already loaded: {have_hub}")
+        if plain_base:
+            timings = await load_plain(rows["business"], rows["land_parcel"])
+            say("plain load: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+        if plain_citizens:
+            timings = await load_plain_citizens(rows["citizen"])
+            say("plain citizens: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+        if not plain_base and not plain_citizens:
+            say(f"plain tables already loaded: {have_plain}")
+    await plain_sort_key()
+    await plain_citizen_role()
+    await hub_citizen_grant()
     say(f"done in {time.perf_counter() - started:.0f} s")
 
 
@@ -567,6 +846,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--businesses", type=int, default=BUSINESSES, help="how many businesses")
     parser.add_argument("--parcels", type=int, default=PARCELS, help="how many land parcels")
+    parser.add_argument("--citizens", type=int, default=CITIZENS, help="how many citizens")
     parser.add_argument(
         "--bulk",
         action="store_true",
@@ -585,4 +865,4 @@ if __name__ == "__main__":
     elif args.bulk:
         asyncio.run(bulk_bench(args.businesses, args.txn_rows))
     else:
-        asyncio.run(main(args.force, args.businesses, args.parcels))
+        asyncio.run(main(args.force, args.businesses, args.parcels, args.citizens))

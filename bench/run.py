@@ -1,6 +1,6 @@
 """Benchmark the hub against PostGraphile v5 on the same data (run bench/load.py first).
 
-    python bench/run.py                   # 2 rounds of Q1..Q3 on both servers (~5 min)
+    python bench/run.py                   # 2 rounds of Q1..Q5 on both servers (~8 min)
     python bench/run.py --rounds 3 --queries Q2,Q3 --profile Q2
 
 Starts `hub serve --workers 2` on 127.0.0.1:8801 and PostGraphile (2 Node processes) on
@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     BENCH,
+    CITIZEN_PURPOSE,
+    CITIZEN_READER_AGENCY,
     HUB_CLI,
     HUB_DB,
     HUB_DIR,
+    PG_CITIZEN_ROLE,
     PLAIN_DB,
     PLAIN_SCHEMA,
     ROOT,
@@ -59,6 +62,7 @@ PG_DIR = BENCH / "postgraphile"
 NODE = PG_DIR / "node_modules" / ".bin" / "node"
 LUA = BENCH / "wrk" / "graphql.lua"
 CLIENT_FILE = HUB_DIR / "bench-client.json"
+CITIZEN_CLIENT_FILE = HUB_DIR / "bench-citizen-client.json"
 KEY_SAMPLE = 10_000  # tax codes Q1 picks from
 CHECK_Q1 = 200  # random keys whose answers are compared before the load
 
@@ -77,6 +81,10 @@ class Query:
     # the answer's data as comparable plain values
     hub_norm: Callable[[dict[str, Any]], Any]
     pg_norm: Callable[[dict[str, Any]], Any]
+    # whose credentials: "stnmt" (the STNMT reader; PostGraphile without authentication) or
+    # "citizen" (the UBND-TX-TUSON reader under its citizen grant; PostGraphile as the role
+    # PG_CITIZEN_ROLE)
+    reader: str = "stnmt"
 
 
 def _dec(value: Any) -> str | None:
@@ -90,6 +98,29 @@ def _edges(connection: dict[str, Any]) -> list[dict[str, Any]]:
 def _business(b: dict[str, Any] | None) -> tuple | None:
     return None if b is None else (b["taxCode"], b["name"], b.get("address"), b.get("district"))
 
+
+def _citizens(connection: dict[str, Any]) -> list[tuple]:
+    return [
+        (c["citizenId"], c["fullName"], c["birthDate"], c["sex"], c["commune"])
+        for c in _edges(connection)
+    ]
+
+
+def _names(connection: dict[str, Any]) -> list[tuple]:
+    return [(b["taxCode"], b["name"]) for b in _edges(connection)]
+
+
+# Q5 reads the second page: `after` is the end cursor of the first 100 (each server's own,
+# asked once before the load; the request bodies then carry it).
+Q5_HUB = (
+    "query Q5($after: String) { businessList(orderBy: NAME_ASC, first: 100, after: $after) "
+    "{ edges { node { taxCode name } } PAGE } }"
+)
+Q5_PG = (
+    "query Q5($after: Cursor) { allBusinesses(orderBy: [NAME_SORT_ASC, TAX_CODE_ASC], "
+    "first: 100, after: $after) { edges { node { taxCode name } } PAGE } }"
+)
+PAGE_INFO = "pageInfo { endCursor }"
 
 QUERIES = [
     Query(
@@ -153,6 +184,30 @@ QUERIES = [
             for b in _edges(d["allBusinesses"])
         ],
     ),
+    Query(
+        "Q4",
+        "50 citizens under a grant with a row filter and RESTRICTED fields, with a purpose",
+        "query Q4 { citizenList(first: 50, purpose: "
+        + json.dumps(CITIZEN_PURPOSE, ensure_ascii=False)
+        + ") { edges { node { citizenId fullName birthDate sex commune } } } }",
+        "query Q4 { allCitizens(orderBy: RECORD_KEY_ASC, first: 50) "
+        "{ edges { node { citizenId fullName birthDate sex commune } } } }",
+        lambda _: {},
+        lambda _: {},
+        lambda d: _citizens(d["citizenList"]),
+        lambda d: _citizens(d["allCitizens"]),
+        reader="citizen",
+    ),
+    Query(
+        "Q5",
+        "the second page of 100 businesses by name (Vietnamese order)",
+        Q5_HUB.replace(" PAGE", ""),
+        Q5_PG.replace(" PAGE", ""),
+        lambda cursors: {"after": cursors["hub"]},
+        lambda cursors: {"after": cursors["pg"]},
+        lambda d: _names(d["businessList"]),
+        lambda d: _names(d["allBusinesses"]),
+    ),
 ]
 
 
@@ -169,7 +224,8 @@ class Server:
     port: int
     process: subprocess.Popen[bytes]
     log: Path
-    auth: str = ""
+    # request headers per reader (Query.reader): the hub's bearer tokens, PostGraphile's role
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     listeners_expected: int = 1
 
@@ -274,7 +330,7 @@ def wait_ready(server: Server, workers: int, timeout: float = 120) -> None:
                 response = httpx.post(
                     f"http://{HOST}:{server.port}/graphql",
                     json={"query": "{ __typename }"},
-                    headers={"Authorization": server.auth} if server.auth else {},
+                    headers=server.headers.get("stnmt", {}),
                     timeout=5,
                 )
                 ok = ok + 1 if response.status_code == 200 else 0
@@ -298,23 +354,23 @@ def hub_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
     )
 
 
-def hub_token() -> str:
-    """A token for a client of agency STNMT with role reader (registered once, then reused)."""
-    if CLIENT_FILE.exists():
-        saved = json.loads(CLIENT_FILE.read_text())
+def hub_token(
+    path: Path = CLIENT_FILE, name: str = "bench-stnmt-reader", agency: str = "STNMT"
+) -> str:
+    """A token for a client of `agency` with role reader (registered once, then reused)."""
+    if path.exists():
+        saved = json.loads(path.read_text())
         done = hub_cli(
             "token", "--client-id", saved["client_id"], "--client-secret", saved["client_secret"]
         )
         if done.returncode == 0:
             return done.stdout.strip()
         say(f"saved bench client no longer works ({done.stderr.strip()}); registering anew")
-    done = hub_cli(
-        "clients", "add", "bench-stnmt-reader", "--agency", "STNMT", "--roles", "reader", "--json"
-    )
+    done = hub_cli("clients", "add", name, "--agency", agency, "--roles", "reader", "--json")
     if done.returncode != 0:
         raise SystemExit(f"hub clients add failed: {done.stderr.strip()}")
     saved = json.loads(done.stdout)
-    fd = os.open(CLIENT_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(saved, fh)
     done = hub_cli(
@@ -339,17 +395,47 @@ def psql(database: str, sql: str) -> list[str]:
     return [line for line in done.stdout.splitlines() if line]
 
 
-def samples() -> dict[str, list[Any]]:
+def _hub_count(dataset: str) -> int:
+    sql = f"SELECT count(*) FROM records WHERE dataset_code = '{dataset}' AND NOT deleted"
+    return int(psql(HUB_DB, sql)[0])
+
+
+def samples(chosen: list[str]) -> dict[str, list[Any]]:
     keys = psql(PLAIN_DB, f"SELECT tax_code FROM {PLAIN_SCHEMA}.business ORDER BY tax_code")
-    hub_count = int(psql(HUB_DB, "SELECT count(*) FROM records WHERE dataset_code = 'business'")[0])
+    hub_count = _hub_count("business")
     if len(keys) != hub_count or not keys:
         raise SystemExit(
             f"the databases differ or are empty ({len(keys)} plain businesses, {hub_count} in "
             "the hub): run python bench/load.py"
         )
+    if "Q4" in chosen:
+        has_table = psql(PLAIN_DB, f"SELECT to_regclass('{PLAIN_SCHEMA}.citizen') IS NOT NULL")
+        plain = (
+            int(psql(PLAIN_DB, f"SELECT count(*) FROM {PLAIN_SCHEMA}.citizen")[0])
+            if has_table == ["t"]
+            else 0
+        )
+        hub_citizens = _hub_count("citizen")
+        if plain != hub_citizens or not plain:
+            raise SystemExit(
+                f"citizens differ or are missing ({plain} plain, {hub_citizens} in the hub): "
+                "run python bench/load.py"
+            )
+    if "Q5" in chosen and not psql(
+        PLAIN_DB,
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = "
+        f"'{PLAIN_SCHEMA}' AND table_name = 'business' AND column_name = 'name_sort'",
+    ):
+        raise SystemExit("business.name_sort is missing: run python bench/load.py")
     districts = psql(PLAIN_DB, f"SELECT DISTINCT district FROM {PLAIN_SCHEMA}.land_parcel")
     rng = random.Random(20261123)
-    return {"Q1": rng.sample(keys, KEY_SAMPLE), "Q2": sorted(districts), "Q3": [None]}
+    return {
+        "Q1": rng.sample(keys, KEY_SAMPLE),
+        "Q2": sorted(districts),
+        "Q3": [None],
+        "Q4": [None],
+        "Q5": [],  # the cursors, from first_pages() once the servers run
+    }
 
 
 def audit_counts() -> tuple[int, int]:
@@ -365,11 +451,17 @@ def audit_counts() -> tuple[int, int]:
 # -- answers must match --------------------------------------------------------------------------
 
 
-def ask(client: httpx.Client, server: Server, query: str, variables: dict[str, Any]) -> Any:
+def ask(
+    client: httpx.Client,
+    server: Server,
+    query: str,
+    variables: dict[str, Any],
+    reader: str = "stnmt",
+) -> Any:
     response = client.post(
         f"http://{HOST}:{server.port}/graphql",
         json={"query": query, "variables": variables},
-        headers={"Authorization": server.auth} if server.auth else {},
+        headers=server.headers.get(reader, {}),
         timeout=30,
     )
     body = response.json()
@@ -395,8 +487,8 @@ def check_answers(
             rows = 0
             for value in chosen:
                 try:
-                    h = q.hub_norm(ask(client, hub, q.hub, q.hub_vars(value)))
-                    p = q.pg_norm(ask(client, pg, q.pg, q.pg_vars(value)))
+                    h = q.hub_norm(ask(client, hub, q.hub, q.hub_vars(value), q.reader))
+                    p = q.pg_norm(ask(client, pg, q.pg, q.pg_vars(value), q.reader))
                 except AnswerError as exc:
                     report[q.name] = f"ERROR {exc}"
                     break
@@ -409,6 +501,27 @@ def check_answers(
             else:
                 report[q.name] = f"equal ({len(chosen)} requests, {rows} values compared)"
     return report
+
+
+def first_pages(hub: Server, pg: Server) -> tuple[dict[str, str], str | None]:
+    """Q5's cursors: the end cursor of each server's first page of 100 businesses by name;
+    and what differs between those first pages (None when they are equal)."""
+    cursors: dict[str, str] = {}
+    pages = {}
+    with httpx.Client() as client:
+        for server, text, root in (
+            (hub, Q5_HUB, "businessList"),
+            (pg, Q5_PG, "allBusinesses"),
+        ):
+            key = "hub" if server is hub else "pg"
+            data = ask(client, server, text.replace("PAGE", PAGE_INFO), {"after": None})
+            cursors[key] = data[root]["pageInfo"]["endCursor"]
+            pages[key] = _names(data[root])
+    if pages["hub"] != pages["pg"]:
+        shown_h = json.dumps(pages["hub"], ensure_ascii=False)[:800]
+        shown_p = json.dumps(pages["pg"], ensure_ascii=False)[:800]
+        return cursors, f"first pages DIFFERENT:\n  hub: {shown_h}\n  pg:  {shown_p}"
+    return cursors, None
 
 
 def _count_rows(value: Any) -> int:
@@ -566,9 +679,15 @@ def parse_wrk(out: str) -> WrkResult:
 
 
 def run_wrk(
-    server: Server, bodies: Path, seconds: int, args: argparse.Namespace
+    server: Server, bodies: Path, seconds: int, args: argparse.Namespace, reader: str
 ) -> subprocess.Popen[str]:
-    env = {**os.environ, "BENCH_BODIES": str(bodies), "BENCH_AUTH": server.auth}
+    headers = server.headers.get(reader, {})
+    env = {
+        **os.environ,
+        "BENCH_BODIES": str(bodies),
+        "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in headers.items()),
+    }
+    env.pop("BENCH_AUTH", None)
     argv = [
         "wrk",
         f"-t{args.threads}",
@@ -633,11 +752,15 @@ def wait_quiet(servers_: list[Server], limit: float, patience: float) -> float:
 
 
 def measure(
-    server: Server, bodies: Path, args: argparse.Namespace, profile_to: Path | None = None
+    server: Server,
+    bodies: Path,
+    args: argparse.Namespace,
+    reader: str = "stnmt",
+    profile_to: Path | None = None,
 ) -> WrkResult:
     if args.quiet_limit > 0:
         wait_quiet(args.all_servers, args.quiet_limit, args.quiet_patience)
-    warm = run_wrk(server, bodies, args.warmup, args)
+    warm = run_wrk(server, bodies, args.warmup, args, reader)
     out, _ = warm.communicate(timeout=args.warmup + 30)
     if warm.returncode != 0:
         raise SystemExit(f"wrk warm-up against {server.name} failed:\n{out}")
@@ -647,7 +770,7 @@ def measure(
     for p in server.helpers():
         labels[p.pid] = f"{server.name} parent/helper (pid {p.pid})"
     audit_before = audit_counts() if server.name == "hub" else None
-    proc = run_wrk(server, bodies, args.duration, args)
+    proc = run_wrk(server, bodies, args.duration, args, reader)
     labels[proc.pid] = "wrk"
     sampler = CpuSampler(labels)
     spy = None
@@ -834,7 +957,15 @@ def servers(args: argparse.Namespace) -> Iterator[tuple[Server, Server]]:
         )
         hub.listeners_expected = args.workers
         started.append(hub)
-        hub.auth = "Bearer " + hub_token()
+        hub.headers = {
+            "stnmt": {"Authorization": "Bearer " + hub_token()},
+            "citizen": {
+                "Authorization": "Bearer "
+                + hub_token(CITIZEN_CLIENT_FILE, "bench-tuson-reader", CITIZEN_READER_AGENCY)
+            },
+        }
+        # server.mjs takes on the role named by X-Bench-Role (for this role only).
+        pg.headers = {"citizen": {"X-Bench-Role": PG_CITIZEN_ROLE}}
         wait_ready(pg, args.workers)
         wait_ready(hub, args.workers)
         say(
@@ -852,7 +983,7 @@ def servers(args: argparse.Namespace) -> Iterator[tuple[Server, Server]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--queries", default="Q1,Q2,Q3", help="which queries (default all)")
+    parser.add_argument("--queries", default="Q1,Q2,Q3,Q4,Q5", help="which queries (default all)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of every query (2)")
     parser.add_argument("--duration", type=int, default=10, help="measured seconds (10)")
     parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds (3)")
@@ -894,13 +1025,28 @@ def main() -> None:
         f"cores {os.cpu_count()}, wrk -t{args.threads} -c{args.connections}, warm-up "
         f"{args.warmup} s, measured {args.duration} s, {args.rounds} round(s)"
     )
-    pool = samples()
+    pool = samples([q.name for q in chosen])
     say(f"{len(pool['Q1']):,} sample tax codes, {len(pool['Q2'])} districts")
     rows: list[tuple[str, int, WrkResult, WrkResult]] = []
     cpu_lines: list[str] = []
     problems: list[str] = []
     with servers(args) as (hub, pg):
         args.all_servers = [hub, pg]
+        if any(q.name == "Q5" for q in chosen + profiled):
+            try:
+                cursors, differs = first_pages(hub, pg)
+            except AnswerError as exc:
+                # No cursor, no second page: Q5 is left out of this run.
+                differs = f"first page: ERROR {exc}"
+                chosen = [q for q in chosen if q.name != "Q5"]
+                profiled = [q for q in profiled if q.name != "Q5"]
+            else:
+                pool["Q5"] = [cursors]
+                if not differs:
+                    say("answers Q5 first page (for the cursors): equal")
+            if differs:
+                say(f"answers Q5: {differs}")
+                problems.append(f"Q5: {differs}")
         if not args.no_check:
             check_pool = {**pool, "Q1": pool["Q1"][:CHECK_Q1]}
             for name, verdict in check_answers(hub, pg, chosen, check_pool, CHECK_Q1).items():
@@ -919,7 +1065,7 @@ def main() -> None:
                 results: dict[str, WrkResult] = {}
                 for server, key in order:
                     say(f"round {rnd} {q.name} {server.name} …")
-                    results[key] = measure(server, bodies[(q.name, key)], args)
+                    results[key] = measure(server, bodies[(q.name, key)], args, q.reader)
                     r = results[key]
                     if r.non200 or r.gql_errors or r.socket_errors != "none":
                         problems.append(
@@ -960,6 +1106,7 @@ def main() -> None:
                 hub,
                 bodies.get((q.name, "hub")) or write_bodies(q, "hub", pool[q.name]),
                 args,
+                q.reader,
                 profile_to=path,
             )
             profile_lines.append(f"  {q.name} under py-spy: {r.rps:,.0f} req/s; {path}")

@@ -2,7 +2,9 @@
 --
 -- BENCH_BODIES  file with one complete JSON request body per line (bench/run.py writes it:
 --               for Q1 one line per tax code of the key list, for Q2 one per district ...)
--- BENCH_AUTH    optional Authorization header value ("Bearer …") for the hub
+-- BENCH_HEADERS optional request headers, one "Name: value" a line (bench/run.py sets the
+--               hub's "Authorization: Bearer …", PostGraphile's "X-Bench-Role: …" for Q4)
+-- BENCH_AUTH    optional Authorization header value ("Bearer …"), for running it by hand
 --
 -- Counts, besides wrk's own figures, responses that are not 200 and 200s whose body carries
 -- a GraphQL "errors" member, and prints them as "bench: …" lines for bench/run.py to parse.
@@ -35,6 +37,11 @@ function init(args)
   assert(n > 0, "no bodies in " .. path)
   local auth = os.getenv("BENCH_AUTH")
   if auth and #auth > 0 then headers["Authorization"] = auth end
+  local extra = os.getenv("BENCH_HEADERS") or ""
+  for line in string.gmatch(extra, "[^\n]+") do
+    local name, value = string.match(line, "^([^:]+):%s*(.*)$")
+    if name then headers[name] = value end
+  end
   math.randomseed(os.time() * 1000 + id)
 end
 
