@@ -74,6 +74,8 @@ class DatabaseFigures:
     audit_pending: int = 0
     outbox_backlog: int | None = None
     outbox_oldest_seconds: float | None = None
+    outbox_retrying: int = 0
+    outbox_parked: int = 0
     sync: list[tuple[str, str, float | None, dict[str, int]]] = field(default_factory=list)
 
 
@@ -106,6 +108,17 @@ class _Figures(Collector):
                 "hub_search_outbox_oldest_seconds",
                 "Age of the oldest record version waiting to be indexed (0: none waiting)",
                 value=f.outbox_oldest_seconds or 0.0,
+            )
+            yield GaugeMetricFamily(
+                "hub_search_outbox_retrying",
+                "Entries set aside after the search index refused them, waiting for a retry",
+                value=f.outbox_retrying,
+            )
+            yield GaugeMetricFamily(
+                "hub_search_outbox_parked",
+                "Entries the search index refused on every attempt, parked until retried "
+                "(search_outbox_failures)",
+                value=f.outbox_parked,
             )
         age = GaugeMetricFamily(
             "hub_sync_last_success_age_seconds",
@@ -142,7 +155,9 @@ FROM sync_runs r WHERE status <> 'RUNNING' ORDER BY connector, id DESC LIMIT 100
 """
 _OUTBOX = """
 SELECT (SELECT count(*) FROM (SELECT 1 FROM search_outbox LIMIT 1000000) AS waiting),
-       (SELECT extract(epoch FROM now() - min(at)) FROM search_outbox)
+       (SELECT extract(epoch FROM now() - min(at)) FROM search_outbox),
+       (SELECT count(*) FROM search_outbox_failures WHERE retry_at IS NOT NULL),
+       (SELECT count(*) FROM search_outbox_failures WHERE retry_at IS NULL)
 """
 _COUNTS = ("read", "inserted", "updated", "unchanged", "deleted", "rejected")
 
@@ -178,13 +193,15 @@ class Metrics:
         self._read_at = time.monotonic()
         try:
             async with pool.acquire() as conn:
-                backlog, oldest = await conn.fetchrow(_OUTBOX)
+                backlog, oldest, retrying, parked = await conn.fetchrow(_OUTBOX)
                 runs: Sequence[Any] = await conn.fetch(_SYNC)
         except Exception:  # a scrape must answer even while PostgreSQL is away
             self.figures.outbox_backlog = None
             return
         self.figures.outbox_backlog = int(backlog)
         self.figures.outbox_oldest_seconds = float(oldest) if oldest is not None else None
+        self.figures.outbox_retrying = int(retrying)
+        self.figures.outbox_parked = int(parked)
         self.figures.sync = [
             (
                 run["connector"],

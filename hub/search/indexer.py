@@ -7,6 +7,16 @@ deleted or absent one. The claim commits only after the bulk request succeeded, 
 unreachable server or a crash leaves the entries to be delivered again; external versions
 mean no order of deliveries, across batches or processes, lets an older version win.
 
+An entry that fails for a reason of its own does not hold back the others: an item the index
+refuses (a 4xx status other than a version conflict, which means a newer version is there, and
+other than a missing index, which is made again), a document that cannot be built, a record
+index that cannot be made for its dataset. It is set aside in ``search_outbox_failures`` with
+the reason (``hub.search.outbox``) while the rest of the batch commits, retried after
+``RETRY_DELAYS_SECONDS`` and parked after the last attempt; a parked entry is retried once
+the index it failed against has been replaced (``hub search reindex``, a definition change).
+A batch that fails as a whole because the server is unavailable (no connection, 5xx, 429,
+also as an item's status) sets nothing aside: it is delivered again after a back-off.
+
 Catalogue entries (key ``''``) re-index the dataset's catalogue document under an advisory
 lock (catalogue documents have no version to compare, so their writers take turns, each
 sending the state it read under the lock); a published dataset gets its record index and
@@ -19,10 +29,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import NotFoundError
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,9 +50,20 @@ from hub.search.documents import (
     record_document,
     record_mapping,
 )
-from hub.search.indices import Bulk, current_mapping, ensure_alias, ensure_template, send_bulk
+from hub.search.indices import Bulk, BulkRetry, current_mapping, ensure_alias, ensure_template
 from hub.search.names import catalogue_alias, record_alias
-from hub.search.outbox import Entry, claim, latest_per_record
+from hub.search.outbox import (
+    Entry,
+    Failure,
+    SetAside,
+    claim,
+    claim_due,
+    forget,
+    latest_per_record,
+    parked_indices,
+    retry_parked,
+    set_aside,
+)
 from hub.search.reindex import CATALOGUE_LOCK, reindex_dataset
 from hub.settings import Settings
 
@@ -47,6 +72,14 @@ log = logging.getLogger(__name__)
 # Longest wait between attempts while the search server is down, seconds.
 MAX_BACKOFF_SECONDS = 30.0
 FIRST_BACKOFF_SECONDS = 0.5
+# Delays before the retries of an entry set aside, seconds: attempt n failing waits the n-th;
+# the attempt after the last delay is the last one (5 attempts over about 2.5 hours), then
+# the entry is parked.
+RETRY_DELAYS_SECONDS: tuple[float, ...] = (60.0, 300.0, 1_800.0, 7_200.0)
+# How often an indexer looks whether the index a parked entry failed against was replaced.
+REBUILT_CHECK_SECONDS = 60.0
+# Field values the server quotes in its reasons: cut before a reason is stored or logged.
+_VALUE_IN_REASON = re.compile(r"[.;,]?\s*(Preview of field's value|The prefix of the first)", re.I)
 
 _ROWS = text(
     """
@@ -73,6 +106,10 @@ class Indexer:
         self._aliases: set[str] = set()  # known to exist (a reindex never removes one)
         self._template = False
         self.indexed = 0  # outbox entries handled by this indexer (bench, logs)
+        self.retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS
+        self.set_aside = 0  # entries this indexer set aside (retried or parked)
+        self.rebuilt_check_seconds = REBUILT_CHECK_SECONDS
+        self._rebuilt_checked = -REBUILT_CHECK_SECONDS
 
     async def run(self) -> None:
         """Drain forever: at once while entries wait, every HUB_SEARCH_POLL_SECONDS when the
@@ -97,29 +134,35 @@ class Indexer:
                 await asyncio.sleep(self.poll_seconds)
 
     async def drain(self) -> int:
-        """Index until the outbox is empty (errors propagate); the entries handled."""
+        """Index until the outbox is empty and no entry set aside is due (errors propagate);
+        the entries handled."""
         total = 0
         while handled := await self.drain_once():
             total += handled
         return total
 
     async def drain_once(self) -> int:
-        """One batch: claim, index, commit; the number of outbox entries it handled."""
+        """One batch: claim, index, set aside the entries that failed on their own, commit;
+        the number of entries it handled (outbox entries and retries due)."""
         if not self._template:
             await ensure_template(self.client, self.prefix)
             self._template = True
         async with self.sessions.begin() as session:
+            await self._retry_rebuilt(session)
             entries = await claim(session, self.batch_size)
-            if not entries:
+            room = max(self.batch_size - len(entries), self.batch_size // 10, 1)
+            retries = await claim_due(session, room)
+            if not entries and not retries:
                 return 0
-            latest = latest_per_record(entries)
+            # Retries first: an outbox entry of the same record supersedes its retry.
+            latest = latest_per_record([*retries, *entries])
             codes = sorted({e.dataset_code for e in latest})
             found = await session.scalars(select(Dataset).where(Dataset.code.in_(codes)))
             datasets = {d.code: d for d in found}
-            bulk = Bulk()
+            batch = _Batch()
             catalogue = [e for e in latest if e.is_catalogue]
             if catalogue:
-                await self._catalogue(session, catalogue, datasets, bulk)
+                await self._catalogue(session, catalogue, datasets, batch)
             by_dataset: dict[str, list[Entry]] = defaultdict(list)
             for entry in latest:
                 if not entry.is_catalogue:
@@ -128,57 +171,125 @@ class Indexer:
                 dataset = datasets.get(code)
                 if dataset is None:  # removed meanwhile: nothing left to index
                     continue
-                await self._records(session, dataset, group, bulk)
-            await send_bulk(self.client, bulk)
-        self.indexed += len(entries)
-        return len(entries)
+                await self._records(session, dataset, group, batch)
+            await self._send(batch)
+            failed = set(batch.failed)
+            await forget(session, [e for e in latest if e not in failed])
+            kept = await set_aside(session, list(batch.failed.values()), self.retry_delays)
+        handled = len(entries) + len(retries)
+        self.indexed += handled
+        self.set_aside += len(kept)
+        _report(list(batch.failed.values()), kept)
+        return handled
 
     async def _records(
-        self, session: AsyncSession, dataset: Dataset, entries: Sequence[Entry], bulk: Bulk
+        self, session: AsyncSession, dataset: Dataset, entries: Sequence[Entry], batch: _Batch
     ) -> None:
         alias = record_alias(self.prefix, dataset.code)
-        await self._ensure(alias, dataset)
+        try:
+            await self._ensure(alias, dataset)
+        except Exception as error:
+            if is_unavailable(error):
+                raise
+            for entry in entries:  # this dataset's index cannot be made: its entries wait
+                batch.fail(entry, f"index: {_reason(error)}")
+            return
         keys = [e.key for e in entries]
         rows = (await session.execute(_ROWS, {"code": dataset.code, "keys": keys})).mappings()
         current = {row["key"]: row for row in rows}
+        unbuilt: list[tuple[Entry, str]] = []
         for entry in entries:
             row = current.get(entry.key)
             if row is None:  # gone from the store altogether: its document goes too
-                bulk.delete(alias, entry.key, entry.version)
+                batch.bulk.delete(alias, entry.key, entry.version)
+                batch.items.append(entry)
                 continue
-            doc = record_document(dataset, dict(row))
+            try:
+                doc = record_document(dataset, dict(row))
+            except Exception as error:
+                unbuilt.append((entry, f"document: {_reason(error)}"))
+                continue
             if doc is None:
-                bulk.delete(alias, entry.key, int(row["version"]))
+                batch.bulk.delete(alias, entry.key, int(row["version"]))
             else:
-                bulk.index(alias, entry.key, doc, int(row["version"]))
+                batch.bulk.index(alias, entry.key, doc, int(row["version"]))
+            batch.items.append(entry)
+        if unbuilt:  # a rebuild of the index retries them once parked
+            target = await self._target(alias)
+            for entry, reason in unbuilt:
+                batch.fail(entry, reason, target)
+
+    async def _send(self, batch: _Batch) -> None:
+        """Send the batch's bulk request(s); an item refused for a reason of its own fails
+        its entry. Raises BulkRetry when an item failed because the server could not take
+        it (overload, server error, an index gone missing): the batch is delivered again."""
+        offset = 0
+        retry = 0
+        for body in batch.bulk.bodies():
+            actions = _actions(body)
+            response = await self.client.bulk(body=body)
+            if response.get("errors"):
+                items = response.get("items", [])
+                if len(items) != actions:
+                    raise BulkRetry(f"bulk response has {len(items)} items for {actions}")
+                for item, entry in zip(items, batch.items[offset : offset + actions], strict=True):
+                    outcome = _outcome(item)
+                    if outcome == _RETRY:
+                        retry += 1
+                    elif outcome is not None:
+                        index = next(iter(item.values())).get("_index")
+                        batch.fail(entry, outcome, str(index) if index else None)
+            offset += actions
+        if retry:
+            raise BulkRetry(f"{retry} bulk item(s) failed; the batch is sent again")
 
     async def _catalogue(
         self,
         session: AsyncSession,
         entries: Sequence[Entry],
         datasets: dict[str, Dataset],
-        bulk: Bulk,
+        batch: _Batch,
     ) -> None:
         # Taken in the claim's transaction: held until this batch's bulk request is sent.
         await session.execute(text(CATALOGUE_LOCK))
         alias = catalogue_alias(self.prefix)
         if alias not in self._aliases:
-            await ensure_alias(self.client, alias, catalogue_mapping())
+            try:
+                await ensure_alias(self.client, alias, catalogue_mapping())
+            except Exception as error:
+                if is_unavailable(error):
+                    raise
+                for entry in entries:
+                    batch.fail(entry, f"index: {_reason(error)}")
+                return
             self._aliases.add(alias)
         for entry in entries:
             # Read again under the lock: the state this batch sends is the latest committed.
             dataset = await session.get(Dataset, entry.dataset_code, populate_existing=True)
             if dataset is None:
-                bulk.delete(alias, entry.dataset_code, None)
+                batch.bulk.delete(alias, entry.dataset_code, None)
+                batch.items.append(entry)
                 continue
             datasets[dataset.code] = dataset
-            bulk.index(alias, dataset.code, catalogue_document(dataset), None)
+            try:
+                doc = catalogue_document(dataset)
+            except Exception as error:
+                batch.fail(entry, f"document: {_reason(error)}")
+                continue
+            batch.bulk.index(alias, dataset.code, doc, None)
+            batch.items.append(entry)
             if has_record_index(dataset):
-                await self._follow_definition(dataset)
+                try:
+                    await self._follow_definition(session, dataset)
+                except Exception as error:
+                    if is_unavailable(error):
+                        raise
+                    batch.fail(entry, f"record index: {_reason(error)}")
 
-    async def _follow_definition(self, dataset: Dataset) -> None:
+    async def _follow_definition(self, session: AsyncSession, dataset: Dataset) -> None:
         """Create the record index of a newly published dataset; rebuild one whose mapping
-        no longer matches the dataset's definition."""
+        no longer matches the dataset's definition (and retry its parked entries: the new
+        mapping may take them)."""
         alias = record_alias(self.prefix, dataset.code)
         wanted = record_mapping(dataset)
         mapping = await current_mapping(self.client, alias)
@@ -189,11 +300,131 @@ class Indexer:
         if mapped_fields(mapping) != mapped_fields(wanted):
             log.info("search: the definition of %s changed; reindexing it", dataset.code)
             await reindex_dataset(self.sessions, self.client, self.prefix, dataset.code)
+            await retry_parked(session, [dataset.code])
+
+    async def _retry_rebuilt(self, session: AsyncSession) -> None:
+        """Make parked entries due again whose index has been replaced since they failed (a
+        reindex rebuilt it, perhaps with a mapping that takes them); at most once every
+        ``rebuilt_check_seconds``."""
+        now = asyncio.get_running_loop().time()
+        if now - self._rebuilt_checked < self.rebuilt_check_seconds:
+            return
+        self._rebuilt_checked = now
+        stale: dict[str, list[str]] = defaultdict(list)
+        targets: dict[str, str | None] = {}
+        for code, is_catalogue, index in await parked_indices(session):
+            prefix = self.prefix
+            alias = catalogue_alias(prefix) if is_catalogue else record_alias(prefix, code)
+            if alias not in targets:
+                targets[alias] = await self._target(alias)
+            if targets[alias] != index:
+                stale[code].append(index)
+        for code, indices in sorted(stale.items()):
+            retried = await retry_parked(session, [code], indices)
+            if retried:
+                log.info("search: %s was rebuilt; retrying %d parked entries", code, retried)
+
+    async def _target(self, alias: str) -> str | None:
+        """The concrete index ``alias`` points at (None: no alias, or not known)."""
+        try:
+            found = await self.client.indices.get_alias(name=alias)
+        except NotFoundError:
+            return None
+        except Exception as error:
+            if is_unavailable(error):
+                raise
+            return None
+        return next(iter(sorted(found)), None)
 
     async def _ensure(self, alias: str, dataset: Dataset) -> None:
         if alias not in self._aliases:
             await ensure_alias(self.client, alias, record_mapping(dataset))
             self._aliases.add(alias)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One batch's bulk request, the entry each of its actions serves, and the entries
+    that failed on their own (with the reason)."""
+
+    bulk: Bulk = field(default_factory=Bulk)
+    items: list[Entry] = field(default_factory=list)
+    failed: dict[Entry, Failure] = field(default_factory=dict)
+
+    def fail(self, entry: Entry, reason: str, index: str | None = None) -> None:
+        if entry not in self.failed:
+            self.failed[entry] = Failure(entry, reason, index)
+
+
+# The outcome of an item that failed because of the server, not of the item.
+_RETRY = "retry"
+
+
+def _outcome(item: dict[str, Any]) -> str | None:
+    """None for an item that is done (indexed, deleted, a newer version already there, a
+    delete of an absent document), ``_RETRY`` for one the server could not take now, else
+    the reason the item itself was refused."""
+    op, result = next(iter(item.items()))
+    status = int(result.get("status", 500))
+    if status < 300 or status == 409 or (op == "delete" and status == 404):
+        return None
+    error = result.get("error")
+    kind = str(error.get("type")) if isinstance(error, dict) else str(error)
+    if status == 429 or status >= 500 or kind == "index_not_found_exception":
+        return _RETRY
+    detail = error.get("reason") if isinstance(error, dict) else None
+    reason = f"{status} {kind}"
+    if detail:
+        reason += f": {_VALUE_IN_REASON.split(str(detail), maxsplit=1)[0]}"
+    return reason
+
+
+def _actions(body: bytes) -> int:
+    """The actions in a bulk body (documents follow their index action; see ``Bulk``)."""
+    return sum(
+        1
+        for line in body.split(b"\n")
+        if line.startswith(b'{"index"') or line.startswith(b'{"delete"')
+    )
+
+
+def _reason(error: BaseException) -> str:
+    """What is kept of an error an entry failed with: its kind and message."""
+    message = str(error).strip()
+    return f"{_kind(error)}: {message}" if message else _kind(error)
+
+
+def _report(failures: Sequence[Failure], kept: Sequence[SetAside]) -> None:
+    """One line per dataset of entries set aside, and one per dataset of entries parked (by
+    key only: reasons may quote values, and are read from search_outbox_failures)."""
+    if not failures:
+        return
+    by_dataset: dict[str, list[Failure]] = defaultdict(list)
+    for failure in failures:
+        by_dataset[failure.entry.dataset_code].append(failure)
+    for code, group in sorted(by_dataset.items()):
+        first = group[0]
+        log.warning(
+            "search: %d entr%s of %s set aside to retry later (first: key %r, %s)",
+            len(group),
+            "y" if len(group) == 1 else "ies",
+            code,
+            first.entry.key,
+            ":".join(first.reason.split(":")[:2]),  # the kind, no message
+        )
+    parked: dict[str, list[str]] = defaultdict(list)
+    for row in kept:
+        if row.parked:
+            parked[row.dataset_code].append(row.key)
+    for code, keys in sorted(parked.items()):
+        log.error(
+            "search: %d entr%s of %s parked after their last attempt (first: key %r); "
+            "see search_outbox_failures",
+            len(keys),
+            "y" if len(keys) == 1 else "ies",
+            code,
+            keys[0],
+        )
 
 
 def _kind(error: BaseException) -> str:
