@@ -156,10 +156,14 @@ class ConnectionCompiler(CompilerBase):
         if wants_cursor:
             columns.append(f"{cursor} AS cur")
         columns.append(f"{concat_reads(reads_parts)} AS reads")
-        columns.append(f"row_number() OVER (ORDER BY {order}) AS n")
+        columns.append(f"{alias}.n AS n")
         # The page's rows are chosen first; references and nested lists join to those only.
+        # They are numbered there, by the window sharing the ORDER BY's sort values: numbered
+        # above, each row's sort value was computed twice, and a Vietnamese sort key costs
+        # 20-50 µs a row (a 100-row page by name spent 6 ms of PostgreSQL on them).
         page = (
-            f"(SELECT {alias}.* FROM records {alias} WHERE {where_sql} "
+            f"(SELECT {alias}.*, row_number() OVER (ORDER BY {order}) AS n "
+            f"FROM records {alias} WHERE {where_sql} "
             f"ORDER BY {order} LIMIT {limit}) {alias}"
         )
         inner = f"SELECT {', '.join(columns)} FROM {page} {' '.join(inner_joins)}"
