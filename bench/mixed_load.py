@@ -28,7 +28,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -64,14 +64,14 @@ SEARCH = (
 )
 
 
-def bodies_file(name: str, lines: list[dict[str, object]]) -> Path:
+def bodies_file(name: str, lines: Sequence[Mapping[str, object]]) -> Path:
     path = WORK / f"mixed-{name}.jsonl"
     path.write_text("".join(json.dumps(b, ensure_ascii=False) + "\n" for b in lines))
     return path
 
 
 def mixed_bodies() -> tuple[Path, Path, str]:
-    data = samples()
+    data = samples(["Q1", "Q2", "Q3"])
     by_name = {q.name: q for q in QUERIES}
     rng = random.Random(20261201)
     lookups = [
@@ -105,7 +105,7 @@ def hub(**env: str) -> Iterator[Server]:
     )
     server.listeners_expected = 2
     try:
-        server.auth = "Bearer " + hub_token()
+        server.headers = {"stnmt": {"Authorization": "Bearer " + hub_token()}}
         wait_ready(server, 2, timeout=300)
         yield server
     finally:
@@ -127,7 +127,7 @@ def wait_indexed(server: Server, probes: dict[str, str], timeout: float = 1800) 
                 found = http.post(
                     f"http://{HOST}:{server.port}/graphql",
                     json={"query": query, "variables": {"q": word, "d": [dataset]}},
-                    headers={"Authorization": server.auth},
+                    headers=server.headers["stnmt"],
                 ).json()
                 totals[dataset] = ((found.get("data") or {}).get("search") or {}).get("total")
             ready = http.get(f"http://{HOST}:{server.port}/readyz").json()
@@ -167,7 +167,7 @@ class MemorySampler(threading.Thread):
 
 def wrk_once(server: Server, bodies: Path, seconds: int, connections: int) -> WrkResult:
     args = argparse.Namespace(threads=2, connections=connections)
-    proc = run_wrk(server, bodies, seconds, args)
+    proc = run_wrk(server, bodies, seconds, args, "stnmt")
     out, _ = proc.communicate(timeout=seconds + 600)  # wrk waits for its last answers
     if proc.returncode != 0:
         raise SystemExit(f"wrk failed:\n{out}")
