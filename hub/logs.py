@@ -10,10 +10,10 @@ the path but not the query string, which for GET /graphql carries the query and 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
-import logging.handlers
-import queue
 import sys
+import threading
 import traceback
 from datetime import UTC, datetime
 from types import TracebackType
@@ -139,16 +139,16 @@ def _structlog_formatter() -> logging.Formatter:
 
 def configure_logging(level: str, fmt: str = "json") -> None:
     """Root handler with the redacting formatter (JSON lines, or ``text``); uvicorn's loggers
-    go through it too. Records are formatted and written by a thread of their own, off the
-    event loop (see ``_QueuedLines``)."""
-    handler = logging.StreamHandler()
+    go through it too. Lines are written by a thread of their own, off the event loop (see
+    ``_BufferedLines``)."""
+    handler = _BufferedLines()
     handler.setFormatter(json_formatter() if fmt == "json" else RedactingFormatter(FORMAT))
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
-        if isinstance(existing, _QueuedLines):
+        if isinstance(existing, _BufferedLines):
             existing.stop()
-    root.addHandler(_QueuedLines(handler))
+    root.addHandler(handler)
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
@@ -157,76 +157,86 @@ def configure_logging(level: str, fmt: str = "json") -> None:
     logging.getLogger("uvicorn.access").addFilter(QueryStringFilter())
 
 
-class _QueuedLines(logging.handlers.QueueHandler):
-    """Hands records to a thread that formats and writes them, flushing when it has caught
-    up. A write to stderr is a syscall per line and blocks while the reader (a pipe, the
-    journal) is slow: on the serving thread it stalled every request with it, and the access
-    line alone (one per request) cost the keyed lookup about 5 % of its throughput. Records
-    are passed as they are (no pickling: the queue stays in this process); what is still
-    queued is written at exit."""
+class _BufferedLines(logging.StreamHandler):
+    """Formats each record where it is logged and appends the line to a buffer that a thread
+    writes out every ``FLUSH_SECONDS`` (at once when it holds ``_BATCH`` lines or a record of
+    WARNING or above). A write to stderr is a syscall per line and blocks while the reader (a
+    pipe, the journal) is slow: written where it was logged, it stalled the event loop, and
+    every request with it. The thread wakes on a timer, not per line, so it rarely contends
+    for the interpreter with the serving thread (a thread woken per line cost more than the
+    write it saved). While the reader is stuck, at most ``_MAX_PENDING`` lines wait; later
+    ones are counted and the count is written once the reader is back. What is buffered is
+    written at exit."""
 
-    def __init__(self, target: logging.Handler) -> None:
-        lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-        super().__init__(lines)
-        self._listener = _CatchingUpListener(lines, target)
-        self._listener.start()
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending: list[str] = []
+        self._dropped = 0
+        self._wake = threading.Event()
+        self._stopping = False
+        self._writer = threading.Thread(target=self._run, name="hub-log-writer", daemon=True)
+        self._writer.start()
         atexit.register(self.stop)
 
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        return record  # formatted by the writing thread, with its exception if any
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        if len(self._pending) >= _MAX_PENDING:
+            self._dropped += 1
+            return
+        self._pending.append(line)  # under the handler's lock (Handler.handle)
+        if record.levelno >= logging.WARNING or len(self._pending) >= _BATCH:
+            self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wake.wait(FLUSH_SECONDS)
+            self._wake.clear()
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        with self.lock or contextlib.nullcontext():
+            lines, self._pending = self._pending, []
+            dropped, self._dropped = self._dropped, 0
+        if dropped:
+            lines.append(
+                orjson.dumps(
+                    {
+                        "event": "log lines dropped while the log reader was stuck",
+                        "level": "warning",
+                        "logger": __name__,
+                        "dropped": dropped,
+                    }
+                ).decode()
+                + self.terminator
+            )
+        if not lines:
+            return
+        # A closed or broken stderr leaves nothing to report to: the lines go.
+        with contextlib.suppress(Exception):
+            self.stream.write("".join(lines))  # the GIL is released while it blocks
+            self.stream.flush()
 
     def stop(self) -> None:
-        if self._listener._thread is not None:
-            self._listener.stop()  # writes what is queued, then ends the thread
+        """Write what is buffered and end the thread (at exit, or when logging is set up
+        again)."""
+        self._stopping = True
+        self._wake.set()
+        if self._writer.is_alive() and self._writer is not threading.current_thread():
+            self._writer.join(timeout=5)
+        self._write_pending()
         atexit.unregister(self.stop)
 
 
-class _CatchingUpListener(logging.handlers.QueueListener):
-    """Collects the formatted lines of what is queued and writes them in one go once the
-    queue is empty (or every ``_BATCH`` lines): a burst of lines leaves in a few writes, a
-    single line at once. (stderr is line-buffered: a write per line would be a syscall per
-    line.)"""
-
-    def __init__(
-        self, lines: queue.SimpleQueue[logging.LogRecord], target: logging.Handler
-    ) -> None:
-        super().__init__(lines, target)
-        self._lines = lines
-        self._target = target
-        self._pending: list[str] = []
-
-    def handle(self, record: logging.LogRecord) -> None:
-        target = self._target
-        if record.levelno < target.level:
-            return
-        if not isinstance(target, logging.StreamHandler):
-            target.handle(record)
-            return
-        try:
-            self._pending.append(target.format(record) + target.terminator)
-        except Exception:
-            target.handleError(record)
-        if len(self._pending) >= _BATCH or self._lines.empty():
-            self._write_pending(record)
-
-    def stop(self) -> None:
-        super().stop()  # the thread has handled all that was queued before the stop
-        self._write_pending(None)
-
-    def _write_pending(self, record: logging.LogRecord | None) -> None:
-        if not self._pending or not isinstance(self._target, logging.StreamHandler):
-            return
-        text, self._pending = "".join(self._pending), []
-        try:
-            self._target.stream.write(text)
-            self._target.flush()
-        except Exception:
-            if record is not None:
-                self._target.handleError(record)
-
-
-#: Lines written together at most, while the queue keeps filling.
+#: Seconds between the writer thread's turns.
+FLUSH_SECONDS = 0.05
+#: Lines that make the writer go at once.
 _BATCH = 500
+#: Lines kept while the reader is stuck; more are counted, not kept.
+_MAX_PENDING = 100_000
 
 
 __all__ = [
