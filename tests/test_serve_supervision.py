@@ -12,6 +12,7 @@ import re
 import signal
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 import psutil
@@ -22,10 +23,18 @@ HUB = str(Path(sys.executable).parent / "hub")
 ME = {"query": "{ me { anonymous } }"}
 
 
-async def _start(data_dir: Path, port: int, workers: int) -> asyncio.subprocess.Process:
+def _said_file(data_dir: Path) -> BinaryIO:
+    """Where the hub's stderr goes: what it says on its way out is the failure message."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    # What the hub says on its way out goes into the failure message.
-    with (data_dir / "serve.err").open("wb") as said:
+    return (data_dir / "serve.err").open("wb")
+
+
+def _said(data_dir: Path) -> str:
+    return (data_dir / "serve.err").read_text(errors="replace")[-4000:]
+
+
+async def _start(data_dir: Path, port: int, workers: int) -> asyncio.subprocess.Process:
+    with _said_file(data_dir) as said:
         process = await asyncio.create_subprocess_exec(
             HUB,
             "serve",
@@ -145,8 +154,7 @@ async def test_a_killed_worker_is_replaced_and_sigterm_stops_everything(tmp_path
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 60)
-    said = (data_dir / "serve.err").read_text(errors="replace")[-4000:]
-    assert process.returncode == 0, said
+    assert process.returncode == 0, _said(data_dir)
     for _ in range(100):
         if _postmaster(data_dir) is None:
             break
