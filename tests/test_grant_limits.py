@@ -314,14 +314,15 @@ async def test_limit_follows_the_setting(
 
 
 async def _flood(database_url: str, count: int) -> None:
-    """``count`` REQUESTED grants from STNMT on citizen, newer than anything before."""
+    """``count`` REQUESTED grants from STNMT on citizen, newer than anything before (also
+    than an earlier flood's, which runs a few milliseconds ahead of the clock)."""
     conn = await asyncpg.connect(to_libpq_url(database_url))
     try:
         await conn.execute(
             "INSERT INTO grants (id, dataset_code, grantee_code, fields, purpose, status, "
             "created_at) SELECT gen_random_uuid(), 'citizen', 'STNMT', '{district}', "
-            "'flood ' || n, 'REQUESTED', now() + n * interval '1 millisecond' "
-            "FROM generate_series(1, $1) n",
+            "'flood ' || n, 'REQUESTED', greatest(now(), (SELECT max(created_at) FROM grants)) "
+            "+ n * interval '1 millisecond' FROM generate_series(1, $1) n",
             count,
         )
     finally:
