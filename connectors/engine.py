@@ -60,7 +60,7 @@ from connectors.mapping import cursor_json, digest_columns, make_plan, source_sa
 from connectors.reconcile import Totals, reconcile
 from connectors.sources.base import DigestingSource, SourceError, SourceRow
 from connectors.spec import SECRET_KEYS, ConnectorSpec, source_config
-from connectors.store import LOCK_SQL, get_connector
+from connectors.store import LOCK_SQL, PUSH_LOCK_SQL, get_connector
 from connectors.tombstones import count_unseen, label_of, tombstone_unseen
 from connectors.unchanged import find_unchanged
 
@@ -313,6 +313,8 @@ class _Runner:
         await self.session.flush()
         await self.session.refresh(run, ["id", "started_at"])
         self.run_id, self.started_at = run.id, run.started_at
+        if self.connector is None:  # a push: see PUSH_LOCK_SQL (released with the connection)
+            await self.session.execute(text(PUSH_LOCK_SQL), {"run_id": self.run_id})
         await self.session.execute(text(CREATE_BATCH))
         if self.snapshot:
             await self.session.execute(text(CREATE_SEEN))

@@ -36,6 +36,13 @@ MAX_LIST = 1000
 LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('hub-connector'), hashtext(:name))"
 XACT_LOCK_SQL = "SELECT pg_try_advisory_xact_lock(hashtext('hub-connector'), hashtext(:name))"
 UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtext('hub-connector'), hashtext(:name))"
+# A push run (``push:<dataset>``, no connector lock: pushes to one dataset may run at once)
+# holds this on its own connection while it lives; a RUNNING push run whose lock is free
+# was left by a process that died.
+PUSH_LOCK_SQL = "SELECT pg_advisory_lock(hashtext('hub-push-run'), (:run_id % 2147483647)::int)"
+PUSH_XACT_LOCK_SQL = (
+    "SELECT pg_try_advisory_xact_lock(hashtext('hub-push-run'), (:run_id % 2147483647)::int)"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,10 @@ the same database. Each poll:
 
 1. takes over runs left RUNNING by a crashed worker: a run whose heartbeat is older than
    HUB_WORKER_STALE_SECONDS *and* whose connector's advisory lock is free (a live run holds
-   it, however slow its batch) is marked FAILED "interrupted" and its connector made due;
+   it, however slow its batch) is marked FAILED "interrupted" and its connector made due; a
+   push run (``push:<dataset>``) left RUNNING by a process that died, told apart from a slow
+   one by the lock each push run holds on its own connection, is marked the same way (the
+   owner system pushes again);
 2. claims due connectors (``next_run_at <= now()``) with ``FOR UPDATE SKIP LOCKED`` and moves
    each one's ``next_run_at`` to its next time in the same transaction, so two workers never
    claim one due time;
@@ -41,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from catalog.crypto import FieldKeys
 from catalog.errors import Conflict, HubError
 from connectors.spec import parse_schedule
-from connectors.store import XACT_LOCK_SQL
+from connectors.store import PUSH_XACT_LOCK_SQL, XACT_LOCK_SQL
 
 if TYPE_CHECKING:
     from hub.backup_schedule import BackupSchedule
@@ -57,6 +60,14 @@ START_POLL_SECONDS = 0.05
 _STALE_RUNS = """
 SELECT r.id, r.connector FROM sync_runs r JOIN connectors c ON c.name = r.connector
 WHERE r.status = 'RUNNING' AND r.heartbeat_at < now() - make_interval(secs => :stale)
+ORDER BY r.id LIMIT :limit
+FOR UPDATE OF r SKIP LOCKED
+"""
+# Pushes have no connector row: their runs are found by name and tested by their own lock.
+_STALE_PUSHES = """
+SELECT r.id, r.connector FROM sync_runs r
+WHERE r.status = 'RUNNING' AND r.connector LIKE 'push:%'
+  AND r.heartbeat_at < now() - make_interval(secs => :stale)
 ORDER BY r.id LIMIT :limit
 FOR UPDATE OF r SKIP LOCKED
 """
@@ -116,6 +127,18 @@ async def take_over_stale(
             await session.execute(text(_MARK_INTERRUPTED), {"id": run_id, "error": error})
             await session.execute(text(_MAKE_DUE), {"name": connector})
             taken.append(connector)
+        pushes = (
+            await session.execute(
+                text(_STALE_PUSHES), {"stale": float(stale_seconds), "limit": MAX_TAKEOVERS}
+            )
+        ).all()
+        for run_id, name in pushes:
+            if not await session.scalar(text(PUSH_XACT_LOCK_SQL), {"run_id": run_id}):
+                continue  # its pushing process is alive, only slow between batches
+            error = f"interrupted: no heartbeat for {stale_seconds}s; closed by {worker}"
+            await session.execute(text(_MARK_INTERRUPTED), {"id": run_id, "error": error})
+            # The owner system pushes again; nothing here runs it.
+            log.warning("%s: run %s left RUNNING by a process that died; closed", name, run_id)
     for connector in taken:
         log.warning("connector %s: stale run taken over; it runs again", connector)
     return taken

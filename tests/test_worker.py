@@ -189,6 +189,78 @@ async def test_a_slow_run_holding_its_lock_is_not_taken_over(
     assert [r.status for r in runs] == ["RUNNING"]
 
 
+async def test_a_dead_push_run_is_closed_and_a_live_one_left_alone(
+    hub: Hub, seeded: None, database_url: str
+) -> None:
+    """A push has no connector lock; each push run holds its own on its connection. A
+    RUNNING push run whose lock is free was left by a process that died."""
+    async with hub.db.sessions.begin() as session:
+        ids = (
+            (
+                await session.execute(
+                    text(
+                        "INSERT INTO sync_runs (connector, dataset_code, trigger, status, "
+                        "heartbeat_at) SELECT 'push:business', 'business', 'push', 'RUNNING', "
+                        "now() - interval '1 hour' FROM generate_series(1, 2) RETURNING id"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    dead, alive_run = sorted(ids)
+    alive = await asyncpg.connect(to_libpq_url(database_url))
+    try:  # the live push's connection holds its run's lock, however old its heartbeat
+        await alive.execute("SELECT pg_advisory_lock(hashtext('hub-push-run'), $1::int)", alive_run)
+        worker = _worker(hub.db, hub, stale_seconds=60, name="worker:heir")
+        assert await worker.tick() == []  # nothing to run again: the owner pushes again
+    finally:
+        await alive.close()
+    runs = await _rows(hub, "SELECT id, status, error FROM sync_runs ORDER BY id")
+    by_id = {r.id: r for r in runs}
+    assert by_id[dead].status == "FAILED"
+    assert by_id[dead].error.startswith("interrupted: no heartbeat for 60s; closed by worker:heir")
+    assert by_id[alive_run].status == "RUNNING"
+
+
+async def test_a_push_run_holds_its_lock_while_it_runs(hub: Hub, seeded: None) -> None:
+    """The lock a live push holds is the one the takeover tests: taken at the run's start,
+    gone with its connection at the end."""
+    from connectors.engine import ingest
+
+    seen: list[bool] = []
+
+    async def batches() -> AsyncIterator[list[Any]]:
+        async with hub.db.sessions() as session:
+            run_id = await session.scalar(
+                text("SELECT max(id) FROM sync_runs WHERE connector = 'push:business'")
+            )
+            free = await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(hashtext('hub-push-run'), :id)"),
+                {"id": run_id},
+            )
+            seen.append(bool(free))
+        for batch in ():  # no rows: the run only starts and ends
+            yield batch
+
+    outcome = await ingest(
+        hub.db.sessions,
+        hub.keys.sealing_keys(),
+        "business",
+        batches(),
+        label="test",
+        started_by="test",
+        agency=None,
+    )
+    assert seen == [False]  # held by the running push
+    async with hub.db.sessions() as session:
+        free = await session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(hashtext('hub-push-run'), :id)"),
+            {"id": outcome.run_id},
+        )
+    assert free
+
+
 async def test_schedules_advance_from_the_claim(hub: Hub, seeded: None, tmp_path: Path) -> None:
     await _add(hub, "hourly", _csv(tmp_path / "h.csv", 3), "every 1h")
     await _add(hub, "nightly", _csv(tmp_path / "n.csv", 3, start=10), "0 2 * * *")
