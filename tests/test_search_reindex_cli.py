@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from opensearchpy import AsyncOpenSearch
+from sqlalchemy import text
 
 from hub.db import Database
 from hub.keys import KeyStore
@@ -93,6 +94,38 @@ async def test_reindex_one_dataset_twice_moves_to_a_new_index(
         assert "reindexed 1 index(es), 250 documents" in result.stdout
     alias = record_alias(search_prefix, PLACE)
     assert list(await search_client.indices.get_alias(name=alias)) == [f"{alias}-2"]
+
+
+async def test_reindex_makes_the_datasets_parked_entries_due_again(
+    hub_cli: Run, places: None, database: Database
+) -> None:
+    """An entry the index refused on every attempt waits for an operator; rebuilding its
+    dataset (often the fix) makes it due again, and another dataset's stays parked."""
+    async with database.sessions.begin() as session:
+        await session.execute(
+            text(
+                "INSERT INTO search_outbox_failures (dataset_code, key, version, attempts, "
+                "reason, retry_at) VALUES (:place, 'p1', 1, 5, 'refused', NULL), "
+                "('business', '0100000001', 1, 5, 'refused', NULL)"
+            ),
+            {"place": PLACE},
+        )
+    result = await hub_cli("reindex", PLACE)
+    assert result.returncode == 0, result.stderr
+    assert "1 entries the index had refused are due again" in result.stdout
+    async with database.sessions() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT dataset_code, attempts, retry_at IS NOT NULL AS due "
+                    "FROM search_outbox_failures ORDER BY dataset_code"
+                )
+            )
+        ).all()
+    assert {(r.dataset_code, r.attempts, r.due) for r in rows} == {
+        ("business", 5, False),
+        (PLACE, 0, True),
+    }
 
 
 async def test_unknown_dataset_is_one_line(hub_cli: Run, seeded: None) -> None:

@@ -55,16 +55,23 @@ def reindex(ctx: HubContext, dataset: str | None) -> None:
             console=console,
         ) as bar,
     ):
-        counts = run(_reindex(configured, dataset, bar))
+        counts, retried = run(_reindex(configured, dataset, bar))
     total = sum(counts.values())
     click.echo(f"reindexed {len(counts)} index(es), {total:,} documents")
+    if retried:
+        click.echo(f"{retried:,} entries the index had refused are due again")
 
 
-async def _reindex(settings: Settings, dataset: str | None, bar: Progress) -> dict[str, int]:
+async def _reindex(
+    settings: Settings, dataset: str | None, bar: Progress
+) -> tuple[dict[str, int], int]:
+    """Documents per index rebuilt, and the parked outbox entries of the rebuilt datasets
+    made due again (the cause may be what the rebuild fixed)."""
     from catalog.errors import InvalidInput, NotFound
     from hub.runtime import hub_session
     from hub.search.client import is_unavailable, open_search
     from hub.search.documents import has_record_index
+    from hub.search.outbox import retry_parked
     from hub.search.reindex import (
         count_records,
         indexed_datasets,
@@ -103,7 +110,9 @@ async def _reindex(settings: Settings, dataset: str | None, bar: Progress) -> di
                     _progress(bar, task),
                 )
                 bar.update(task, completed=max(total, 1))
-            return counts
+            async with sessions.begin() as session:
+                retried = await retry_parked(session, [dataset] if dataset else None)
+            return counts, retried
         except Exception as error:
             if is_unavailable(error):
                 raise click.ClickException(
