@@ -114,11 +114,18 @@ class ConnectionCompiler(CompilerBase):
                 for item in self._collect(part.sub_selections(), page_type.name):
                     if item.name == "hasNextPage":
                         # A probe past the page, so the page itself never builds an extra row.
+                        # Whether more than `limit` rows match does not depend on their order:
+                        # on a first page the probe leaves the ORDER BY out, which on a text
+                        # ordering spared computing limit+1 sort keys (2.8 → 0.1 ms for 100
+                        # businesses by name). After a cursor it keeps it: the keyset condition
+                        # is then an index range, where unordered the planner may filter the
+                        # whole dataset through the sort key.
+                        ordered = f"ORDER BY {order} " if shape.get("after") else ""
                         info_pairs.append(
                             (
                                 item.key,
                                 f"EXISTS (SELECT 1 FROM records {alias} WHERE {where_sql} "
-                                f"ORDER BY {order} OFFSET {limit})",
+                                f"{ordered}OFFSET {limit})",
                             )
                         )
                     elif item.name == "endCursor":
