@@ -356,6 +356,13 @@ async def _many_businesses(hub: Hub, count: int) -> None:
 
 async def _post(client: httpx.AsyncClient, query: str) -> dict[str, Any]:
     response = await client.post("/graphql", json={"query": query})
+    for _ in range(2):
+        # With a 1 ms timeout on a loaded machine the cancel can land inside asyncpg's own
+        # statement preparation, which then reports an InternalClientError (answered 503,
+        # nothing served); the statement is prepared by then, so asking again tests the read.
+        if response.status_code != 503:
+            break
+        response = await client.post("/graphql", json={"query": query})
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
