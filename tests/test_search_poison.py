@@ -22,7 +22,8 @@ from hub.db import Database
 from hub.keys import KeyStore
 from hub.search.client import open_search
 from hub.search.documents import record_document
-from hub.search.indexer import RETRY_DELAYS_SECONDS, Indexer, _outcome
+from hub.search.indexer import RETRY_DELAYS_SECONDS, Indexer
+from hub.search.indices import item_outcome
 from hub.search.names import catalogue_alias, record_alias
 from hub.search.outbox import failure_counts, retry_parked
 from hub.search.reindex import reindex_dataset
@@ -328,18 +329,19 @@ def test_item_outcomes_tell_the_items_fault_from_the_servers() -> None:
             result["error"] = {"type": kind, "reason": "why. Preview of field's value: 'x'"}
         return {op: result}
 
-    assert _outcome(item(201)) is None
-    assert _outcome(item(409, "version_conflict_engine_exception")) is None  # newer is there
-    assert _outcome(item(404, op="delete")) is None
+    assert item_outcome(item(201)) is None
+    assert item_outcome(item(409, "version_conflict_engine_exception")) is None  # newer is there
+    assert item_outcome(item(404, op="delete")) is None
     for status, kind in (
         (429, "es_rejected_execution_exception"),
         (500, "internal_server_error"),
         (503, "unavailable_shards_exception"),
         (404, "index_not_found_exception"),
     ):
-        assert _outcome(item(status, kind)) == "retry"  # the batch is delivered again
-    assert _outcome(item(400, "mapper_parsing_exception")) == "400 mapper_parsing_exception: why"
-    assert _outcome(item(413, "too_long")) == "413 too_long: why"
+        assert item_outcome(item(status, kind)) == "retry"  # the batch is delivered again
+    refused = item_outcome(item(400, "mapper_parsing_exception"))
+    assert refused == "400 mapper_parsing_exception: why"
+    assert item_outcome(item(413, "too_long")) == "413 too_long: why"
 
 
 def _refuse_all(dataset: Dataset, row: Any) -> dict[str, Any] | None:

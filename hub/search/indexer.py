@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import NotFoundError
@@ -50,7 +48,15 @@ from hub.search.documents import (
     record_document,
     record_mapping,
 )
-from hub.search.indices import Bulk, BulkRetry, current_mapping, ensure_alias, ensure_template
+from hub.search.indices import (
+    RETRY,
+    Bulk,
+    BulkRetry,
+    current_mapping,
+    ensure_alias,
+    ensure_template,
+    item_outcome,
+)
 from hub.search.names import catalogue_alias, record_alias
 from hub.search.outbox import (
     Entry,
@@ -78,8 +84,6 @@ FIRST_BACKOFF_SECONDS = 0.5
 RETRY_DELAYS_SECONDS: tuple[float, ...] = (60.0, 300.0, 1_800.0, 7_200.0)
 # How often an indexer looks whether the index a parked entry failed against was replaced.
 REBUILT_CHECK_SECONDS = 60.0
-# Field values the server quotes in its reasons: cut before a reason is stored or logged.
-_VALUE_IN_REASON = re.compile(r"[.;,]?\s*(Preview of field's value|The prefix of the first)", re.I)
 
 _ROWS = text(
     """
@@ -225,16 +229,15 @@ class Indexer:
         it (overload, server error, an index gone missing): the batch is delivered again."""
         offset = 0
         retry = 0
-        for body in batch.bulk.bodies():
-            actions = _actions(body)
+        for body, actions in batch.bulk.requests():
             response = await self.client.bulk(body=body)
             if response.get("errors"):
                 items = response.get("items", [])
                 if len(items) != actions:
                     raise BulkRetry(f"bulk response has {len(items)} items for {actions}")
                 for item, entry in zip(items, batch.items[offset : offset + actions], strict=True):
-                    outcome = _outcome(item)
-                    if outcome == _RETRY:
+                    outcome = item_outcome(item)
+                    if outcome == RETRY:
                         retry += 1
                     elif outcome is not None:
                         index = next(iter(item.values())).get("_index")
@@ -354,38 +357,6 @@ class _Batch:
     def fail(self, entry: Entry, reason: str, index: str | None = None) -> None:
         if entry not in self.failed:
             self.failed[entry] = Failure(entry, reason, index)
-
-
-# The outcome of an item that failed because of the server, not of the item.
-_RETRY = "retry"
-
-
-def _outcome(item: dict[str, Any]) -> str | None:
-    """None for an item that is done (indexed, deleted, a newer version already there, a
-    delete of an absent document), ``_RETRY`` for one the server could not take now, else
-    the reason the item itself was refused."""
-    op, result = next(iter(item.items()))
-    status = int(result.get("status", 500))
-    if status < 300 or status == 409 or (op == "delete" and status == 404):
-        return None
-    error = result.get("error")
-    kind = str(error.get("type")) if isinstance(error, dict) else str(error)
-    if status == 429 or status >= 500 or kind == "index_not_found_exception":
-        return _RETRY
-    detail = error.get("reason") if isinstance(error, dict) else None
-    reason = f"{status} {kind}"
-    if detail:
-        reason += f": {_VALUE_IN_REASON.split(str(detail), maxsplit=1)[0]}"
-    return reason
-
-
-def _actions(body: bytes) -> int:
-    """The actions in a bulk body (documents follow their index action; see ``Bulk``)."""
-    return sum(
-        1
-        for line in body.split(b"\n")
-        if line.startswith(b'{"index"') or line.startswith(b'{"delete"')
-    )
 
 
 def _reason(error: BaseException) -> str:

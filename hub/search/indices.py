@@ -8,6 +8,7 @@ copy) is refused by the server (409) instead of overwriting a newer one.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,11 @@ log = logging.getLogger(__name__)
 # Largest bulk request body: OpenSearch refuses bodies over http.max_content_length (100 MB by
 # default); a batch of long texts is split well below it.
 MAX_BULK_BYTES = 16 * 1024 * 1024
+#: ``item_outcome`` of an item the server could not take now (overload, server error, an
+#: index gone missing): the batch is delivered again.
+RETRY = "retry"
+# Field values the server quotes in its reasons: cut before a reason is stored or logged.
+_VALUE_IN_REASON = re.compile(r"[.;,]?\s*(Preview of field's value|The prefix of the first)", re.I)
 
 
 class BulkRetry(Exception):
@@ -71,9 +77,14 @@ class Bulk:
     def bodies(self, max_bytes: int = MAX_BULK_BYTES) -> list[bytes]:
         """The request bodies: one unless the lines exceed ``max_bytes`` (an action and its
         document always travel together)."""
-        out: list[bytes] = []
+        return [body for body, _actions in self.requests(max_bytes)]
+
+    def requests(self, max_bytes: int = MAX_BULK_BYTES) -> list[tuple[bytes, int]]:
+        """The request bodies with the number of actions each carries, in order (a bulk
+        response has one item per action)."""
+        out: list[tuple[bytes, int]] = []
         current: list[bytes] = []
-        size = 0
+        size = actions = 0
         i = 0
         while i < len(self.lines):
             # An index action is followed by its document; a delete stands alone.
@@ -81,14 +92,35 @@ class Bulk:
             item = self.lines[i : i + step]
             item_size = sum(len(line) + 1 for line in item)
             if current and size + item_size > max_bytes:
-                out.append(b"\n".join(current) + b"\n")
-                current, size = [], 0
+                out.append((b"\n".join(current) + b"\n", actions))
+                current, size, actions = [], 0, 0
             current.extend(item)
             size += item_size
+            actions += 1
             i += step
         if current:
-            out.append(b"\n".join(current) + b"\n")
+            out.append((b"\n".join(current) + b"\n", actions))
         return out
+
+
+def item_outcome(item: Mapping[str, Any]) -> str | None:
+    """One item of a bulk response: None when it is done (indexed, deleted, a newer version
+    already there, a delete of an absent document), ``RETRY`` when the server could not take
+    it now, else the reason the item itself was refused (without the field value the server
+    may quote)."""
+    op, result = next(iter(item.items()))
+    status = int(result.get("status", 500))
+    if status < 300 or status == 409 or (op == "delete" and status == 404):
+        return None
+    error = result.get("error")
+    kind = str(error.get("type")) if isinstance(error, dict) else str(error)
+    if status == 429 or status >= 500 or kind == "index_not_found_exception":
+        return RETRY
+    detail = error.get("reason") if isinstance(error, dict) else None
+    reason = f"{status} {kind}"
+    if detail:
+        reason += f": {_VALUE_IN_REASON.split(str(detail), maxsplit=1)[0]}"
+    return reason
 
 
 async def send_bulk(client: AsyncOpenSearch, bulk: Bulk, *, refresh: bool = False) -> int:
@@ -106,23 +138,20 @@ async def send_bulk(client: AsyncOpenSearch, bulk: Bulk, *, refresh: bool = Fals
     refused = 0
     retry = 0
     for item in items:
-        op, result = next(iter(item.items()))
-        status = int(result.get("status", 500))
-        if status < 300 or status == 409 or (op == "delete" and status == 404):
+        outcome = item_outcome(item)
+        if outcome is None:
             continue
-        error = result.get("error")
-        kind = error.get("type") if isinstance(error, dict) else str(error)
-        if status == 429 or status >= 500 or kind == "index_not_found_exception":
+        if outcome == RETRY:
             retry += 1
             continue
         refused += 1
+        op, result = next(iter(item.items()))
         log.warning(
-            "search index refused %s of %s/%s (%s %s)",
+            "search index refused %s of %s/%s (%s)",
             op,
             result.get("_index"),
             result.get("_id"),
-            status,
-            kind,
+            outcome.split(":")[0],  # status and kind, not the server's message
         )
     if retry:
         raise BulkRetry(f"{retry} bulk item(s) failed; the batch is sent again")
@@ -204,6 +233,7 @@ async def swap_alias(
 
 
 __all__ = [
+    "RETRY",
     "Bulk",
     "BulkRetry",
     "create_index",
@@ -211,6 +241,7 @@ __all__ = [
     "ensure_alias",
     "ensure_template",
     "generations",
+    "item_outcome",
     "send_bulk",
     "swap_alias",
 ]
