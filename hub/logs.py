@@ -159,12 +159,13 @@ def configure_logging(level: str, fmt: str = "json") -> None:
 
 class _BufferedLines(logging.StreamHandler):
     """Formats each record where it is logged and appends the line to a buffer that a thread
-    writes out every ``FLUSH_SECONDS`` (at once when it holds ``_BATCH`` lines or a record of
-    WARNING or above). A write to stderr is a syscall per line and blocks while the reader (a
-    pipe, the journal) is slow: written where it was logged, it stalled the event loop, and
-    every request with it. The thread wakes on a timer, not per line, so it rarely contends
-    for the interpreter with the serving thread (a thread woken per line cost more than the
-    write it saved). While the reader is stuck, at most ``_MAX_PENDING`` lines wait; later
+    writes out ``FLUSH_SECONDS`` after the first line arrived (at once when it holds
+    ``_BATCH`` lines or a record of WARNING or above). A write to stderr is a syscall per line
+    and blocks while the reader (a pipe, the journal) is slow: written where it was logged, it
+    stalled the event loop, and every request with it. The thread wakes once per batch, not
+    per line, so it rarely contends for the interpreter with the serving thread (a thread
+    woken per line cost more than the write it saved), and not at all while nothing is
+    logged. While the reader is stuck, at most ``_MAX_PENDING`` lines wait; later
     ones are counted and the count is written once the reader is back. What is buffered is
     written at exit."""
 
@@ -172,7 +173,8 @@ class _BufferedLines(logging.StreamHandler):
         super().__init__()
         self._pending: list[str] = []
         self._dropped = 0
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # something is pending
+        self._urgent = threading.Event()  # write it now
         self._stopping = False
         self._writer = threading.Thread(target=self._run, name="hub-log-writer", daemon=True)
         self._writer.start()
@@ -188,13 +190,17 @@ class _BufferedLines(logging.StreamHandler):
             self._dropped += 1
             return
         self._pending.append(line)  # under the handler's lock (Handler.handle)
-        if record.levelno >= logging.WARNING or len(self._pending) >= _BATCH:
+        if len(self._pending) == 1:
             self._wake.set()
+        if record.levelno >= logging.WARNING or len(self._pending) >= _BATCH:
+            self._urgent.set()
 
     def _run(self) -> None:
         while not self._stopping:
-            self._wake.wait(FLUSH_SECONDS)
+            self._wake.wait()
+            self._urgent.wait(FLUSH_SECONDS)  # let a batch gather, unless it must go now
             self._wake.clear()
+            self._urgent.clear()
             self._write_pending()
 
     def _write_pending(self) -> None:
@@ -225,13 +231,14 @@ class _BufferedLines(logging.StreamHandler):
         again)."""
         self._stopping = True
         self._wake.set()
+        self._urgent.set()
         if self._writer.is_alive() and self._writer is not threading.current_thread():
             self._writer.join(timeout=5)
         self._write_pending()
         atexit.unregister(self.stop)
 
 
-#: Seconds between the writer thread's turns.
+#: Longest a line waits for the lines logged after it before the thread writes them.
 FLUSH_SECONDS = 0.05
 #: Lines that make the writer go at once.
 _BATCH = 500
