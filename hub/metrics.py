@@ -22,6 +22,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 
+from hub.search.outbox import FAILURE_COUNTS_SQL
 from hub.settings import Settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -153,11 +154,11 @@ SELECT DISTINCT ON (connector) connector, status, read, inserted, updated, uncha
          WHERE ok.connector = r.connector AND ok.status = 'SUCCEEDED') AS success_age
 FROM sync_runs r WHERE status <> 'RUNNING' ORDER BY connector, id DESC LIMIT 1000
 """
-_OUTBOX = """
+_OUTBOX = f"""
 SELECT (SELECT count(*) FROM (SELECT 1 FROM search_outbox LIMIT 1000000) AS waiting),
        (SELECT extract(epoch FROM now() - min(at)) FROM search_outbox),
-       (SELECT count(*) FROM search_outbox_failures WHERE retry_at IS NOT NULL),
-       (SELECT count(*) FROM search_outbox_failures WHERE retry_at IS NULL)
+       failures.*
+FROM ({FAILURE_COUNTS_SQL}) AS failures
 """
 _COUNTS = ("read", "inserted", "updated", "unchanged", "deleted", "rejected")
 

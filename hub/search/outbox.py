@@ -95,12 +95,11 @@ SELECT DISTINCT dataset_code, key = '', index_name FROM search_outbox_failures
 WHERE retry_at IS NULL AND index_name IS NOT NULL LIMIT :limit
 """
 )
-_FAILURE_COUNTS = text(
-    """
+#: Entries set aside: (waiting for a retry, parked); also read by each /metrics scrape.
+FAILURE_COUNTS_SQL = """
 SELECT count(*) FILTER (WHERE retry_at IS NOT NULL), count(*) FILTER (WHERE retry_at IS NULL)
 FROM search_outbox_failures
 """
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,12 +223,13 @@ async def parked_indices(session: AsyncSession, limit: int = 1_000) -> list[tupl
 
 async def failure_counts(session: AsyncSession) -> tuple[int, int]:
     """Entries set aside: (waiting for a retry, parked)."""
-    row = (await session.execute(_FAILURE_COUNTS)).one()
+    row = (await session.execute(text(FAILURE_COUNTS_SQL))).one()
     return int(row[0]), int(row[1])
 
 
 __all__ = [
     "BACKLOG_COUNT_LIMIT",
+    "FAILURE_COUNTS_SQL",
     "RETRY_ID",
     "Entry",
     "Failure",
