@@ -102,6 +102,16 @@ class Access:
             if name in rule.fields and rule.row_filter is not None
         )
 
+    def filters_within_view(self, name: str) -> tuple[RowFilter, ...] | None:
+        """``filters_for_field`` for rows already known to be visible to the caller (the row
+        filters of ``visibility`` applied to the same row): None also when every rule that
+        shows a row grants the field, since the field's condition then holds wherever the row
+        is seen. A condition repeated per field would only cost the statement."""
+        filters = self.filters_for_field(name)
+        if filters and all(rule.row_filter in filters for rule in self.rules):
+            return None
+        return filters
+
     def sees(self, values: Mapping[str, Any]) -> bool:
         return any(r.row_filter is None or r.row_filter.matches(values) for r in self.rules)
 

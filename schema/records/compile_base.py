@@ -111,7 +111,7 @@ class CompilerBase:
         purpose is missing (DESIGN §5: never computed on values the caller cannot read)."""
         if not access.allowed:
             return None  # the list is empty for this caller whatever it asks
-        filters = access.filters_for_field(f.name)
+        filters = access.filters_within_view(f.name)
         if filters == ():
             raise Forbidden(
                 f"{place}: field '{f.name}' of dataset '{dataset.code}' is not readable by the "
@@ -140,7 +140,7 @@ class CompilerBase:
         """True, False, or an SQL condition on the row; records denial markers."""
         usage = self.usage.setdefault(dataset.code, {"fields": set(), "refused": set()})
         place = f"{dataset.code}.{f.name}"
-        filters = access.filters_for_field(f.name)
+        filters = access.filters_within_view(f.name)
         if filters is not None and not filters:
             obj.deny.append(lit(f"F|{key}|{place}"))
             usage["refused"].add(f.name)

@@ -79,7 +79,7 @@ def visibility(view: View, params: Params) -> list[str]:
 
 def readable_where(view: View, name: str, params: Params) -> list[str]:
     """Rows on which field ``name`` is readable: nothing to add when it is on all of them."""
-    filters = view.access.filters_for_field(name)
+    filters = view.access.filters_within_view(name)
     if filters is None:
         return []
     blind = view.ctx.services.field_keys.blind
