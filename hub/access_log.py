@@ -14,11 +14,12 @@ import logging
 import os
 import re
 import time
+from typing import Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.logs import ACCESS_LOGGER
+from hub.logs import ACCESS_LOGGER, log_access
 from hub.metrics import REQUEST_SECONDS, REQUESTS, route_label
 
 access = logging.getLogger(ACCESS_LOGGER)
@@ -50,6 +51,24 @@ def _outcome(status: int) -> str:
     if status >= 400:
         return "refused"
     return "ok"
+
+
+# The metric children per label set: ``labels()`` validates and looks them up under a lock
+# on every call (4 µs of a keyed lookup's 250). Routes, operation types and outcomes are
+# bounded sets, so is this.
+_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+
+def _count(route: str, operation: str, outcome: str, seconds: float) -> None:
+    children = _children.get((route, operation, outcome))
+    if children is None:
+        children = (
+            REQUESTS.labels(route, operation, outcome),
+            REQUEST_SECONDS.labels(route, operation),
+        )
+        _children[(route, operation, outcome)] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 class AccessLog:
@@ -84,12 +103,10 @@ class AccessLog:
             route = route_label(scope["path"])
             operation = state.get("operation_type") or "-"
             outcome = state.get("outcome") or _outcome(status)
-            REQUESTS.labels(route, operation, outcome).inc()
-            REQUEST_SECONDS.labels(route, operation).observe(seconds)
+            _count(route, operation, outcome, seconds)
             if self.log_requests and access.isEnabledFor(logging.INFO):
-                access.info(
-                    "request",
-                    extra={
+                log_access(
+                    {
                         "method": scope["method"],
                         "path": scope["path"][:200],
                         "status": status,
@@ -100,7 +117,7 @@ class AccessLog:
                         "client": state.get("client"),
                         "agency": state.get("agency"),
                         "request_id": request_id,
-                    },
+                    }
                 )
 
 

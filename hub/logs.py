@@ -14,6 +14,7 @@ import contextlib
 import logging
 import sys
 import threading
+import time
 import traceback
 from datetime import UTC, datetime
 from types import TracebackType
@@ -74,6 +75,7 @@ def _redact_exception(_logger: Any, _name: str, event: EventDict) -> EventDict:
 
 #: The access line's logger and fields (``hub.access_log``).
 ACCESS_LOGGER = "hub.access"
+_access = logging.getLogger(ACCESS_LOGGER)
 ACCESS_FIELDS = (
     "method",
     "path",
@@ -100,16 +102,61 @@ class JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if record.name != ACCESS_LOGGER or record.exc_info:
             return self._general.format(record)
-        stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        line: dict[str, Any] = {
-            "event": record.getMessage(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "timestamp": stamp,
-        }
-        for name in ACCESS_FIELDS:
-            line[name] = getattr(record, name, None)
-        return orjson.dumps(line).decode()
+        fields = {name: getattr(record, name, None) for name in ACCESS_FIELDS}
+        return render_access_line(record.getMessage(), fields, record.created)
+
+
+def render_access_line(event: str, fields: dict[str, Any], created: float) -> str:
+    """The access line's JSON: the keys structlog would give, rendered directly."""
+    line: dict[str, Any] = {
+        "event": event,
+        "level": "info",
+        "logger": ACCESS_LOGGER,
+        "timestamp": _timestamp(created),
+    }
+    for name in ACCESS_FIELDS:
+        line[name] = fields.get(name)
+    return orjson.dumps(line).decode()
+
+
+_second_stamp: tuple[int, str] = (-1, "")
+
+
+def _timestamp(created: float) -> str:
+    """ISO 8601 UTC with microseconds; the part up to the second is formatted once a second."""
+    global _second_stamp
+    second = int(created)
+    if _second_stamp[0] != second:
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second_stamp = (second, text)
+    return f"{_second_stamp[1]}.{int((created - second) * 1_000_000):06d}Z"
+
+
+def log_access(fields: dict[str, Any]) -> None:
+    """The access line of one request (``fields``: ``ACCESS_FIELDS``). Where the hub's own
+    writer is the only place lines go, the line is rendered here and handed to it: one line
+    per request, and a ``LogRecord`` with the handler chain cost twice the rendering. Anywhere
+    else (another handler or filter attached, a text format) it is logged as any record."""
+    handler = _sole_writer()
+    if handler is None:
+        _access.info("request", extra=fields)
+    else:
+        handler.append(render_access_line("request", fields, time.time()) + handler.terminator)
+
+
+def _sole_writer() -> _BufferedLines | None:
+    root = logging.root
+    if _access.handlers or _access.filters or not _access.propagate or len(root.handlers) != 1:
+        return None
+    handler = root.handlers[0]
+    if (
+        type(handler) is not _BufferedLines
+        or handler.filters
+        or type(handler.formatter) is not JsonLines
+        or handler.level > logging.INFO
+    ):
+        return None
+    return handler
 
 
 def json_formatter() -> logging.Formatter:
@@ -186,13 +233,22 @@ class _BufferedLines(logging.StreamHandler):
         except Exception:
             self.handleError(record)
             return
+        self._add(line, urgent=record.levelno >= logging.WARNING)
+
+    def append(self, line: str) -> None:
+        """A line rendered elsewhere (``log_access``), written as an INFO record's would be."""
+        with self.lock or contextlib.nullcontext():
+            self._add(line, urgent=False)
+
+    def _add(self, line: str, *, urgent: bool) -> None:
+        # Called under the handler's lock (Handler.handle, or ``append``).
         if len(self._pending) >= _MAX_PENDING:
             self._dropped += 1
             return
-        self._pending.append(line)  # under the handler's lock (Handler.handle)
+        self._pending.append(line)
         if len(self._pending) == 1:
             self._wake.set()
-        if record.levelno >= logging.WARNING or len(self._pending) >= _BATCH:
+        if urgent or len(self._pending) >= _BATCH:
             self._urgent.set()
 
     def _run(self) -> None:
@@ -252,4 +308,6 @@ __all__ = [
     "RedactingFormatter",
     "configure_logging",
     "json_formatter",
+    "log_access",
+    "render_access_line",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hub.logs import configure_logging
+from hub.logs import ACCESS_LOGGER, configure_logging, log_access
 
 
 class StuckStream(io.StringIO):
@@ -77,3 +78,50 @@ def test_exceptions_are_still_written_without_their_messages(stream: StuckStream
         getattr(handler, "stop", lambda: None)()
     written = stream.getvalue()
     assert "ValueError" in written and "001234567890" not in written
+
+
+ACCESS = {
+    "method": "POST",
+    "path": "/graphql",
+    "status": 200,
+    "duration_ms": 1.25,
+    "operation_type": "query",
+    "operation_name": None,
+    "outcome": "ok",
+    "client": "app-1",
+    "agency": "SO-TNMT",
+    "request_id": "r-1",
+}
+
+
+def test_an_access_line_handed_to_the_writer_reads_as_a_logged_one(stream: StuckStream) -> None:
+    stream.release.set()
+    log_access(ACCESS)  # the writer is the only destination: rendered and handed over
+    logging.getLogger(ACCESS_LOGGER).info("request", extra=ACCESS)  # through a LogRecord
+    for handler in logging.getLogger().handlers:
+        getattr(handler, "stop", lambda: None)()
+    direct, logged = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", direct["timestamp"])
+    direct.pop("timestamp"), logged.pop("timestamp")
+    expected = {"event": "request", "level": "info", "logger": ACCESS_LOGGER} | ACCESS
+    assert direct == logged == expected
+
+
+def test_an_access_line_goes_through_logging_when_another_handler_listens(
+    stream: StuckStream,
+) -> None:
+    seen: list[logging.LogRecord] = []
+
+    class Listener(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    listener = Listener()
+    logging.getLogger().addHandler(listener)
+    try:
+        log_access(ACCESS)
+    finally:
+        logging.getLogger().removeHandler(listener)
+    assert [(r.name, r.getMessage(), r.request_id) for r in seen] == [  # type: ignore[attr-defined]
+        (ACCESS_LOGGER, "request", "r-1")
+    ]
