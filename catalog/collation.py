@@ -129,9 +129,28 @@ def orders_vietnamese(field: DatasetField) -> bool:
     return field.type in VIETNAMESE_ORDERED_TYPES and not field.encrypted
 
 
-def sort_key_sql(expression: str) -> str:
+#: How a database orders text (``hub_state.text_order``, set by migration 0008): ``key``
+#: compares ``hub_vi_sort_key`` (every server), ``icu`` the ICU collation ``vi-x-icu``, which
+#: orders Vietnamese words as the key does without computing a key per returned row.
+SORT_KEY, ICU = "key", "icu"
+TEXT_ORDERS = (SORT_KEY, ICU)
+ICU_COLLATION = "vi-x-icu"
+
+
+def sort_key_sql(expression: str, text_order: str = SORT_KEY) -> str:
     """The SQL sort key of a text expression; queries and indexes spell it the same way."""
+    if text_order == ICU:
+        return f'(({expression}) COLLATE "{ICU_COLLATION}")'
     return f"hub_vi_sort_key({expression})"
 
 
-__all__ = ["VIETNAMESE_ORDERED_TYPES", "orders_vietnamese", "sort_key_sql", "vietnamese_sort_key"]
+__all__ = [
+    "ICU",
+    "ICU_COLLATION",
+    "SORT_KEY",
+    "TEXT_ORDERS",
+    "VIETNAMESE_ORDERED_TYPES",
+    "orders_vietnamese",
+    "sort_key_sql",
+    "vietnamese_sort_key",
+]

@@ -4,8 +4,9 @@ reference joins are index-backed (DESIGN.md §4) and the planner weighs only tha
 indexes. Text expressions use collation "C" (bytewise: fast, and code-point order) and the
 query side (``catalog.record_sql``) writes the same expressions. Text fields a list can be
 ordered by (filterable, required, not encrypted) also get an index on their Vietnamese sort
-key (``catalog.collation``), which ``orderBy`` and its keyset pages read. Names are derived,
-so creation is idempotent."""
+key (``catalog.collation``), which ``orderBy`` and its keyset pages read, or on a server with
+ICU on the text under collation ``vi-x-icu`` (``hub_state.text_order``, migration 0008).
+Names are derived, so creation is idempotent."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import hashlib
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.collation import orders_vietnamese, sort_key_sql
+from catalog.collation import ICU, SORT_KEY, orders_vietnamese, sort_key_sql
 from catalog.models import Dataset, DatasetField
 
 NUMERIC = frozenset({"int", "decimal"})
@@ -36,7 +37,7 @@ async def ensure_partition(session: AsyncSession, code: str) -> None:
     )
 
 
-def index_statements(dataset: Dataset) -> list[str]:
+def index_statements(dataset: Dataset, text_order: str = SORT_KEY) -> list[str]:
     statements = []
     table = partition_name(dataset.code)
     for field in dataset.fields:
@@ -49,20 +50,27 @@ def index_statements(dataset: Dataset) -> list[str]:
         # Ordering by the key field reads the key column, already the table's primary key.
         orderable = field.filterable and field.required and field.name != dataset.key_field
         if orderable and orders_vietnamese(field):
-            name = _index_name(dataset.code, field.name, "vi")
+            kind = "icu" if text_order == ICU else "vi"
+            name = _index_name(dataset.code, field.name, kind)
             statements.append(
                 f"CREATE INDEX IF NOT EXISTS {name} ON {table} "
-                f"(({sort_key_sql(index_expression(field))}), key)"
+                f"(({sort_key_sql(index_expression(field), text_order)}), key)"
             )
     return statements
 
 
 async def ensure_indexes(session: AsyncSession, dataset: Dataset) -> int:
     await ensure_partition(session, dataset.code)
-    statements = index_statements(dataset)
+    statements = index_statements(dataset, await text_order(session))
     for statement in statements:
         await session.execute(text(statement))
     return len(statements)
+
+
+async def text_order(session: AsyncSession) -> str:
+    """How this database orders text (``catalog.collation.TEXT_ORDERS``)."""
+    found = await session.scalar(text("SELECT text_order FROM hub_state WHERE id = 1"))
+    return str(found) if found is not None else SORT_KEY
 
 
 def index_expression(field: DatasetField) -> str:
@@ -84,4 +92,11 @@ def _digest(value: str) -> str:
     return hashlib.sha1(value.encode(), usedforsecurity=False).hexdigest()[:8]
 
 
-__all__ = ["ensure_indexes", "ensure_partition", "index_expression", "partition_name"]
+__all__ = [
+    "ensure_indexes",
+    "ensure_partition",
+    "index_expression",
+    "index_statements",
+    "partition_name",
+    "text_order",
+]

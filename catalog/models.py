@@ -240,6 +240,8 @@ class HubState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     catalog_version: Mapped[int] = mapped_column(BigInteger, default=0)
     policy_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    # How text orders (catalog.collation.TEXT_ORDERS), chosen by migration 0008 for the server.
+    text_order: Mapped[str] = mapped_column(String(8), default="key", server_default="key")
 
     __table_args__ = (UniqueConstraint("id"),)
 

@@ -16,7 +16,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.access import Access, GrantView, decide_read, next_boundary
+from catalog.collation import SORT_KEY
 from catalog.grants import stored_grant_view
+from catalog.indexes import text_order
 from catalog.models import Dataset, Grant
 from catalog.principal import ANONYMOUS, Principal
 from hub.auth.registry import RegisteredClient, load_clients
@@ -35,6 +37,8 @@ class Snapshot:
     # Per dataset, the row versions of its catalogue rows (``ROW_VERSIONS``): a reload reads
     # only the datasets whose rows changed and keeps the others' objects.
     row_versions: dict[str, str] = field(default_factory=dict)
+    # How text orders in this database (catalog.collation.TEXT_ORDERS; migration 0008).
+    text_order: str = SORT_KEY
     _decisions: dict[tuple[bool, str | None, str], tuple[Access, datetime | None]] = field(
         default_factory=dict
     )
@@ -200,6 +204,7 @@ async def load_snapshot(session: AsyncSession, previous: Snapshot | None = None)
         grants,
         clients=clients,
         row_versions=row_versions,
+        text_order=await text_order(session),
     )
 
 

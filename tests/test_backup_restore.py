@@ -218,7 +218,7 @@ async def test_restore_drill_brings_back_records_grants_clients_and_the_audit_ch
 
     restored = await cli("restore", str(backup), HUB_DATABASE_URL=empty_database)
     assert restored.returncode == 0, restored.stderr
-    assert "migrations at revision 0007" in restored.stdout, restored.stdout
+    assert "migrations at revision 0008" in restored.stdout, restored.stdout
 
     after = await _state(empty_database)
     assert after == before

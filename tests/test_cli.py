@@ -75,7 +75,7 @@ async def _catalog_version(database_url: str) -> int:
 async def test_db_upgrade_prints_the_revision(hub_cli: Run) -> None:
     result = await hub_cli("db", "upgrade")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "database at revision 0007"
+    assert result.stdout.strip() == "database at revision 0008"
 
 
 async def test_seed_twice_changes_nothing_the_second_time(hub_cli: Run, database_url: str) -> None:

@@ -12,4 +12,4 @@ async def test_fresh_database_is_migrated_with_state_row(database: Database) -> 
         row = (await session.execute(text("SELECT catalog_version FROM hub_state"))).one()
         revision = await session.scalar(text("SELECT version_num FROM alembic_version"))
     assert row.catalog_version == 0
-    assert revision == "0007"
+    assert revision == "0008"

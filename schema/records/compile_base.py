@@ -21,6 +21,7 @@ from graphql import (
 )
 
 from catalog.access import Access
+from catalog.collation import SORT_KEY
 from catalog.crypto import FieldKeys
 from catalog.errors import Forbidden, InvalidInput
 from catalog.models import Dataset, DatasetField
@@ -66,6 +67,7 @@ class CompileContext:
     shapes: Sequence[Mapping[str, Any]]  # per argument site: what the SQL depends on
     with_refs: bool = False  # normal execution: objects carry "__ref" for Python resolvers
     skipped: frozenset[int] = frozenset()  # selection nodes @skip/@include leave out
+    text_order: str = SORT_KEY  # how text orders (catalog.collation.TEXT_ORDERS)
 
 
 class CompilerBase:

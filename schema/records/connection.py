@@ -222,7 +222,13 @@ class ConnectionCompiler(CompilerBase):
         if condition is None:
             return (
                 Ordering(
-                    value, key, direction, nullable=False, by_key=False, vietnamese=vietnamese
+                    value,
+                    key,
+                    direction,
+                    nullable=False,
+                    by_key=False,
+                    vietnamese=vietnamese,
+                    text_order=self.cc.text_order,
                 ),
                 tag,
                 f,
@@ -233,7 +239,13 @@ class ConnectionCompiler(CompilerBase):
             view_value += ' COLLATE "C"'
         return (
             Ordering(
-                view_value, key, direction, nullable=True, by_key=False, vietnamese=vietnamese
+                view_value,
+                key,
+                direction,
+                nullable=True,
+                by_key=False,
+                vietnamese=vietnamese,
+                text_order=self.cc.text_order,
             ),
             tag,
             f,

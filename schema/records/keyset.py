@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from catalog.collation import sort_key_sql
+from catalog.collation import SORT_KEY, sort_key_sql
 from catalog.errors import InvalidInput
 from catalog.models import DatasetField
 from catalog.record_sql import NUMERIC_TYPES
@@ -30,7 +30,8 @@ class Ordering:
     direction: str  # "ASC" | "DESC"
     nullable: bool  # hidden on some rows: NULLs handled explicitly
     by_key: bool  # the sort is the key itself
-    vietnamese: bool = False  # text compared by its Vietnamese sort key
+    vietnamese: bool = False  # text compared in Vietnamese order
+    text_order: str = SORT_KEY  # how: catalog.collation.TEXT_ORDERS
 
     @property
     def order_by(self) -> str:
@@ -57,7 +58,7 @@ class Ordering:
         )
 
     def _compared(self, expression: str) -> str:
-        return sort_key_sql(expression) if self.vietnamese else expression
+        return sort_key_sql(expression, self.text_order) if self.vietnamese else expression
 
 
 def sql_cast(field: DatasetField | None) -> str:

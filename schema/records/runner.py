@@ -160,6 +160,7 @@ class Runner:
             shapes=[shape_dict(s) for s in shapes],
             with_refs=has_history,
             skipped=op.skipped,
+            text_order=snapshot.text_order,
         )
         assert self.schema.query_type is not None
         return Compiler(cc).compile_root(op.roots, self.schema.query_type)

@@ -1,0 +1,180 @@
+"""On a PostgreSQL server with ICU (the machine's, as most clusters), text orders by the
+collation ``vi-x-icu`` (migration 0008, ``hub_state.text_order = 'icu'``): the same
+Vietnamese order as the sort key of servers without ICU, read from an index on the text, with
+nothing computed per returned row. The rest of the suite runs on the embedded server, which has
+no ICU and keeps the sort key; this module runs the hub on the machine's server."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+from sqlalchemy import text
+
+from catalog.collation import vietnamese_sort_key
+from catalog.models import Dataset
+from catalog.record_sql import typed_value
+from hub.db import Database, make_database
+from hub.demo import generate
+from hub.embedded_postgres import to_asyncpg_url, to_libpq_url
+from hub.migrate import upgrade
+from hub.runtime import Hub
+from schema.records.keyset import Ordering
+from tests.records_fixtures import load_rows
+
+Gql = Callable[..., Awaitable[dict[str, Any]]]
+MACHINE_SERVER = to_asyncpg_url("postgresql://postgres@127.0.0.1:5432/postgres")
+_copies = itertools.count()
+
+NAMES = [
+    *("Đà Lạt", "Dương", "Zeta", "An Giang", "Ánh Dương", "ánh dương", "Ánh dương", "Âu Lạc"),
+    *("Ăn Uống", "Bắc Ninh", "Bạc Liêu", "Đông Á", "Dong A", "Ơn Trời", "Ông Ích", "Ưu Việt"),
+    *("Uyên", "Yên Phong", "Quảng Ngãi", "Quang Ngai", "Hòa Bình", "Hoà Bình", "Hợp Nhất"),
+    *("Hồng Hà", "Hưng Thịnh", "Hà Nội", "ma", "mà", "mả", "mã", "má", "mạ", "Ma", "MA"),
+    *("đất đai", "Đất Đai", "dat dai", "Tràng An", "Trăng", "Trắng", "Thương Tín", "Thường Tín"),
+    *("Ánh Dương",) * 3,  # equal names: the key breaks the tie
+]
+
+NAME_PAGE = """
+query Page($after: String, $order: BusinessOrderBy!) {
+  businessList(first: 7, orderBy: $order, after: $after) {
+    edges { cursor node { taxCode name } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+def _with_database(url: str, name: str) -> str:
+    return f"{url.rsplit('/', 1)[0]}/{name}"
+
+
+@pytest.fixture(scope="module")
+async def icu_template() -> AsyncIterator[str]:
+    """A database on the machine's server migrated to head (so with text_order 'icu')."""
+    name = f"hub_icu_tpl_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(to_libpq_url(MACHINE_SERVER), timeout=5)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        database = make_database(_with_database(MACHINE_SERVER, name), pool_size=2)
+        await upgrade(database.engine)
+        await database.close()
+        yield name
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def database_url(icu_template: str) -> AsyncIterator[str]:
+    """This module's tests run on the machine's server: a fresh copy of the template each."""
+    name = f"hub_icu_{os.getpid()}_{next(_copies)}"
+    admin = await asyncpg.connect(to_libpq_url(MACHINE_SERVER), timeout=5)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{icu_template}"')
+        yield _with_database(MACHINE_SERVER, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def named_businesses(hub: Hub, app: Any) -> list[dict[str, Any]]:
+    rows = generate.businesses(len(NAMES), seed=11)
+    for row, name in zip(rows, NAMES, strict=True):
+        row["name"] = name
+    await load_rows(hub, "business", rows)
+    return rows
+
+
+async def _all_pages(gql: Gql, order: str) -> list[tuple[str, str]]:
+    seen: list[tuple[str, str]] = []
+    after = None
+    for _ in range(20):
+        body = await gql(NAME_PAGE, order=order, after=after)
+        assert "errors" not in body, body
+        page = body["data"]["businessList"]
+        seen += [(e["node"]["name"], e["node"]["taxCode"]) for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return seen
+        after = page["pageInfo"]["endCursor"]
+    raise AssertionError("paging did not end")
+
+
+async def test_a_server_with_icu_orders_text_by_its_collation_indexes(
+    database: Database, seeded: None
+) -> None:
+    async with database.sessions() as session:
+        order = await session.scalar(text("SELECT text_order FROM hub_state WHERE id = 1"))
+        rows = await session.execute(
+            text(
+                "SELECT indexname, indexdef FROM pg_indexes "
+                "WHERE tablename = 'records_business' AND indexdef LIKE '%vi-x-icu%'"
+            )
+        )
+        icu = {r.indexname: r.indexdef for r in rows}
+        keyed = await session.scalar(
+            text("SELECT count(*) FROM pg_indexes WHERE indexdef LIKE '%hub_vi_sort_key%'")
+        )
+    assert order == "icu"
+    assert {name.split("_")[3] for name in icu} >= {"name", "status"}, icu
+    assert keyed == 0
+
+
+@pytest.mark.parametrize("direction", ["ASC", "DESC"])
+async def test_pages_ordered_by_name_follow_vietnamese_order(
+    gql: Gql, named_businesses: list[dict[str, Any]], direction: str
+) -> None:
+    seen = await _all_pages(gql, f"NAME_{direction}")
+    expected = sorted(
+        ((str(r["name"]), str(r["tax_code"])) for r in named_businesses),
+        key=lambda pair: (vietnamese_sort_key(pair[0]), pair[1]),
+        reverse=direction == "DESC",
+    )
+    assert seen == expected  # the order servers without ICU give, page after page
+    names = [name for name, _ in seen]
+    if direction == "ASC":
+        assert names.index("Dương") < names.index("Đà Lạt") < names.index("Zeta")
+
+
+async def test_a_cursor_value_continues_at_its_place_in_vietnamese_order(
+    gql: Gql, named_businesses: list[dict[str, Any]]
+) -> None:
+    cursor = base64.b64encode(orjson.dumps(["name:ASC", "Đ", ""])).decode()
+    body = await gql(NAME_PAGE, order="NAME_ASC", after=cursor)
+    assert "errors" not in body, body
+    names = [e["node"]["name"] for e in body["data"]["businessList"]["edges"]]
+    assert names[0] == "Đà Lạt"
+    assert all(vietnamese_sort_key(n) > vietnamese_sort_key("Đ") for n in names)
+
+
+async def test_order_by_text_reads_the_icu_index_without_computing_keys(hub: Hub, app: Any) -> None:
+    await load_rows(hub, "business", generate.businesses(3000, seed=5))
+    async with hub.db.sessions() as session:
+        business = await session.get(Dataset, "business")
+        assert business is not None
+        name = next(f for f in business.fields if f.name == "name")
+        ordering = Ordering(
+            typed_value("c", name),
+            "c.key",
+            "ASC",
+            nullable=False,
+            by_key=False,
+            vietnamese=True,
+            text_order="icu",
+        )
+        base = "SELECT c.key FROM records c WHERE c.dataset_code = 'business' AND NOT c.deleted"
+        after = ordering.after("'Đà Lạt'", "'0100000000'", "text")
+        later = f"{base} AND {after} ORDER BY {ordering.order_by} LIMIT 20"
+        await session.execute(text("ANALYZE records"))
+        rows = await session.execute(text("EXPLAIN (VERBOSE) " + later))
+        plan = "\n".join(r[0] for r in rows)
+    assert "ix_icu_business_name_" in plan and "Sort" not in plan, plan
+    assert "Index Cond" in plan and "hub_vi_sort_key" not in plan, plan
