@@ -3,6 +3,7 @@
     python bench/sync.py                      # 1,000,000 rows from PostgreSQL and MariaDB,
                                               # 200,000 from XLSX
     python bench/sync.py --rows 100000 --xlsx-rows 20000    # a quick run
+    python bench/sync.py --only-xlsx --xlsx-rows 200000     # the XLSX source alone
 
 One run measures, on this machine's PostgreSQL (127.0.0.1:5432, the hub's database and the
 source database side by side on one server) and MariaDB (127.0.0.1:3306, root):
@@ -18,7 +19,7 @@ source database side by side on one server) and MariaDB (127.0.0.1:3306, root):
 Every sync runs in a child process (``--child NAME``, the same calls as ``hub sync run``)
 that reports its own peak RSS (VmHWM). The hub's database is dropped and made afresh for
 each source, so each full sync starts from an empty dataset. Figures go to stdout and to
-``bench/.work/sync/results.json``.
+``bench/.work/sync/results.json`` (``results-xlsx.json`` for ``--only-xlsx``).
 """
 
 from __future__ import annotations
@@ -417,6 +418,16 @@ async def xlsx_phase(path: Path) -> dict[str, Any]:
 async def main(args: argparse.Namespace) -> None:
     SYNC_DIR.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"rows": args.rows, "xlsx_rows": args.xlsx_rows}
+    if args.only_xlsx:
+        xlsx = ensure_xlsx(args.xlsx_rows, None)
+        if xlsx is None:
+            xlsx = ensure_xlsx(args.xlsx_rows, source_rows(args.xlsx_rows))
+        assert xlsx is not None
+        results["xlsx"] = await xlsx_phase(xlsx)
+        peak = max(r["peak_rss_mb"] for r in results["xlsx"].values())
+        say(f"peak RSS of an XLSX sync process {peak:.0f} MB (target < 300 MB)")
+        (SYNC_DIR / "results-xlsx.json").write_text(json.dumps(results, indent=2), "utf-8")
+        return
     needed = not await ensure_pg_source(args.rows, None)
     if not args.skip_mysql:
         needed = needed or not await ensure_mysql_source(args.rows, None)
@@ -467,6 +478,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--xlsx-rows", type=int, default=200_000, help="XLSX source rows")
     parser.add_argument("--skip-mysql", action="store_true", help="no MariaDB phase")
     parser.add_argument("--skip-xlsx", action="store_true", help="no XLSX phase")
+    parser.add_argument(
+        "--only-xlsx", action="store_true", help="only the XLSX phase (no database source)"
+    )
     parser.add_argument("--child", metavar="NAME", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 

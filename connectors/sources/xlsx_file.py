@@ -1,19 +1,39 @@
-"""An XLSX sheet as a source, read with python-calamine in a worker thread. The header row
-names the columns; each later non-blank row is a row at "sheet NAME row N" (N as Excel numbers
-it). Whole numbers come back as int, dates as date/datetime, text as NFC (decoded from a legacy
-font encoding when configured), an empty cell as None.
+"""An XLSX sheet as a source, read in a worker thread. The header row names the columns; each
+later non-blank row is a row at "sheet NAME row N" (N as Excel numbers it). Whole numbers come
+back as int, dates as date/datetime, text as NFC (decoded from a legacy font encoding when
+configured), an empty cell as None.
 
-calamine holds the sheet's cells in memory while it is read (Rust values, far smaller than
-Python objects; a sheet has at most 1,048,576 rows); rows become Python objects a batch at a
-time."""
+Two readers, one result. python-calamine (Rust) is fast but holds the whole sheet's cells in
+memory while it is read (0.9 has no lazy reading): about 1.5 bytes of memory per byte of the
+sheet's XML (a 200,000-row, 13-column sheet: 170 MB of XML, 255 MB held). So calamine reads a
+sheet whose XML part (its uncompressed size, from the zip directory) is at most
+``STREAM_ABOVE_BYTES``; a larger one is streamed: the zip member inflated and parsed by expat
+64 KiB at a time, each row handed on as it ends, in memory bounded by the shared-string table
+(which calamine holds too) whatever the number of rows. The streamed reader gives what calamine
+gives for the same cells, by calamine's own rules: number formats classified as date/time or
+duration as calamine does, serials rounded to the millisecond, a whole one a date, one under 1
+a time, one outside the years 1..9999 kept as a number; text trimmed unless
+xml:space="preserve", ``_x00HH_`` escapes undone, phonetic runs left out; error cells empty;
+rows from Excel row 1 and columns from the sheet's first used column. A file that is not an
+XLSX zip of transitional SpreadsheetML (XLS, XLSB, ODS, a damaged one) goes to calamine, which
+says what is wrong with it."""
 
 from __future__ import annotations
 
 import asyncio
+import math
+import posixpath
+import pyexpat
+import re
 import unicodedata
-from collections.abc import Generator, Iterator
+import zipfile
+import zlib
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from xml.etree import ElementTree
 
 import python_calamine
 
@@ -25,6 +45,452 @@ from connectors.text_encodings import LEGACY_ENCODINGS, decode_font_text
 MAX_COLUMNS = 2000
 XLSX_ENCODINGS = ("unicode", *LEGACY_ENCODINGS)
 _EXACT_FLOAT = 2**53
+
+# A sheet whose XML part is larger is streamed; calamine would hold about 1.5 times this.
+STREAM_ABOVE_BYTES = 32 * 1024 * 1024
+
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+# What a damaged workbook raises while it is streamed (a truncated or corrupt zip member, bad
+# XML, a shared-string index past the table, a number that is not one).
+_DAMAGED = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    KeyError,
+    IndexError,
+    ValueError,
+    TypeError,
+    SyntaxError,
+    OSError,
+)
+
+# Number formats as calamine classifies them (calamine's formats.rs): plain, date/time, duration.
+_PLAIN, _DATETIME, _DURATION = 0, 1, 2
+_BUILTIN_DATETIME_IDS = frozenset(
+    {"14", "15", "16", "17", "18", "19", "20", "21", "22", "45", "47"}
+)
+_BUILTIN_DURATION_ID = "46"
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+_EXCEL_ESCAPE = re.compile("_x00([0-9A-Fa-f]{2})_")
+_STRIPPED = " \t\r\n"  # what calamine trims from text not marked xml:space="preserve"
+_CHUNK = 64 * 1024  # XML read and parsed at a time
+_DAY_MS = 86_400_000
+_EPOCH_1904_DAYS = 1462.0
+
+
+def _custom_format_kind(code: str) -> int:
+    """calamine's ``detect_custom_number_format``: the first section's date/time or duration
+    tokens outside quotes, escapes and (except ``[h]``/``[m]``/``[s]``) brackets."""
+    escaped = is_quote = ap = hms = False
+    brackets = 0
+    prev = " "
+    for char in code:
+        if escaped:
+            escaped = False
+        elif char in "_\\*":
+            escaped = True
+        elif is_quote:
+            if char == '"':
+                is_quote = False
+        elif char == '"':
+            is_quote = True
+        elif char == ";":
+            return _PLAIN
+        elif char == "[":
+            brackets = min(brackets + 1, 255)
+        elif char == "]" and brackets == 1 and hms:
+            return _DURATION
+        elif char == "]":
+            brackets = max(brackets - 1, 0)
+        elif char in "aA" and not ap and brackets == 0:
+            ap = True
+        elif brackets == 0 and (char in "pm/PM" if ap else char in "dmhysDMHYS"):
+            return _DATETIME
+        elif not (hms and char.lower() == prev.lower()):
+            hms = prev == "[" and char in "mhsMHS"
+        prev = char
+    return _PLAIN
+
+
+def _round_half_away(value: float) -> int:
+    """Rust's ``f64::round`` (halves away from zero)."""
+    whole = math.trunc(value)
+    if abs(value - whole) >= 0.5:
+        whole += 1 if value > 0 else -1
+    return whole
+
+
+def _serial(value: float, kind: int, is_1904: bool) -> Any:
+    """A number formatted as a date, time or duration, as python-calamine gives it."""
+    if not math.isfinite(value):
+        return value
+    if kind == _DURATION:
+        try:
+            return timedelta(milliseconds=_round_half_away(value * _DAY_MS))
+        except OverflowError:
+            return value
+    days = value + _EPOCH_1904_DAYS if is_1904 else value
+    if not days >= 60.0:
+        days += 1.0  # Excel's 1900-02-29 that never was
+    milliseconds = _round_half_away(days * _DAY_MS)
+    if value < 1.0:
+        if abs(days) > 95_000_000:  # beyond chrono's dates too: calamine keeps the number
+            return value
+        ms = milliseconds % _DAY_MS
+        return time(ms // 3_600_000, ms // 60_000 % 60, ms // 1000 % 60, ms % 1000 * 1000)
+    try:
+        moment = _EXCEL_EPOCH + timedelta(milliseconds=milliseconds)
+    except OverflowError:
+        return value  # outside the years 1..9999
+    return moment.date() if value.is_integer() and value < 2.0**64 else moment
+
+
+def _excel_unescape(text: str) -> str:
+    """Excel's ``_x00HH_`` escapes (``_x000D_`` for a carriage return), as calamine undoes them."""
+    if "_x00" not in text:
+        return text
+    return _EXCEL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def _iso_moment(text: str) -> Any:
+    """A ``t="d"`` cell (ISO 8601 text) as python-calamine gives it: a datetime when it has a
+    "T", a time when it has a ":", else a date; the text itself when it is none of these."""
+    parse: Callable[[str], Any] = date.fromisoformat
+    if "T" in text:
+        parse = datetime.fromisoformat
+    elif ":" in text:
+        parse = time.fromisoformat
+    try:
+        value = parse(text)
+    except ValueError:
+        return text
+    return text if getattr(value, "tzinfo", None) is not None else value
+
+
+class _Tags:
+    """Element names as expat gives them without namespace processing (which costs a third
+    of the parse): the main namespace's, under the prefix the part's root element uses."""
+
+    def __init__(self, root: str, attrs: dict[str, str], local_root: str) -> None:
+        prefix, _, local = root.rpartition(":")
+        declared = attrs.get(f"xmlns:{prefix}" if prefix else "xmlns")
+        if local != local_root or declared != _MAIN_NS:
+            raise ValueError(f"the part is not a SpreadsheetML {local_root} ({root} {declared})")
+        tag = (prefix + ":") if prefix else ""
+        self.sheet_data, self.row, self.c, self.v = (
+            tag + n for n in ("sheetData", "row", "c", "v")
+        )
+        self.inline, self.t, self.phonetic, self.si = (tag + n for n in ("is", "t", "rPh", "si"))
+
+
+def _text(parts: list[str], preserve: bool) -> str:
+    """One ``<t>`` as calamine reads it: trimmed unless xml:space="preserve", Excel's
+    ``_x00HH_`` escapes undone."""
+    text = "".join(parts)
+    return _excel_unescape(text if preserve else text.strip(_STRIPPED))
+
+
+def _shared_strings(source: IO[bytes]) -> list[str]:
+    """The shared-string table, whole (calamine holds it too: cells refer to it by index).
+    A string is its ``<t>``s outside phonetic runs (``<rPh>``), joined."""
+    strings: list[str] = []
+    tags: _Tags | None = None
+    parts: list[str] | None = None
+    text: list[str] | None = None
+    preserve = False
+    phonetic = 0
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal tags, parts, text, preserve, phonetic
+        if tags is None:
+            tags = _Tags(name, attrs, "sst")
+        elif name == tags.t:
+            if parts is not None and not phonetic:
+                text, preserve = [], attrs.get("xml:space") == "preserve"
+        elif name == tags.si:
+            parts = []
+        elif name == tags.phonetic:
+            phonetic += 1
+
+    def end(name: str) -> None:
+        nonlocal parts, text, phonetic
+        assert tags is not None
+        if name == tags.t:
+            if text is not None and parts is not None:
+                parts.append(_text(text, preserve))
+            text = None
+        elif name == tags.si and parts is not None:
+            strings.append("".join(parts))
+            parts = None
+        elif name == tags.phonetic:
+            phonetic -= 1
+
+    def data(chunk: str) -> None:
+        if text is not None:
+            text.append(chunk)
+
+    parser = pyexpat.ParserCreate()
+    parser.buffer_text = True
+    parser.buffer_size = _CHUNK
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = data
+    parser.ParseFile(source)
+    return strings
+
+
+Row = tuple[int, list[Any], int | None]
+
+
+def _column_index(letters: str, ref: str) -> int:
+    """0 for A, 25 for Z, 26 for AA ... up to XFD."""
+    if not letters.isalpha() or not letters.isascii() or len(letters) > 3:
+        raise ValueError(f"cell reference {ref!r}")
+    index = 0
+    for letter in letters.upper():
+        index = index * 26 + ord(letter) - 64
+    return index - 1
+
+
+class _SheetParser:
+    """A worksheet part parsed as it is read (expat, a chunk at a time): each finished row as
+    (Excel row number, cells by column index from A, index of its first used cell). A cell's
+    value is what python-calamine gives for it: None where there is no cell or no value, ""
+    for an error cell, float for a number (a date, time or duration by its format), bool,
+    str. Nothing of a finished row is kept. (The handlers are closures over their state:
+    they run for every element, and locals are the cheapest Python has.)"""
+
+    def __init__(self, strings: list[str], kinds: tuple[int, ...], is_1904: bool) -> None:
+        self.done: list[Row] = []
+        self._setup = (strings, kinds, is_1904)
+        parser = pyexpat.ParserCreate()
+        parser.buffer_text = True
+        parser.buffer_size = _CHUNK
+        parser.StartElementHandler = self._root
+        self.parser = parser
+
+    def feed(self, chunk: bytes, final: bool = False) -> list[Row]:
+        self.parser.Parse(chunk, final)
+        done = self.done.copy()
+        self.done.clear()  # (the handlers append to this very list)
+        return done
+
+    def _root(self, name: str, attrs: dict[str, str]) -> None:
+        tags = _Tags(name, attrs, "worksheet")
+        start, end, data = _sheet_handlers(tags, *self._setup, self.done)
+        self.parser.StartElementHandler = start
+        self.parser.EndElementHandler = end
+        self.parser.CharacterDataHandler = data
+
+
+def _sheet_handlers(
+    tags: _Tags, strings: list[str], kinds: tuple[int, ...], is_1904: bool, done: list[Row]
+) -> tuple[Callable[[str, dict[str, str]], None], Callable[[str], None], Callable[[str], None]]:
+    c_tag, v_tag, t_tag, is_tag = tags.c, tags.v, tags.t, tags.inline
+    row_tag, phonetic_tag = tags.row, tags.phonetic
+    columns: dict[str, int] = {}
+    row_number = 0
+    cells: list[Any] = []
+    first: int | None = None
+    column = -1
+    kind = "n"
+    style: str | None = None
+    in_v = False
+    value: str | None = None  # the cell's <v> text; None when it has no <v>
+    parts: list[str] | None = None  # inside <is>: its texts
+    text: list[str] | None = None  # inside one of its <t>
+    preserve = False
+    phonetic = 0
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal row_number, cells, first, column, kind, style, in_v, value, parts, text
+        nonlocal preserve, phonetic
+        if name == c_tag:
+            ref = attrs.get("r")
+            if ref:
+                letters = ref.rstrip("0123456789")
+                found = columns.get(letters)
+                if found is None:
+                    found = columns[letters] = _column_index(letters, ref)
+                column = found
+            else:
+                column += 1
+            kind = attrs.get("t", "n")
+            style = attrs.get("s")
+            value = None
+        elif name == v_tag:
+            in_v, value = True, ""
+        elif name == t_tag:
+            if parts is not None and not phonetic:
+                text, preserve = [], attrs.get("xml:space") == "preserve"
+        elif name == is_tag:
+            parts = []
+        elif name == row_tag:
+            number = attrs.get("r")
+            row_number = int(number) if number else row_number + 1
+            cells, first, column = [], None, -1
+        elif name == phonetic_tag:
+            phonetic += 1
+
+    def data(chunk: str) -> None:
+        nonlocal value
+        if in_v:
+            value = chunk if not value else value + chunk
+        elif text is not None:
+            text.append(chunk)
+
+    def cell() -> Any:
+        if parts is not None:  # <is>: the value whatever the type says
+            return "".join(parts)
+        if not value or kind == "inlineStr":  # (an inline string's <v>, if any, is ignored)
+            # No <v> (or an empty one): no value, except text types, read as ""
+            return None if value is None or kind in ("n", "s", "b", "e", "inlineStr") else ""
+        if kind == "n":
+            # calamine keeps what is not a number as text; Python's float() would also take
+            # surrounding spaces, "1_000" and non-ASCII digits
+            if not value.isascii() or "_" in value or value.strip() != value:
+                return value
+            try:
+                number = float(value)
+            except ValueError:
+                return value
+            if style is not None:
+                index = int(style) if style.isdigit() else 0
+                if index < len(kinds) and kinds[index] != _PLAIN:
+                    return _serial(number, kinds[index], is_1904)
+            return number
+        if kind == "s":
+            return strings[int(value)]
+        if kind == "b":
+            return value != "0"
+        if kind == "e":
+            return ""  # #N/A, #DIV/0!...: empty, as calamine gives an error cell
+        if kind == "d":
+            return _iso_moment(value)
+        return value  # "str" (a formula's text) and anything else
+
+    def end(name: str) -> None:
+        nonlocal first, in_v, parts, text, phonetic
+        if name == c_tag:
+            got = cell()
+            parts = None
+            if got is not None:
+                if column >= len(cells):
+                    cells.extend([None] * (column + 1 - len(cells)))
+                cells[column] = got
+                if first is None or column < first:
+                    first = column
+        elif name == v_tag:
+            in_v = False
+        elif name == t_tag:
+            if text is not None and parts is not None:
+                parts.append(_text(text, preserve))
+            text = None
+        elif name == row_tag:
+            done.append((row_number, cells, first))
+        elif name == phonetic_tag:
+            phonetic -= 1
+
+    return start, end, data
+
+
+@dataclass(frozen=True, slots=True)
+class _SheetPart:
+    """Where a sheet's cells are in an XLSX zip, and what reading them needs."""
+
+    name: str
+    path: str
+    size: int
+    strings: str | None
+    kinds: tuple[int, ...]  # number format kind by cell style index
+    is_1904: bool
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _xml(data: bytes) -> ElementTree.Element:
+    """A small part of the zip (relationships, workbook, styles) parsed whole. expat refuses
+    external entities and (2.4+) runaway entity expansion."""
+    return ElementTree.fromstring(data)  # noqa: S314
+
+
+def _relations(archive: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
+    """A part's relationships: id -> (type, the target part's path in the zip)."""
+    folder, file = posixpath.split(part)
+    rels = posixpath.join(folder, "_rels", f"{file}.rels")
+    found: dict[str, tuple[str, str]] = {}
+    for rel in _xml(archive.read(rels)):
+        target = rel.get("Target", "")
+        if target.startswith("/"):
+            path = target.lstrip("/")
+        else:
+            path = posixpath.normpath(posixpath.join(folder, target))
+        found[rel.get("Id", "")] = (rel.get("Type", ""), path)
+    return found
+
+
+def _style_kinds(archive: zipfile.ZipFile, path: str | None) -> tuple[int, ...]:
+    if path is None or path not in archive.namelist():
+        return ()
+    root = _xml(archive.read(path))
+    custom: dict[str, str] = {}
+    kinds: list[int] = []
+    for part in root:
+        if _local(part.tag) == "numFmts":
+            for fmt in part:
+                custom[fmt.get("numFmtId", "")] = fmt.get("formatCode", "")
+        elif _local(part.tag) == "cellXfs":
+            for xf in part:
+                number_format = xf.get("numFmtId")
+                if number_format is None:
+                    kinds.append(_PLAIN)
+                elif number_format in custom:
+                    kinds.append(_custom_format_kind(custom[number_format]))
+                elif number_format in _BUILTIN_DATETIME_IDS:
+                    kinds.append(_DATETIME)
+                else:
+                    kinds.append(_DURATION if number_format == _BUILTIN_DURATION_ID else _PLAIN)
+    return tuple(kinds)
+
+
+def _sheet_part(archive: zipfile.ZipFile, wanted: str | None) -> _SheetPart | None:
+    """The sheet named ``wanted`` (else the first) when it is a transitional-SpreadsheetML
+    worksheet part; None for anything else (calamine reads it, or says why it cannot)."""
+    book_path = next(
+        (p for t, p in _relations(archive, "").values() if t.endswith("/officeDocument")), None
+    )
+    if book_path is None:
+        return None
+    book = _xml(archive.read(book_path))
+    if book.tag != f"{{{_MAIN_NS}}}workbook":
+        return None
+    book_rels = _relations(archive, book_path)
+    sheets = [
+        (sheet.get("name", ""), sheet.get(f"{{{_REL_NS}}}id", ""))
+        for sheets in book.iter(f"{{{_MAIN_NS}}}sheets")
+        for sheet in sheets
+    ]
+    chosen = next((s for s in sheets if wanted is None or s[0] == wanted), None)
+    if chosen is None or chosen[1] not in book_rels:
+        return None
+    kind, path = book_rels[chosen[1]]
+    if not kind.endswith("/worksheet"):
+        return None
+    pr = next(book.iter(f"{{{_MAIN_NS}}}workbookPr"), None)
+    is_1904 = pr is not None and pr.get("date1904", "0").lower() in ("1", "true")
+    by_type = {t.rpartition("/")[2]: p for t, p in book_rels.values()}
+    strings = by_type.get("sharedStrings")
+    return _SheetPart(
+        name=chosen[0],
+        path=path,
+        size=archive.getinfo(path).file_size,
+        strings=strings if strings in archive.namelist() else None,
+        kinds=_style_kinds(archive, by_type.get("styles")),
+        is_1904=is_1904,
+    )
 
 
 class XlsxSource(FileSource):
@@ -44,9 +510,13 @@ class XlsxSource(FileSource):
         return SourceError(f"xlsx source: {self._path}: {what}")
 
     def _open(self) -> tuple[str, Iterator[list[Any]]]:
-        """The sheet's name and its rows from Excel row 1 on."""
+        """The sheet's name and its rows from Excel row 1 on, each from the sheet's first used
+        column (as calamine gives them)."""
         if not self._path.is_file():
             raise self._fail("the file does not exist" if not self._path.exists() else "not a file")
+        streamed = self._open_streamed()
+        if streamed is not None:
+            return streamed
         try:
             book = python_calamine.CalamineWorkbook.from_path(str(self._path))
             name = self._sheet if self._sheet is not None else book.sheet_names[0]
@@ -60,11 +530,82 @@ class XlsxSource(FileSource):
             problem = f"not a readable XLSX workbook (truncated or damaged?): {exc}"
             raise self._fail(problem) from None
 
+    def _open_streamed(self) -> tuple[str, Iterator[list[Any]]] | None:
+        """The sheet streamed when its XML part is larger than ``STREAM_ABOVE_BYTES``; None to
+        read it with calamine."""
+        try:
+            archive = zipfile.ZipFile(self._path)
+        except (*_DAMAGED, RuntimeError):
+            return None  # not a zip (XLS, empty, truncated): calamine says what it is
+        try:
+            part = _sheet_part(archive, self._sheet)
+        except (*_DAMAGED, RuntimeError):
+            part = None
+        if part is None or part.size <= STREAM_ABOVE_BYTES:
+            archive.close()
+            return None
+        return part.name, self._streamed_rows(archive, part)
+
+    def _streamed_rows(
+        self, archive: zipfile.ZipFile, part: _SheetPart
+    ) -> Generator[list[Any], None, None]:
+        """Rows as calamine gives them: from Excel row 1, each from the sheet's first used
+        column. That column is known once the header row is read (the leftmost used cell up
+        to there); a used cell further left in a later row means calamine's header would
+        start with an empty column, so the same error is raised then."""
+        try:
+            with archive:
+                strings: list[str] = []
+                if part.strings is not None:
+                    with archive.open(part.strings) as source:
+                        strings = _shared_strings(source)
+                with archive.open(part.path) as xml:
+                    rows = self._parsed_rows(xml, _SheetParser(strings, part.kinds, part.is_1904))
+                    held: list[list[Any]] = []
+                    left: int | None = None
+                    for row, first in rows:
+                        held.append(row)
+                        if first is not None and (left is None or first < left):
+                            left = first
+                        if len(held) == self._header_row:
+                            break
+                    start = left or 0
+                    for row in held:
+                        yield row[start:]
+                    for row, first in rows:
+                        if first is not None and first < start:
+                            self._names(part.name, held[-1][first:])
+                            raise self._fail(f"sheet {part.name}: a used cell left of the header")
+                        yield row[start:]
+        except (*_DAMAGED, pyexpat.ExpatError) as exc:
+            problem = f"not a readable XLSX workbook (truncated or damaged?): {exc}"
+            raise self._fail(problem) from None
+
+    @staticmethod
+    def _parsed_rows(
+        xml: IO[bytes], parser: _SheetParser
+    ) -> Generator[tuple[list[Any], int | None], None, None]:
+        """Every row from Excel row 1 on (a missing one empty), with its first used column."""
+        expected = 1
+        while True:
+            chunk = xml.read(_CHUNK)
+            for number, cells, first in parser.feed(chunk, final=not chunk):
+                while expected < number:
+                    expected += 1
+                    yield [], None
+                expected = number + 1
+                yield cells, first
+            if not chunk:
+                return
+
     def _header(self, name: str, rows: Iterator[list[Any]]) -> list[str]:
-        where = f"sheet {name} row {self._header_row}"
         header: list[Any] | None = None
         for _ in range(self._header_row):
             header = next(rows, None)
+        return self._names(name, header)
+
+    def _names(self, name: str, header: list[Any] | None) -> list[str]:
+        where = f"sheet {name} row {self._header_row}"
         if header is None or not any(v not in ("", None) for v in header):
             raise self._fail(f"{where}: the header row is empty")
         names = [self._text(name, self._header_row, i, v) for i, v in enumerate(header)]
@@ -103,7 +644,11 @@ class XlsxSource(FileSource):
 
     def _read_columns(self) -> list[str]:
         name, rows = self._open()
-        return self._header(name, rows)
+        try:
+            return self._header(name, rows)
+        finally:
+            if isinstance(rows, Generator):
+                rows.close()  # a streamed sheet: close its zip now
 
     async def columns(self) -> list[str]:
         if self._columns is None:
