@@ -2,7 +2,8 @@
 dates as date/datetime), positions as Excel numbers rows, and damaged workbooks refused.
 
 Every test runs on both readers: calamine (a sheet up to ``STREAM_ABOVE_BYTES`` of XML) and the
-streamed one (the threshold lowered so that every sheet is "large")."""
+streamed one (the threshold lowered so that every sheet is "large"), the latter also with its
+shared strings in a temporary file (``STRINGS_IN_MEMORY_BYTES`` lowered)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ import pytest
 from connectors.sources import SourceError, SourceRow, open_source, xlsx_file
 
 
-@pytest.fixture(autouse=True, params=["calamine", "streamed"])
+@pytest.fixture(autouse=True, params=["calamine", "streamed", "streamed-strings-in-file"])
 def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    if request.param == "streamed":
+    if request.param.startswith("streamed"):
         monkeypatch.setattr(xlsx_file, "STREAM_ABOVE_BYTES", -1)
+    if request.param == "streamed-strings-in-file":
+        monkeypatch.setattr(xlsx_file, "STRINGS_IN_MEMORY_BYTES", 0)
     yield request.param
 
 
@@ -173,14 +176,16 @@ async def test_bad_header_row_key_is_refused(tmp_path: Path) -> None:
 def _both(path: Path, monkeypatch: pytest.MonkeyPatch, **config: Any) -> tuple[Any, Any]:
     """What each reader makes of ``path``: its columns and rows, or the error it raises."""
     results = []
-    for threshold in (1 << 40, -1):
+    for threshold, in_memory in ((1 << 40, 1 << 40), (-1, 1 << 40), (-1, 0)):
         monkeypatch.setattr(xlsx_file, "STREAM_ABOVE_BYTES", threshold)
+        monkeypatch.setattr(xlsx_file, "STRINGS_IN_MEMORY_BYTES", in_memory)
         source = xlsx_file.XlsxSource(xlsx_file.SourceConfig("xlsx", {"path": str(path), **config}))
         try:
             result: Any = (source._read_columns(), [(r.position, r.values) for r in source._rows()])
         except SourceError as exc:
             result = str(exc)
         results.append(result)
+    assert results[2] == results[1]  # shared strings in a file or in memory: the same
     return results[0], results[1]
 
 
@@ -260,23 +265,32 @@ async def test_streamed_1904_workbook_is_read_as_calamine_reads_it(
 
 @pytest.mark.parametrize("reader", ["both"], indirect=True)
 @pytest.mark.parametrize(
-    ("sheet", "error"),
+    ("sheet", "header_row", "error"),
     [
-        ({"B1": "ma", "C1": "ten", "B2": 1, "A9": "lề"}, "header column 1 has no name"),
-        ({"B1": "ma", "D1": "ten", "B2": 1}, "header column 2 has no name"),
-        ({"B1": "ma", "B2": "Qu¶ng", "C3": "Quảng"}, "row 3: a value in a column with no header"),
-        ({"C1": "ma", "D1": "ten", "D2": "Quảng"}, "row 2 column 2: text is not in the tcvn3"),
+        ({"B1": "ma", "C1": "ten", "B2": 1, "A9": "lề"}, 1, "row 1: header column 1 has no name"),
+        ({"A1": "Báo cáo", "B3": "ma", "B4": 1}, 3, "row 3: header column 1 has no name"),
+        ({"B1": "ma", "D1": "ten", "B2": 1}, 1, "header column 2 has no name"),
+        ({"B1": "ma", "B2": "Qu¶ng", "C3": "Quảng"}, 1, "row 3: a value in a column with no head"),
+        ({"C1": "ma", "D1": "ten", "D2": "Quảng"}, 1, "row 2 column 2: text is not in the tcvn3"),
+        ({"C1": "ma", "D1": "ma"}, 1, "header names column 'ma' twice"),
+        ({"C5": "ma"}, 4, "row 4: the header row is empty"),
+        ({"C5": "ma"}, 6, "row 6: the header row is empty"),
     ],
 )
 async def test_streamed_errors_are_calamine_errors(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sheet: dict[str, Any], error: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sheet: dict[str, Any],
+    header_row: int,
+    error: str,
 ) -> None:
     book = openpyxl.Workbook()
     assert book.active is not None
     for where, value in sheet.items():
         book.active[where] = value
     book.save(tmp_path / "a.xlsx")
-    calamine, streamed = _both(tmp_path / "a.xlsx", monkeypatch, encoding="tcvn3")
+    config = {"encoding": "tcvn3", "header_row": header_row}
+    calamine, streamed = _both(tmp_path / "a.xlsx", monkeypatch, **config)
     assert isinstance(calamine, str) and error in calamine, calamine
     assert streamed == calamine
 
@@ -303,9 +317,11 @@ async def test_only_a_large_sheet_is_streamed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
 ) -> None:
     path = workbook(tmp_path / "a.xlsx", {"S": BUSINESSES})
-    size = zipfile.ZipFile(path).getinfo("xl/worksheets/sheet1.xml").file_size
+    with zipfile.ZipFile(path) as archive:
+        parts = ("xl/worksheets/sheet1.xml", "xl/sharedStrings.xml")
+        size = sum(i.file_size for i in archive.infolist() if i.filename in parts)
     source = xlsx_file.XlsxSource(xlsx_file.SourceConfig("xlsx", {"path": str(path)}))
-    assert (source._open_streamed() is not None) == (reader == "streamed")
+    assert (source._open_streamed() is not None) == reader.startswith("streamed")
     monkeypatch.setattr(xlsx_file, "STREAM_ABOVE_BYTES", size)
     assert source._open_streamed() is None
     monkeypatch.setattr(xlsx_file, "STREAM_ABOVE_BYTES", size - 1)

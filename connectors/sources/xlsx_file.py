@@ -6,10 +6,11 @@ configured), an empty cell as None.
 Two readers, one result. python-calamine (Rust) is fast but holds the whole sheet's cells in
 memory while it is read (0.9 has no lazy reading): about 1.5 bytes of memory per byte of the
 sheet's XML (a 200,000-row, 13-column sheet: 170 MB of XML, 255 MB held). So calamine reads a
-sheet whose XML part (its uncompressed size, from the zip directory) is at most
-``STREAM_ABOVE_BYTES``; a larger one is streamed: the zip member inflated and parsed by expat
-64 KiB at a time, each row handed on as it ends, in memory bounded by the shared-string table
-(which calamine holds too) whatever the number of rows. The streamed reader gives what calamine
+sheet whose XML part and shared-string table (their uncompressed sizes, from the zip directory)
+together are at most ``STREAM_ABOVE_BYTES``; a larger one is streamed: the zip member inflated
+and parsed by expat 64 KiB at a time, each row handed on as it ends, the shared strings kept as
+UTF-8 (in a temporary file past ``STRINGS_IN_MEMORY_BYTES``), so that memory does not grow with
+the sheet (but for 8 bytes per distinct shared string). The streamed reader gives what calamine
 gives for the same cells, by calamine's own rules: number formats classified as date/time or
 duration as calamine does, serials rounded to the millisecond, a whole one a date, one under 1
 a time, one outside the years 1..9999 kept as a number; text trimmed unless
@@ -22,12 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import posixpath
 import pyexpat
 import re
+import tempfile
 import unicodedata
 import zipfile
 import zlib
+from array import array
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -46,8 +50,12 @@ MAX_COLUMNS = 2000
 XLSX_ENCODINGS = ("unicode", *LEGACY_ENCODINGS)
 _EXACT_FLOAT = 2**53
 
-# A sheet whose XML part is larger is streamed; calamine would hold about 1.5 times this.
+# A sheet whose XML part (with the shared-string table's) is larger is streamed; calamine
+# would hold about 1.5 times this.
 STREAM_ABOVE_BYTES = 32 * 1024 * 1024
+# The streamed reader's shared strings: kept in memory as UTF-8 up to this many bytes, then
+# in a temporary file.
+STRINGS_IN_MEMORY_BYTES = 32 * 1024 * 1024
 
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -191,10 +199,50 @@ def _text(parts: list[str], preserve: bool) -> str:
     return _excel_unescape(text if preserve else text.strip(_STRIPPED))
 
 
-def _shared_strings(source: IO[bytes]) -> list[str]:
-    """The shared-string table, whole (calamine holds it too: cells refer to it by index).
-    A string is its ``<t>``s outside phonetic runs (``<rPh>``), joined."""
-    strings: list[str] = []
+class _SharedStrings:
+    """The shared-string table, looked up by index as cells are read: every string's UTF-8 in
+    one buffer and its end offset in an array (8 bytes a string, where a Python str would
+    cost 50 more), the buffer moved to a temporary file once it passes
+    ``STRINGS_IN_MEMORY_BYTES``, so that memory stays bounded however large the table."""
+
+    def __init__(self) -> None:
+        self.ends = array("q")
+        self.buffer = bytearray()
+        self.file: IO[bytes] | None = None
+        self.size = 0
+
+    def append(self, text: str) -> None:
+        data = text.encode()
+        self.size += len(data)
+        self.ends.append(self.size)
+        if self.file is not None:
+            self.file.write(data)
+            return
+        self.buffer += data
+        if len(self.buffer) > STRINGS_IN_MEMORY_BYTES:
+            self.file = tempfile.TemporaryFile(prefix="hub-xlsx-strings-")  # noqa: SIM115
+            self.file.write(self.buffer)
+            self.buffer = bytearray()
+
+    def done(self) -> None:
+        if self.file is not None:
+            self.file.flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+    def __getitem__(self, index: int) -> str:
+        end = self.ends[index]
+        start = self.ends[index - 1] if index else 0
+        if self.file is None:
+            return self.buffer[start:end].decode()
+        return os.pread(self.file.fileno(), end - start, start).decode()
+
+
+def _shared_strings(source: IO[bytes], strings: _SharedStrings) -> None:
+    """The shared-string table into ``strings`` (calamine holds it too: cells refer to it by
+    index). A string is its ``<t>``s outside phonetic runs (``<rPh>``), joined."""
     tags: _Tags | None = None
     parts: list[str] | None = None
     text: list[str] | None = None
@@ -237,7 +285,7 @@ def _shared_strings(source: IO[bytes]) -> list[str]:
     parser.EndElementHandler = end
     parser.CharacterDataHandler = data
     parser.ParseFile(source)
-    return strings
+    strings.done()
 
 
 Row = tuple[int, list[Any], int | None]
@@ -261,7 +309,7 @@ class _SheetParser:
     str. Nothing of a finished row is kept. (The handlers are closures over their state:
     they run for every element, and locals are the cheapest Python has.)"""
 
-    def __init__(self, strings: list[str], kinds: tuple[int, ...], is_1904: bool) -> None:
+    def __init__(self, strings: _SharedStrings, kinds: tuple[int, ...], is_1904: bool) -> None:
         self.done: list[Row] = []
         self._setup = (strings, kinds, is_1904)
         parser = pyexpat.ParserCreate()
@@ -285,7 +333,11 @@ class _SheetParser:
 
 
 def _sheet_handlers(
-    tags: _Tags, strings: list[str], kinds: tuple[int, ...], is_1904: bool, done: list[Row]
+    tags: _Tags,
+    strings: _SharedStrings,
+    kinds: tuple[int, ...],
+    is_1904: bool,
+    done: list[Row],
 ) -> tuple[Callable[[str, dict[str, str]], None], Callable[[str], None], Callable[[str], None]]:
     c_tag, v_tag, t_tag, is_tag = tags.c, tags.v, tags.t, tags.inline
     row_tag, phonetic_tag = tags.row, tags.phonetic
@@ -361,7 +413,8 @@ def _sheet_handlers(
                     return _serial(number, kinds[index], is_1904)
             return number
         if kind == "s":
-            return strings[int(value)]
+            # calamine reads an index that is not a number as 0
+            return strings[int(value) if value.isascii() and value.isdigit() else 0]
         if kind == "b":
             return value != "0"
         if kind == "e":
@@ -401,7 +454,7 @@ class _SheetPart:
 
     name: str
     path: str
-    size: int
+    size: int  # of the sheet's XML and the shared strings' together
     strings: str | None
     kinds: tuple[int, ...]  # number format kind by cell style index
     is_1904: bool
@@ -483,11 +536,14 @@ def _sheet_part(archive: zipfile.ZipFile, wanted: str | None) -> _SheetPart | No
     is_1904 = pr is not None and pr.get("date1904", "0").lower() in ("1", "true")
     by_type = {t.rpartition("/")[2]: p for t, p in book_rels.values()}
     strings = by_type.get("sharedStrings")
+    if strings not in archive.namelist():
+        strings = None
     return _SheetPart(
         name=chosen[0],
         path=path,
-        size=archive.getinfo(path).file_size,
-        strings=strings if strings in archive.namelist() else None,
+        size=archive.getinfo(path).file_size
+        + (archive.getinfo(strings).file_size if strings else 0),
+        strings=strings,
         kinds=_style_kinds(archive, by_type.get("styles")),
         is_1904=is_1904,
     )
@@ -511,7 +567,8 @@ class XlsxSource(FileSource):
 
     def _open(self) -> tuple[str, Iterator[list[Any]]]:
         """The sheet's name and its rows from Excel row 1 on, each from the sheet's first used
-        column (as calamine gives them)."""
+        column, as calamine gives them (the streamed reader gives those above the header row
+        empty: only the header and the rows under it are read)."""
         if not self._path.is_file():
             raise self._fail("the file does not exist" if not self._path.exists() else "not a file")
         streamed = self._open_streamed()
@@ -531,8 +588,8 @@ class XlsxSource(FileSource):
             raise self._fail(problem) from None
 
     def _open_streamed(self) -> tuple[str, Iterator[list[Any]]] | None:
-        """The sheet streamed when its XML part is larger than ``STREAM_ABOVE_BYTES``; None to
-        read it with calamine."""
+        """The sheet streamed when its XML part and the shared strings' are larger than
+        ``STREAM_ABOVE_BYTES``; None to read it with calamine."""
         try:
             archive = zipfile.ZipFile(self._path)
         except (*_DAMAGED, RuntimeError):
@@ -550,36 +607,44 @@ class XlsxSource(FileSource):
         self, archive: zipfile.ZipFile, part: _SheetPart
     ) -> Generator[list[Any], None, None]:
         """Rows as calamine gives them: from Excel row 1, each from the sheet's first used
-        column. That column is known once the header row is read (the leftmost used cell up
-        to there); a used cell further left in a later row means calamine's header would
-        start with an empty column, so the same error is raised then."""
+        column, those above the header empty. That column is known once the header row is
+        read (the leftmost used cell up to there); a used cell further left in a later row
+        means calamine's header would start with an empty column: the same error is raised
+        when that row is met. Any fault of the zip or the XML met on the way is one error."""
+        strings = _SharedStrings()
         try:
             with archive:
-                strings: list[str] = []
                 if part.strings is not None:
                     with archive.open(part.strings) as source:
-                        strings = _shared_strings(source)
+                        _shared_strings(source, strings)
                 with archive.open(part.path) as xml:
                     rows = self._parsed_rows(xml, _SheetParser(strings, part.kinds, part.is_1904))
-                    held: list[list[Any]] = []
+                    header: list[Any] | None = None
+                    above = 0  # rows above the header: only their leftmost used cell matters
                     left: int | None = None
                     for row, first in rows:
-                        held.append(row)
                         if first is not None and (left is None or first < left):
                             left = first
-                        if len(held) == self._header_row:
+                        if above + 1 == self._header_row:
+                            header = row
                             break
+                        above += 1
                     start = left or 0
-                    for row in held:
-                        yield row[start:]
+                    for _ in range(above):
+                        yield []  # (the header is found by counting rows; these are skipped)
+                    if header is None:
+                        return
+                    yield header[start:]
                     for row, first in rows:
                         if first is not None and first < start:
-                            self._names(part.name, held[-1][first:])
+                            self._names(part.name, header[first:])
                             raise self._fail(f"sheet {part.name}: a used cell left of the header")
                         yield row[start:]
         except (*_DAMAGED, pyexpat.ExpatError) as exc:
             problem = f"not a readable XLSX workbook (truncated or damaged?): {exc}"
             raise self._fail(problem) from None
+        finally:
+            strings.close()
 
     @staticmethod
     def _parsed_rows(
