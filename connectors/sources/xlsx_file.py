@@ -17,7 +17,10 @@ a time, one outside the years 1..9999 kept as a number; text trimmed unless
 xml:space="preserve", ``_x00HH_`` escapes undone, phonetic runs left out; error cells empty;
 rows from Excel row 1 and columns from the sheet's first used column. A file that is not an
 XLSX zip of transitional SpreadsheetML (XLS, XLSB, ODS, a damaged one) goes to calamine, which
-says what is wrong with it."""
+says what is wrong with it. An agency's file is untrusted: an XML part the hub parses itself
+(the workbook, its relationships and styles for either reader, the sheet and shared strings
+when streamed) with a DOCTYPE, entity declaration or external entity is refused before
+anything in it is expanded."""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 from xml.etree import ElementTree
 
 import python_calamine
@@ -71,7 +74,31 @@ _DAMAGED = (
     TypeError,
     SyntaxError,
     OSError,
+    pyexpat.ExpatError,
 )
+
+
+class XmlRefused(Exception):
+    """An XML part with a document type declaration (a DTD, entity declarations): refused
+    before anything in it is expanded or fetched. Not one of ``_DAMAGED``: it is never
+    passed on to calamine."""
+
+
+def _expat(part: str, namespace_separator: str | None = None) -> pyexpat.XMLParserType:
+    """An expat parser that refuses any DOCTYPE, entity declaration or external entity
+    reference in ``part`` (as defusedxml does): an agency's file is untrusted, and nothing in
+    SpreadsheetML needs a DTD."""
+
+    def refuse(*_: object) -> NoReturn:
+        raise XmlRefused(f"{part}: DTD/entities are not allowed")
+
+    parser = pyexpat.ParserCreate(namespace_separator=namespace_separator)
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    parser.UnparsedEntityDeclHandler = refuse
+    parser.ExternalEntityRefHandler = refuse
+    return parser
+
 
 # Number formats as calamine classifies them (calamine's formats.rs): plain, date/time, duration.
 _PLAIN, _DATETIME, _DURATION = 0, 1, 2
@@ -240,7 +267,7 @@ class _SharedStrings:
         return os.pread(self.file.fileno(), end - start, start).decode()
 
 
-def _shared_strings(source: IO[bytes], strings: _SharedStrings) -> None:
+def _shared_strings(source: IO[bytes], strings: _SharedStrings, part: str) -> None:
     """The shared-string table into ``strings`` (calamine holds it too: cells refer to it by
     index). A string is its ``<t>``s outside phonetic runs (``<rPh>``), joined."""
     tags: _Tags | None = None
@@ -278,7 +305,7 @@ def _shared_strings(source: IO[bytes], strings: _SharedStrings) -> None:
         if text is not None:
             text.append(chunk)
 
-    parser = pyexpat.ParserCreate()
+    parser = _expat(part)
     parser.buffer_text = True
     parser.buffer_size = _CHUNK
     parser.StartElementHandler = start
@@ -309,10 +336,12 @@ class _SheetParser:
     str. Nothing of a finished row is kept. (The handlers are closures over their state:
     they run for every element, and locals are the cheapest Python has.)"""
 
-    def __init__(self, strings: _SharedStrings, kinds: tuple[int, ...], is_1904: bool) -> None:
+    def __init__(
+        self, part: str, strings: _SharedStrings, kinds: tuple[int, ...], is_1904: bool
+    ) -> None:
         self.done: list[Row] = []
         self._setup = (strings, kinds, is_1904)
-        parser = pyexpat.ParserCreate()
+        parser = _expat(part)
         parser.buffer_text = True
         parser.buffer_size = _CHUNK
         parser.StartElementHandler = self._root
@@ -464,10 +493,25 @@ def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
-def _xml(data: bytes) -> ElementTree.Element:
-    """A small part of the zip (relationships, workbook, styles) parsed whole. expat refuses
-    external entities and (2.4+) runaway entity expansion."""
-    return ElementTree.fromstring(data)  # noqa: S314
+def _clark(name: str) -> str:
+    """expat's ``namespace}local`` as ElementTree's ``{namespace}local``."""
+    return "{" + name if "}" in name else name
+
+
+def _xml(data: bytes, part: str) -> ElementTree.Element:
+    """A small part of the zip (relationships, workbook, styles) parsed whole, by the same
+    hardened expat as the sheet (ElementTree's own parser takes a DTD's internal entities)."""
+    builder = ElementTree.TreeBuilder()
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        builder.start(_clark(name), {_clark(k): v for k, v in attrs.items()})
+
+    parser = _expat(part, namespace_separator="}")
+    parser.StartElementHandler = start
+    parser.EndElementHandler = lambda name: builder.end(_clark(name))
+    parser.CharacterDataHandler = builder.data
+    parser.Parse(data, True)
+    return builder.close()
 
 
 def _relations(archive: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
@@ -475,7 +519,7 @@ def _relations(archive: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]
     folder, file = posixpath.split(part)
     rels = posixpath.join(folder, "_rels", f"{file}.rels")
     found: dict[str, tuple[str, str]] = {}
-    for rel in _xml(archive.read(rels)):
+    for rel in _xml(archive.read(rels), rels):
         target = rel.get("Target", "")
         if target.startswith("/"):
             path = target.lstrip("/")
@@ -488,7 +532,7 @@ def _relations(archive: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]
 def _style_kinds(archive: zipfile.ZipFile, path: str | None) -> tuple[int, ...]:
     if path is None or path not in archive.namelist():
         return ()
-    root = _xml(archive.read(path))
+    root = _xml(archive.read(path), path)
     custom: dict[str, str] = {}
     kinds: list[int] = []
     for part in root:
@@ -517,7 +561,7 @@ def _sheet_part(archive: zipfile.ZipFile, wanted: str | None) -> _SheetPart | No
     )
     if book_path is None:
         return None
-    book = _xml(archive.read(book_path))
+    book = _xml(archive.read(book_path), book_path)
     if book.tag != f"{{{_MAIN_NS}}}workbook":
         return None
     book_rels = _relations(archive, book_path)
@@ -596,6 +640,9 @@ class XlsxSource(FileSource):
             return None  # not a zip (XLS, empty, truncated): calamine says what it is
         try:
             part = _sheet_part(archive, self._sheet)
+        except XmlRefused as exc:
+            archive.close()
+            raise self._fail(f"not a readable XLSX workbook: {exc}") from None
         except (*_DAMAGED, RuntimeError):
             part = None
         if part is None or part.size <= STREAM_ABOVE_BYTES:
@@ -616,9 +663,11 @@ class XlsxSource(FileSource):
             with archive:
                 if part.strings is not None:
                     with archive.open(part.strings) as source:
-                        _shared_strings(source, strings)
+                        _shared_strings(source, strings, part.strings)
                 with archive.open(part.path) as xml:
-                    rows = self._parsed_rows(xml, _SheetParser(strings, part.kinds, part.is_1904))
+                    rows = self._parsed_rows(
+                        xml, _SheetParser(part.path, strings, part.kinds, part.is_1904)
+                    )
                     header: list[Any] | None = None
                     above = 0  # rows above the header: only their leftmost used cell matters
                     left: int | None = None
@@ -640,7 +689,9 @@ class XlsxSource(FileSource):
                             self._names(part.name, header[first:])
                             raise self._fail(f"sheet {part.name}: a used cell left of the header")
                         yield row[start:]
-        except (*_DAMAGED, pyexpat.ExpatError) as exc:
+        except XmlRefused as exc:
+            raise self._fail(f"not a readable XLSX workbook: {exc}") from None
+        except _DAMAGED as exc:
             problem = f"not a readable XLSX workbook (truncated or damaged?): {exc}"
             raise self._fail(problem) from None
         finally:
