@@ -10,9 +10,12 @@ refused whichever reader would read the sheet."""
 
 from __future__ import annotations
 
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -157,3 +160,196 @@ async def test_the_refusal_is_the_whole_error(tmp_path: Path, reader: str) -> No
         f"xlsx source: {path}: not a readable XLSX workbook: {BOOK}: DTD/entities are not allowed"
     )
     assert "root:" not in str(caught.value)  # nothing of /etc/passwd
+
+
+# -- zip: a member inflates no further than its zip entry says, a chunk at a time ---------------
+
+
+def many_rows(count: int) -> dict[str, str]:
+    """The plain workbook with ``count`` more rows, all the same (their XML, without cell
+    references, compresses a hundredfold), and as many more shared strings."""
+    found = parts()
+    more = '<row><c><v>1</v></c><c t="s"><v>0</v></c></row>' * count
+    found[SHEET] = found[SHEET].replace("</sheetData>", more + "</sheetData>")
+    found[STRINGS] = found[STRINGS].replace("</sst>", "<si><t>x</t></si>" * count + "</sst>")
+    return found
+
+
+def lie_about_size(path: Path, member: str, size: int, forge_crc: bool) -> None:
+    """Rewrite ``member``'s entry in the zip's central directory to declare ``size`` inflated
+    bytes (and, with ``forge_crc``, the CRC of the first ``size`` bytes, so that the CRC does
+    not give the lie away)."""
+    with zipfile.ZipFile(path) as archive:
+        content = archive.read(member)
+    rewrite_entry(path, member, size, zlib.crc32(content[:size]) if forge_crc else None)
+
+
+def rewrite_entry(path: Path, member: str, size: int | None, crc: int | None) -> None:
+    data = bytearray(path.read_bytes())
+    at = data.find(b"PK\x01\x02")
+    while data[at + 46 : at + 46 + len(member)] != member.encode():
+        at = data.find(b"PK\x01\x02", at + 4)
+    assert at > 0
+    if size is not None:
+        struct.pack_into("<I", data, at + 24, size)
+    if crc is not None:
+        struct.pack_into("<I", data, at + 16, crc)
+    path.write_bytes(bytes(data))
+
+
+async def test_a_wrong_crc_is_refused(tmp_path: Path, reader: str) -> None:
+    path = write(tmp_path / "a.xlsx", dict(many_rows(2000)))
+    with zipfile.ZipFile(path) as archive:
+        crc = archive.getinfo(SHEET).CRC
+    rewrite_entry(path, SHEET, None, crc ^ 1)
+    message = "Bad CRC-32 for file 'xl/worksheets/sheet1.xml'" if reader == "streamed" else "crc"
+    with pytest.raises(SourceError, match=message):
+        await read_all(path)
+
+
+@pytest.mark.parametrize("forge_crc", [False, True])
+@pytest.mark.parametrize("member", [SHEET, STRINGS])
+async def test_a_member_longer_than_its_entry_says_is_refused(
+    tmp_path: Path, reader: str, member: str, forge_crc: bool
+) -> None:
+    """Streamed: refused as soon as the member inflates one byte past its declared size.
+    calamine (the zip crate) refuses it too."""
+    path = write(tmp_path / "a.xlsx", dict(many_rows(2000)))
+    lie_about_size(path, member, 10_000, forge_crc)
+    if reader == "streamed":
+        message = rf"not a readable XLSX workbook: {member}: inflates past the 10000 bytes"
+    else:
+        message = r"declared uncompressed size"
+    with pytest.raises(SourceError, match=message):
+        await read_all(path)
+
+
+async def test_a_member_longer_than_declared_is_cut_by_zipfile_too(tmp_path: Path) -> None:
+    """What the streamed reader counts on: zipfile never gives more than the declared size."""
+    path = write(tmp_path / "a.xlsx", dict(many_rows(2000)))
+    lie_about_size(path, SHEET, 1000, forge_crc=True)
+    with zipfile.ZipFile(path) as archive:
+        assert len(archive.read(SHEET)) == 1000
+    path = write(tmp_path / "a.xlsx", dict(many_rows(2000)))
+    lie_about_size(path, SHEET, 1000, forge_crc=False)
+    with zipfile.ZipFile(path) as archive, pytest.raises(zipfile.BadZipFile, match="CRC"):
+        archive.read(SHEET)
+
+
+async def test_a_highly_compressed_sheet_is_inflated_a_chunk_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sheet inflating a hundredfold is parsed 64 KiB at a time; reading its columns inflates
+    no more than the first chunk."""
+    monkeypatch.setattr(reader_module, "STREAM_ABOVE_BYTES", -1)
+    path = write(tmp_path / "a.xlsx", dict(many_rows(80_000)))
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(SHEET)
+    assert info.file_size > 100 * info.compress_size and info.file_size > 3_000_000
+    fed: list[int] = []
+    feed = reader_module._SheetParser.feed
+
+    def counted(self: Any, chunk: bytes, final: bool = False) -> Any:
+        fed.append(len(chunk))
+        return feed(self, chunk, final)
+
+    monkeypatch.setattr(reader_module._SheetParser, "feed", counted)
+    async with open_source("xlsx", {"path": str(path)}) as source:
+        assert await source.columns() == ["ma", "ten"]
+        assert fed == [64 * 1024]
+        fed.clear()
+        rows = [row async for batch in source.batches() for row in batch]
+    assert len(rows) == 80_001 and rows[-1].values == {"ma": 1, "ten": "Quảng Ngãi"}
+    assert max(fed) == 64 * 1024 and sum(fed) == info.file_size
+    assert len(fed) == -(-info.file_size // (64 * 1024)) + 1  # (the last: the end, empty)
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+async def test_a_sheet_compressed_as_excel_never_does_is_refused(
+    tmp_path: Path, reader: str, method: int
+) -> None:
+    """zipfile inflates a bzip2 or LZMA chunk whole: 64 KiB of it can be gigabytes. Neither
+    reader takes one (calamine's zip has neither)."""
+    path = write(tmp_path / "a.xlsx", {SHEET: parts()[SHEET]}, method)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts().items():
+            if name != SHEET:
+                archive.writestr(name, text)
+    if reader == "streamed":
+        message = rf"workbook: {SHEET}: compression method {method} is not supported"
+    else:
+        message = rf"compression method not supported: {method}"
+    with pytest.raises(SourceError, match=message):
+        await read_all(path)
+
+
+@pytest.mark.parametrize("member", [BOOK, "_rels/.rels", "xl/styles.xml"])
+async def test_a_workbook_part_compressed_as_excel_never_does_is_refused(
+    tmp_path: Path, reader: str, member: str
+) -> None:
+    path = write(tmp_path / "a.xlsx", {member: parts()[member]}, zipfile.ZIP_BZIP2)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts().items():
+            if name != member:
+                archive.writestr(name, text)
+    with pytest.raises(SourceError, match=rf"{member}: compression method 12 is not supported"):
+        await read_all(path)
+
+
+async def test_a_workbook_part_past_its_limit_is_refused(
+    tmp_path: Path, reader: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contents = parts()
+    contents["xl/styles.xml"] = contents["xl/styles.xml"].replace(
+        "</cellXfs>", '<xf numFmtId="0"/>' * 10_000 + "</cellXfs>"
+    )
+    path = write(tmp_path / "a.xlsx", dict(contents))
+    assert (await read_all(path))[0].values == {"ma": 1, "ten": "Quảng Ngãi"}
+    monkeypatch.setattr(reader_module, "SMALL_PART_MAX_BYTES", 100_000)
+    with pytest.raises(SourceError, match=r"xl/styles\.xml: 1\d{5} bytes inflated, more than"):
+        await read_all(path)
+
+
+# -- the streamed reader's bounds on what one cell, row or column may cost ----------------------
+
+
+@pytest.mark.parametrize(
+    ("cells", "error"),
+    [
+        ('<row r="4000000000"><c><v>1</v></c></row>', "row 4000000000 is past Excel's last row"),
+        ("<row>" + "<c/>" * 18_279 + "</row>", "a row with more than 18278 columns"),
+        (f"<row><c><v>{'1' * 70_000}</v></c></row>", "a cell's text is longer than 65536"),
+        (
+            f'<row><c t="inlineStr"><is><t>{"a" * 40_000}</t><t>{"b" * 40_000}</t></is></c></row>',
+            "a cell's text is longer than 65536",
+        ),
+        (
+            '<row><c t="inlineStr"><is>' + "<r><t/></r>" * 70_000 + "</is></c></row>",
+            "a cell's text is longer than 65536",
+        ),
+    ],
+)
+async def test_a_cell_row_or_column_past_the_bounds_is_refused_while_streamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cells: str, error: str
+) -> None:
+    """(Not on calamine: it holds a sheet whole, every cell of its rectangle, so a cell at row
+    4,000,000,000 would have it ask for terabytes.)"""
+    monkeypatch.setattr(reader_module, "STREAM_ABOVE_BYTES", -1)
+    monkeypatch.setattr(reader_module, "CELL_TEXT_MAX_CHARS", 65_536)
+    contents = parts()
+    contents[SHEET] = contents[SHEET].replace("</sheetData>", cells + "</sheetData>")
+    path = write(tmp_path / "a.xlsx", dict(contents))
+    with pytest.raises(SourceError, match=rf"workbook: {SHEET}: {error}"):
+        await read_all(path)
+
+
+async def test_a_shared_string_past_the_bound_is_refused_while_streamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reader_module, "STREAM_ABOVE_BYTES", -1)
+    monkeypatch.setattr(reader_module, "CELL_TEXT_MAX_CHARS", 65_536)
+    contents = parts()
+    contents[STRINGS] = contents[STRINGS].replace("</sst>", f"<si><t>{'a' * 70_000}</t></si></sst>")
+    path = write(tmp_path / "a.xlsx", dict(contents))
+    with pytest.raises(SourceError, match=rf"{STRINGS}: a string longer than 65536 characters"):
+        await read_all(path)

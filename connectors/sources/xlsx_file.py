@@ -20,11 +20,15 @@ XLSX zip of transitional SpreadsheetML (XLS, XLSB, ODS, a damaged one) goes to c
 says what is wrong with it. An agency's file is untrusted: an XML part the hub parses itself
 (the workbook, its relationships and styles for either reader, the sheet and shared strings
 when streamed) with a DOCTYPE, entity declaration or external entity is refused before
-anything in it is expanded."""
+anything in it is expanded; so is a zip member compressed otherwise than stored or deflated
+(as Excel writes) or longer than its zip entry declares, a part read whole past
+``SMALL_PART_MAX_BYTES``, and, streamed, a cell's text past ``CELL_TEXT_MAX_CHARS``, a row
+past Excel's last or a column past ZZZ."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import math
 import os
 import posixpath
@@ -36,8 +40,10 @@ import zipfile
 import zlib
 from array import array
 from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any, NoReturn
 from xml.etree import ElementTree
@@ -59,6 +65,17 @@ STREAM_ABOVE_BYTES = 32 * 1024 * 1024
 # The streamed reader's shared strings: kept in memory as UTF-8 up to this many bytes, then
 # in a temporary file.
 STRINGS_IN_MEMORY_BYTES = 32 * 1024 * 1024
+# Parts read whole (the workbook, relationships, styles) larger than this are refused.
+SMALL_PART_MAX_BYTES = 16 * 1024 * 1024
+# The streamed reader refuses a cell or shared string with more text than this (Excel's own
+# limit is 32,767 characters), a row past Excel's last and a column past ZZZ, so that memory
+# stays bounded whatever a (highly compressed) sheet holds.
+CELL_TEXT_MAX_CHARS = 1024 * 1024
+LAST_ROW = 1_048_576
+COLUMN_LIMIT = 18_278  # A to ZZZ
+# Excel writes members stored or deflated; calamine reads no other. zipfile inflates deflate
+# only as far as asked, but a bzip2 or LZMA chunk whole (64 KiB of it can be gigabytes).
+_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -78,10 +95,11 @@ _DAMAGED = (
 )
 
 
-class XmlRefused(Exception):
-    """An XML part with a document type declaration (a DTD, entity declarations): refused
-    before anything in it is expanded or fetched. Not one of ``_DAMAGED``: it is never
-    passed on to calamine."""
+class Refused(Exception):
+    """A trick in the zip or its XML: a document type declaration (a DTD, entity
+    declarations), a member compressed otherwise than Excel does or inflating past its declared
+    size, a part, cell, row or column past what a workbook can have. Refused before it costs
+    memory, never passed on to calamine (it is not one of ``_DAMAGED``)."""
 
 
 def _expat(part: str, namespace_separator: str | None = None) -> pyexpat.XMLParserType:
@@ -90,7 +108,7 @@ def _expat(part: str, namespace_separator: str | None = None) -> pyexpat.XMLPars
     SpreadsheetML needs a DTD."""
 
     def refuse(*_: object) -> NoReturn:
-        raise XmlRefused(f"{part}: DTD/entities are not allowed")
+        raise Refused(f"{part}: DTD/entities are not allowed")
 
     parser = pyexpat.ParserCreate(namespace_separator=namespace_separator)
     parser.StartDoctypeDeclHandler = refuse
@@ -98,6 +116,41 @@ def _expat(part: str, namespace_separator: str | None = None) -> pyexpat.XMLPars
     parser.UnparsedEntityDeclHandler = refuse
     parser.ExternalEntityRefHandler = refuse
     return parser
+
+
+def _inflated(archive: zipfile.ZipFile, path: str) -> Generator[bytes, None, None]:
+    """A zip member's bytes ``_CHUNK`` at a time, never past the size its zip entry declares.
+    zipfile inflates a deflated member only as far as asked, and cuts it at the declared size
+    (where a CRC that is not forged too would fail). Here it is asked for one byte more, so
+    that a member longer than declared is refused by what it is; the CRC is checked here (at
+    the declared end), not by zipfile (which would check it at the byte past it)."""
+    info = archive.getinfo(path)
+    if info.compress_type not in _METHODS:
+        raise Refused(f"{path}: compression method {info.compress_type} is not supported")
+    declared = info.file_size
+    probe = copy.copy(info)
+    probe.file_size = declared + 1
+    del probe.CRC  # (zipfile checks a CRC only when its entry has one)
+    inflated = crc = 0
+    with archive.open(probe) as member:
+        while chunk := member.read(_CHUNK):
+            inflated += len(chunk)
+            if inflated > declared:
+                raise Refused(f"{path}: inflates past the {declared} bytes its zip entry declares")
+            crc = zlib.crc32(chunk, crc)
+            yield chunk
+    if crc != info.CRC:
+        raise zipfile.BadZipFile(f"Bad CRC-32 for file {path!r}")
+
+
+def _read_small(archive: zipfile.ZipFile, path: str) -> bytes:
+    """A part read whole (the workbook, relationships, styles), refused when its declared size
+    is past ``SMALL_PART_MAX_BYTES`` (it is not read past that size)."""
+    size = archive.getinfo(path).file_size
+    if size > SMALL_PART_MAX_BYTES:
+        limit = SMALL_PART_MAX_BYTES
+        raise Refused(f"{path}: {size} bytes inflated, more than the {limit} such a part may have")
+    return b"".join(_inflated(archive, path))
 
 
 # Number formats as calamine classifies them (calamine's formats.rs): plain, date/time, duration.
@@ -267,7 +320,7 @@ class _SharedStrings:
         return os.pread(self.file.fileno(), end - start, start).decode()
 
 
-def _shared_strings(source: IO[bytes], strings: _SharedStrings, part: str) -> None:
+def _shared_strings(source: Iterator[bytes], strings: _SharedStrings, part: str) -> None:
     """The shared-string table into ``strings`` (calamine holds it too: cells refer to it by
     index). A string is its ``<t>``s outside phonetic runs (``<rPh>``), joined."""
     tags: _Tags | None = None
@@ -275,25 +328,29 @@ def _shared_strings(source: IO[bytes], strings: _SharedStrings, part: str) -> No
     text: list[str] | None = None
     preserve = False
     phonetic = 0
+    budget = CELL_TEXT_MAX_CHARS  # what the string may still take (each <t> costs one)
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        nonlocal tags, parts, text, preserve, phonetic
+        nonlocal tags, parts, text, preserve, phonetic, budget
         if tags is None:
             tags = _Tags(name, attrs, "sst")
         elif name == tags.t:
             if parts is not None and not phonetic:
                 text, preserve = [], attrs.get("xml:space") == "preserve"
         elif name == tags.si:
-            parts = []
+            parts, budget = [], CELL_TEXT_MAX_CHARS
         elif name == tags.phonetic:
             phonetic += 1
 
     def end(name: str) -> None:
-        nonlocal parts, text, phonetic
+        nonlocal parts, text, phonetic, budget
         assert tags is not None
         if name == tags.t:
             if text is not None and parts is not None:
                 parts.append(_text(text, preserve))
+                budget -= 1
+                if budget < 0:
+                    raise Refused(f"{part}: a string longer than {CELL_TEXT_MAX_CHARS} characters")
             text = None
         elif name == tags.si and parts is not None:
             strings.append("".join(parts))
@@ -302,8 +359,12 @@ def _shared_strings(source: IO[bytes], strings: _SharedStrings, part: str) -> No
             phonetic -= 1
 
     def data(chunk: str) -> None:
+        nonlocal budget
         if text is not None:
             text.append(chunk)
+            budget -= len(chunk)
+            if budget < 0:
+                raise Refused(f"{part}: a string longer than {CELL_TEXT_MAX_CHARS} characters")
 
     parser = _expat(part)
     parser.buffer_text = True
@@ -311,7 +372,9 @@ def _shared_strings(source: IO[bytes], strings: _SharedStrings, part: str) -> No
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = data
-    parser.ParseFile(source)
+    for chunk in source:
+        parser.Parse(chunk, False)
+    parser.Parse(b"", True)
     strings.done()
 
 
@@ -340,6 +403,7 @@ class _SheetParser:
         self, part: str, strings: _SharedStrings, kinds: tuple[int, ...], is_1904: bool
     ) -> None:
         self.done: list[Row] = []
+        self.part = part
         self._setup = (strings, kinds, is_1904)
         parser = _expat(part)
         parser.buffer_text = True
@@ -355,13 +419,14 @@ class _SheetParser:
 
     def _root(self, name: str, attrs: dict[str, str]) -> None:
         tags = _Tags(name, attrs, "worksheet")
-        start, end, data = _sheet_handlers(tags, *self._setup, self.done)
+        start, end, data = _sheet_handlers(self.part, tags, *self._setup, self.done)
         self.parser.StartElementHandler = start
         self.parser.EndElementHandler = end
         self.parser.CharacterDataHandler = data
 
 
 def _sheet_handlers(
+    part: str,
     tags: _Tags,
     strings: _SharedStrings,
     kinds: tuple[int, ...],
@@ -383,10 +448,12 @@ def _sheet_handlers(
     text: list[str] | None = None  # inside one of its <t>
     preserve = False
     phonetic = 0
+    budget = CELL_TEXT_MAX_CHARS  # what the cell's text may still take (each <t> costs one)
+    too_long = f"{part}: a cell's text is longer than {CELL_TEXT_MAX_CHARS} characters"
 
     def start(name: str, attrs: dict[str, str]) -> None:
         nonlocal row_number, cells, first, column, kind, style, in_v, value, parts, text
-        nonlocal preserve, phonetic
+        nonlocal preserve, phonetic, budget
         if name == c_tag:
             ref = attrs.get("r")
             if ref:
@@ -397,9 +464,11 @@ def _sheet_handlers(
                 column = found
             else:
                 column += 1
+                if column >= COLUMN_LIMIT:
+                    raise Refused(f"{part}: a row with more than {COLUMN_LIMIT} columns")
             kind = attrs.get("t", "n")
             style = attrs.get("s")
-            value = None
+            value, budget = None, CELL_TEXT_MAX_CHARS
         elif name == v_tag:
             in_v, value = True, ""
         elif name == t_tag:
@@ -410,16 +479,23 @@ def _sheet_handlers(
         elif name == row_tag:
             number = attrs.get("r")
             row_number = int(number) if number else row_number + 1
+            if row_number > LAST_ROW:
+                raise Refused(f"{part}: row {row_number} is past Excel's last row, {LAST_ROW}")
             cells, first, column = [], None, -1
         elif name == phonetic_tag:
             phonetic += 1
 
     def data(chunk: str) -> None:
-        nonlocal value
+        nonlocal value, budget
         if in_v:
             value = chunk if not value else value + chunk
         elif text is not None:
             text.append(chunk)
+        else:
+            return
+        budget -= len(chunk)
+        if budget < 0:
+            raise Refused(too_long)
 
     def cell() -> Any:
         if parts is not None:  # <is>: the value whatever the type says
@@ -453,7 +529,7 @@ def _sheet_handlers(
         return value  # "str" (a formula's text) and anything else
 
     def end(name: str) -> None:
-        nonlocal first, in_v, parts, text, phonetic
+        nonlocal first, in_v, parts, text, phonetic, budget
         if name == c_tag:
             got = cell()
             parts = None
@@ -468,6 +544,9 @@ def _sheet_handlers(
         elif name == t_tag:
             if text is not None and parts is not None:
                 parts.append(_text(text, preserve))
+                budget -= 1
+                if budget < 0:
+                    raise Refused(too_long)
             text = None
         elif name == row_tag:
             done.append((row_number, cells, first))
@@ -519,7 +598,7 @@ def _relations(archive: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]
     folder, file = posixpath.split(part)
     rels = posixpath.join(folder, "_rels", f"{file}.rels")
     found: dict[str, tuple[str, str]] = {}
-    for rel in _xml(archive.read(rels), rels):
+    for rel in _xml(_read_small(archive, rels), rels):
         target = rel.get("Target", "")
         if target.startswith("/"):
             path = target.lstrip("/")
@@ -532,7 +611,7 @@ def _relations(archive: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]
 def _style_kinds(archive: zipfile.ZipFile, path: str | None) -> tuple[int, ...]:
     if path is None or path not in archive.namelist():
         return ()
-    root = _xml(archive.read(path), path)
+    root = _xml(_read_small(archive, path), path)
     custom: dict[str, str] = {}
     kinds: list[int] = []
     for part in root:
@@ -561,7 +640,7 @@ def _sheet_part(archive: zipfile.ZipFile, wanted: str | None) -> _SheetPart | No
     )
     if book_path is None:
         return None
-    book = _xml(archive.read(book_path), book_path)
+    book = _xml(_read_small(archive, book_path), book_path)
     if book.tag != f"{{{_MAIN_NS}}}workbook":
         return None
     book_rels = _relations(archive, book_path)
@@ -640,7 +719,7 @@ class XlsxSource(FileSource):
             return None  # not a zip (XLS, empty, truncated): calamine says what it is
         try:
             part = _sheet_part(archive, self._sheet)
-        except XmlRefused as exc:
+        except Refused as exc:
             archive.close()
             raise self._fail(f"not a readable XLSX workbook: {exc}") from None
         except (*_DAMAGED, RuntimeError):
@@ -662,9 +741,9 @@ class XlsxSource(FileSource):
         try:
             with archive:
                 if part.strings is not None:
-                    with archive.open(part.strings) as source:
+                    with closing(_inflated(archive, part.strings)) as source:
                         _shared_strings(source, strings, part.strings)
-                with archive.open(part.path) as xml:
+                with closing(_inflated(archive, part.path)) as xml:
                     rows = self._parsed_rows(
                         xml, _SheetParser(part.path, strings, part.kinds, part.is_1904)
                     )
@@ -689,7 +768,7 @@ class XlsxSource(FileSource):
                             self._names(part.name, header[first:])
                             raise self._fail(f"sheet {part.name}: a used cell left of the header")
                         yield row[start:]
-        except XmlRefused as exc:
+        except Refused as exc:
             raise self._fail(f"not a readable XLSX workbook: {exc}") from None
         except _DAMAGED as exc:
             problem = f"not a readable XLSX workbook (truncated or damaged?): {exc}"
@@ -699,20 +778,17 @@ class XlsxSource(FileSource):
 
     @staticmethod
     def _parsed_rows(
-        xml: IO[bytes], parser: _SheetParser
+        xml: Iterator[bytes], parser: _SheetParser
     ) -> Generator[tuple[list[Any], int | None], None, None]:
         """Every row from Excel row 1 on (a missing one empty), with its first used column."""
         expected = 1
-        while True:
-            chunk = xml.read(_CHUNK)
+        for chunk in chain(xml, (b"",)):
             for number, cells, first in parser.feed(chunk, final=not chunk):
                 while expected < number:
                     expected += 1
                     yield [], None
                 expected = number + 1
                 yield cells, first
-            if not chunk:
-                return
 
     def _header(self, name: str, rows: Iterator[list[Any]]) -> list[str]:
         header: list[Any] | None = None
