@@ -17,15 +17,15 @@ from typing import Any
 import openpyxl
 import pytest
 
-from connectors.sources import SourceError, SourceRow, open_source, xlsx_file
+from connectors.sources import SourceError, SourceRow, open_source, xlsx_file, xlsx_stream
 
 
 @pytest.fixture(autouse=True, params=["calamine", "streamed", "streamed-strings-in-file"])
 def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     if request.param.startswith("streamed"):
-        monkeypatch.setattr(xlsx_file, "STREAM_ABOVE_BYTES", -1)
+        monkeypatch.setattr(xlsx_stream, "STREAM_ABOVE_BYTES", -1)
     if request.param == "streamed-strings-in-file":
-        monkeypatch.setattr(xlsx_file, "STRINGS_IN_MEMORY_BYTES", 0)
+        monkeypatch.setattr(xlsx_stream, "STRINGS_IN_MEMORY_BYTES", 0)
     yield request.param
 
 
@@ -177,8 +177,8 @@ def _both(path: Path, monkeypatch: pytest.MonkeyPatch, **config: Any) -> tuple[A
     """What each reader makes of ``path``: its columns and rows, or the error it raises."""
     results = []
     for threshold, in_memory in ((1 << 40, 1 << 40), (-1, 1 << 40), (-1, 0)):
-        monkeypatch.setattr(xlsx_file, "STREAM_ABOVE_BYTES", threshold)
-        monkeypatch.setattr(xlsx_file, "STRINGS_IN_MEMORY_BYTES", in_memory)
+        monkeypatch.setattr(xlsx_stream, "STREAM_ABOVE_BYTES", threshold)
+        monkeypatch.setattr(xlsx_stream, "STRINGS_IN_MEMORY_BYTES", in_memory)
         source = xlsx_file.XlsxSource(xlsx_file.SourceConfig("xlsx", {"path": str(path), **config}))
         try:
             result: Any = (source._read_columns(), [(r.position, r.values) for r in source._rows()])
@@ -322,9 +322,9 @@ async def test_only_a_large_sheet_is_streamed(
         size = sum(i.file_size for i in archive.infolist() if i.filename in parts)
     source = xlsx_file.XlsxSource(xlsx_file.SourceConfig("xlsx", {"path": str(path)}))
     assert (source._open_streamed() is not None) == reader.startswith("streamed")
-    monkeypatch.setattr(xlsx_file, "STREAM_ABOVE_BYTES", size)
+    monkeypatch.setattr(xlsx_stream, "STREAM_ABOVE_BYTES", size)
     assert source._open_streamed() is None
-    monkeypatch.setattr(xlsx_file, "STREAM_ABOVE_BYTES", size - 1)
+    monkeypatch.setattr(xlsx_stream, "STREAM_ABOVE_BYTES", size - 1)
     streamed = source._open_streamed()
     assert streamed is not None and streamed[0] == "S"
     assert isinstance(streamed[1], Iterator)

@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from connectors.sources import SourceError, SourceRow, open_source
-from connectors.sources import xlsx_file as reader_module
+from connectors.sources import SourceError, SourceRow, open_source, xlsx_stream
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -42,7 +41,7 @@ EXTERNAL = '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
 @pytest.fixture(params=["calamine", "streamed"])
 def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     if request.param == "streamed":
-        monkeypatch.setattr(reader_module, "STREAM_ABOVE_BYTES", -1)
+        monkeypatch.setattr(xlsx_stream, "STREAM_ABOVE_BYTES", -1)
     yield request.param
 
 
@@ -241,19 +240,19 @@ async def test_a_highly_compressed_sheet_is_inflated_a_chunk_at_a_time(
 ) -> None:
     """A sheet inflating a hundredfold is parsed 64 KiB at a time; reading its columns inflates
     no more than the first chunk."""
-    monkeypatch.setattr(reader_module, "STREAM_ABOVE_BYTES", -1)
+    monkeypatch.setattr(xlsx_stream, "STREAM_ABOVE_BYTES", -1)
     path = write(tmp_path / "a.xlsx", dict(many_rows(80_000)))
     with zipfile.ZipFile(path) as archive:
         info = archive.getinfo(SHEET)
     assert info.file_size > 100 * info.compress_size and info.file_size > 3_000_000
     fed: list[int] = []
-    feed = reader_module._SheetParser.feed
+    feed = xlsx_stream._SheetParser.feed
 
     def counted(self: Any, chunk: bytes, final: bool = False) -> Any:
         fed.append(len(chunk))
         return feed(self, chunk, final)
 
-    monkeypatch.setattr(reader_module._SheetParser, "feed", counted)
+    monkeypatch.setattr(xlsx_stream._SheetParser, "feed", counted)
     async with open_source("xlsx", {"path": str(path)}) as source:
         assert await source.columns() == ["ma", "ten"]
         assert fed == [64 * 1024]
@@ -305,7 +304,7 @@ async def test_a_workbook_part_past_its_limit_is_refused(
     )
     path = write(tmp_path / "a.xlsx", dict(contents))
     assert (await read_all(path))[0].values == {"ma": 1, "ten": "Quảng Ngãi"}
-    monkeypatch.setattr(reader_module, "SMALL_PART_MAX_BYTES", 100_000)
+    monkeypatch.setattr(xlsx_stream, "SMALL_PART_MAX_BYTES", 100_000)
     with pytest.raises(SourceError, match=r"xl/styles\.xml: 1\d{5} bytes inflated, more than"):
         await read_all(path)
 
@@ -334,8 +333,8 @@ async def test_a_cell_row_or_column_past_the_bounds_is_refused_while_streamed(
 ) -> None:
     """(Not on calamine: it holds a sheet whole, every cell of its rectangle, so a cell at row
     4,000,000,000 would have it ask for terabytes.)"""
-    monkeypatch.setattr(reader_module, "STREAM_ABOVE_BYTES", -1)
-    monkeypatch.setattr(reader_module, "CELL_TEXT_MAX_CHARS", 65_536)
+    monkeypatch.setattr(xlsx_stream, "STREAM_ABOVE_BYTES", -1)
+    monkeypatch.setattr(xlsx_stream, "CELL_TEXT_MAX_CHARS", 65_536)
     contents = parts()
     contents[SHEET] = contents[SHEET].replace("</sheetData>", cells + "</sheetData>")
     path = write(tmp_path / "a.xlsx", dict(contents))
@@ -346,8 +345,8 @@ async def test_a_cell_row_or_column_past_the_bounds_is_refused_while_streamed(
 async def test_a_shared_string_past_the_bound_is_refused_while_streamed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reader_module, "STREAM_ABOVE_BYTES", -1)
-    monkeypatch.setattr(reader_module, "CELL_TEXT_MAX_CHARS", 65_536)
+    monkeypatch.setattr(xlsx_stream, "STREAM_ABOVE_BYTES", -1)
+    monkeypatch.setattr(xlsx_stream, "CELL_TEXT_MAX_CHARS", 65_536)
     contents = parts()
     contents[STRINGS] = contents[STRINGS].replace("</sst>", f"<si><t>{'a' * 70_000}</t></si></sst>")
     path = write(tmp_path / "a.xlsx", dict(contents))
