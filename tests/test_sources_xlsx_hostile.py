@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import python_calamine
 
 from connectors.sources import SourceError, SourceRow, open_source, xlsx_stream
 
@@ -108,12 +109,13 @@ async def test_the_plain_workbook_is_read(tmp_path: Path, reader: str) -> None:
 async def test_dtd_in_the_sheet_or_strings_is_refused(
     tmp_path: Path, reader: str, part: str, doctype: str, ref: str
 ) -> None:
-    """Streamed: refused at the DOCTYPE. calamine (quick-xml) skips a DOCTYPE and expands no
-    entity of it: the reference is an "unrecognized entity" error."""
+    """Refused at the DOCTYPE: the sheet by either reader (it is scanned for its extent before
+    calamine reads it), the shared strings when streamed. calamine (quick-xml) skips a DOCTYPE
+    and expands no entity of it: the reference is its "unrecognized entity" error."""
     path = write(tmp_path / "a.xlsx", dict(parts({part: doctype}, ref)))
     refs = {SHEET: f"<t>ma{ref}</t>", STRINGS: f"<t>Quảng Ngãi{ref}</t>"}
     assert refs[part] in parts({part: doctype}, ref)[part]
-    if reader == "streamed":
+    if reader == "streamed" or part == SHEET:
         message = rf"a\.xlsx: not a readable XLSX workbook: {part}: DTD/entities are not allowed"
     else:
         message = rf"a\.xlsx: not a readable XLSX workbook \(truncated or damaged\?\).*{ref}"
@@ -123,10 +125,10 @@ async def test_dtd_in_the_sheet_or_strings_is_refused(
 
 @pytest.mark.parametrize("part", [SHEET, STRINGS])
 async def test_an_unused_dtd_is_refused_too(tmp_path: Path, reader: str, part: str) -> None:
-    """A DOCTYPE that nothing refers to: the streamed reader refuses it all the same; calamine
-    skips it and reads the cells."""
+    """A DOCTYPE that nothing refers to is refused all the same, but in the shared strings
+    calamine reads: it skips the DOCTYPE and reads the cells."""
     path = write(tmp_path / "a.xlsx", dict(parts({part: EXTERNAL})))
-    if reader == "streamed":
+    if reader == "streamed" or part == SHEET:
         with pytest.raises(SourceError, match=f"{part}: DTD/entities are not allowed"):
             await read_all(path)
     else:
@@ -211,11 +213,12 @@ async def test_a_wrong_crc_is_refused(tmp_path: Path, reader: str) -> None:
 async def test_a_member_longer_than_its_entry_says_is_refused(
     tmp_path: Path, reader: str, member: str, forge_crc: bool
 ) -> None:
-    """Streamed: refused as soon as the member inflates one byte past its declared size.
-    calamine (the zip crate) refuses it too."""
+    """Refused as soon as the member inflates one byte past its declared size (the sheet by
+    either reader, scanned before calamine reads it); calamine (the zip crate) refuses the
+    shared strings' lie too."""
     path = write(tmp_path / "a.xlsx", dict(many_rows(2000)))
     lie_about_size(path, member, 10_000, forge_crc)
-    if reader == "streamed":
+    if reader == "streamed" or member == SHEET:
         message = rf"not a readable XLSX workbook: {member}: inflates past the 10000 bytes"
     else:
         message = r"declared uncompressed size"
@@ -268,18 +271,18 @@ async def test_a_sheet_compressed_as_excel_never_does_is_refused(
     tmp_path: Path, reader: str, method: int
 ) -> None:
     """zipfile inflates a bzip2 or LZMA chunk whole: 64 KiB of it can be gigabytes. Neither
-    reader takes one (calamine's zip has neither)."""
+    reader takes one (nor would calamine's zip crate)."""
     path = write(tmp_path / "a.xlsx", {SHEET: parts()[SHEET]}, method)
     with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
         for name, text in parts().items():
             if name != SHEET:
                 archive.writestr(name, text)
-    if reader == "streamed":
-        message = rf"workbook: {SHEET}: compression method {method} is not supported"
-    else:
-        message = rf"compression method not supported: {method}"
+    message = rf"workbook: {SHEET}: compression method {method} is not supported"
     with pytest.raises(SourceError, match=message):
         await read_all(path)
+    book = python_calamine.CalamineWorkbook.from_path(str(path))
+    with pytest.raises(python_calamine.CalamineError, match="compression method not supported"):
+        book.get_sheet_by_name("S")
 
 
 @pytest.mark.parametrize("member", [BOOK, "_rels/.rels", "xl/styles.xml"])
@@ -351,4 +354,47 @@ async def test_a_shared_string_past_the_bound_is_refused_while_streamed(
     contents[STRINGS] = contents[STRINGS].replace("</sst>", f"<si><t>{'a' * 70_000}</t></si></sst>")
     path = write(tmp_path / "a.xlsx", dict(contents))
     with pytest.raises(SourceError, match=rf"{STRINGS}: a string longer than 65536 characters"):
+        await read_all(path)
+
+
+# -- calamine holds the sheet's whole rectangle: a far cell is streamed instead ------------------
+
+
+async def test_a_value_far_out_is_streamed_not_given_to_calamine(
+    tmp_path: Path, reader: str
+) -> None:
+    """A 2 KB sheet with a value at XFD100000 would have calamine ask for 52 GB (and abort the
+    process): either reader streams it, and the value is met as the stray it is."""
+    contents = parts()
+    far = '<row r="100000"><c r="XFD100000"><v>1</v></c></row>'
+    contents[SHEET] = contents[SHEET].replace("</sheetData>", far + "</sheetData>")
+    path = write(tmp_path / "a.xlsx", dict(contents))
+    assert path.stat().st_size < 2000
+    message = r"sheet S row 100000: a value in a column with no header name"
+    with pytest.raises(SourceError, match=message):
+        await read_all(path)
+
+
+async def test_only_a_sheet_with_a_large_rectangle_is_streamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contents = parts()
+    contents[SHEET] = contents[SHEET].replace(
+        "</sheetData>", '<row r="9"><c r="B9" s="0"/><c r="C9"><f>1</f></c></row></sheetData>'
+    )
+    path = write(tmp_path / "a.xlsx", dict(contents))
+    monkeypatch.setattr(xlsx_stream, "CALAMINE_MAX_CELLS", 4)  # 2 rows of 2: cells without
+    assert xlsx_stream.open_streamed(path, None) is None  # a value do not count
+    monkeypatch.setattr(xlsx_stream, "CALAMINE_MAX_CELLS", 3)
+    streamed = xlsx_stream.open_streamed(path, None)
+    assert streamed is not None and streamed[0] == "S"
+    assert list(streamed[1]) == [(["ma", "ten"], 0), ([1.0, "Quảng Ngãi"], 0)] + [([], None)] * 7
+
+
+async def test_a_far_row_is_refused_by_either_reader(tmp_path: Path, reader: str) -> None:
+    contents = parts()
+    far = '<row r="4000000000"><c r="A4000000000"><v>1</v></c></row>'
+    contents[SHEET] = contents[SHEET].replace("</sheetData>", far + "</sheetData>")
+    path = write(tmp_path / "a.xlsx", dict(contents))
+    with pytest.raises(SourceError, match=r"row 4000000000 is past Excel's last row, 1048576"):
         await read_all(path)

@@ -5,8 +5,10 @@ configured), an empty cell as None.
 
 Two readers, one result. python-calamine (Rust) is fast but holds the whole sheet's cells in
 memory while it is read (0.9 has no lazy reading): about 1.5 bytes of memory per byte of the
-sheet's XML (a 200,000-row, 13-column sheet: 170 MB of XML, 255 MB held). So a sheet larger
-than ``xlsx_stream.STREAM_ABOVE_BYTES`` is streamed by ``xlsx_stream``, which gives what
+sheet's XML (a 200,000-row, 13-column sheet: 170 MB of XML, 255 MB held), and a cell for every
+one of the rectangle up to its last value. So a sheet larger than
+``xlsx_stream.STREAM_ABOVE_BYTES``, or with a rectangle of more than
+``xlsx_stream.CALAMINE_MAX_CELLS``, is streamed by ``xlsx_stream``, which gives what
 calamine gives for the same cells, rows from Excel row 1 and columns from the sheet's first
 used column; this module applies the same header and encoding rules to either. An agency's
 file is untrusted: ``xlsx_stream`` refuses XML and zip tricks in the parts it parses (for

@@ -1,8 +1,10 @@
 """An XLSX sheet streamed: the zip member inflated and parsed by expat 64 KiB at a time, each
 row handed on as it ends, so that memory does not grow with the sheet. ``open_streamed`` gives
 the sheet's rows when its XML part and shared-string table (their uncompressed sizes, from the
-zip directory) together are larger than ``STREAM_ABOVE_BYTES``, else None (calamine reads it;
-it holds about 1.5 bytes of memory per byte of the sheet's XML).
+zip directory) together are larger than ``STREAM_ABOVE_BYTES``, or when the rectangle from A1
+to its last value has more than ``CALAMINE_MAX_CELLS`` cells; else None: calamine reads it
+(holding about 1.5 bytes of memory per byte of the sheet's XML, and a cell for every one of
+that rectangle).
 
 The shared strings are kept as UTF-8 (in a temporary file past ``STRINGS_IN_MEMORY_BYTES``): 8
 bytes of memory per distinct string. The rows are what python-calamine gives for the same
@@ -57,6 +59,10 @@ SMALL_PART_MAX_BYTES = 16 * 1024 * 1024
 CELL_TEXT_MAX_CHARS = 1024 * 1024
 LAST_ROW = 1_048_576
 COLUMN_LIMIT = 18_278  # A to ZZZ
+# calamine holds a cell (some 32 bytes) for every one of the rectangle from A1 to the last row
+# and column with a value, however few have one: a 2 KB sheet with a value at XFD100000 would
+# have it ask for 52 GB, and abort the process. A sheet of more is streamed.
+CALAMINE_MAX_CELLS = 4_000_000
 # Excel writes members stored or deflated; calamine reads no other. zipfile inflates deflate
 # only as far as asked, but a bzip2 or LZMA chunk whole (64 KiB of it can be gigabytes).
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
@@ -676,15 +682,60 @@ def open_streamed(path: Path, sheet: str | None) -> tuple[str, Generator[Streame
         return None  # not a zip (XLS, empty, truncated): calamine says what it is
     try:
         part = _sheet_part(archive, sheet)
+        if part is not None and part.size <= STREAM_ABOVE_BYTES:
+            rows, columns = _extent(archive, part.path)
+            if rows * columns <= CALAMINE_MAX_CELLS:
+                part = None
     except Refused as exc:
         archive.close()
         raise UnreadableWorkbook(f"not a readable XLSX workbook: {exc}") from None
     except (*_DAMAGED, RuntimeError):
         part = None
-    if part is None or part.size <= STREAM_ABOVE_BYTES:
+    if part is None:
         archive.close()
         return None
     return part.name, _streamed_rows(archive, part)
+
+
+def _extent(archive: zipfile.ZipFile, path: str) -> tuple[int, int]:
+    """The rows and columns, from A1, of the rectangle that holds every cell of the sheet
+    with a value: calamine would hold a cell for each one of it. (Only start tags are
+    looked at: a pass costs about 1.5 times calamine's read.)"""
+    rows = columns = row = 0
+    column = -1
+    tags: _Tags | None = None
+    known: dict[str, int] = {}
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal rows, columns, row, column, tags
+        if tags is None:
+            tags = _Tags(name, attrs, "worksheet")
+        elif name == tags.c:
+            ref = attrs.get("r")
+            if ref:
+                letters = ref.rstrip("0123456789")
+                found = known.get(letters)
+                if found is None:
+                    found = known[letters] = _column_index(letters, ref)
+                column = found
+            else:
+                column += 1
+        elif name == tags.v or name == tags.inline:
+            rows = max(rows, row)
+            columns = max(columns, column + 1)
+        elif name == tags.row:
+            number = attrs.get("r")
+            row = int(number) if number else row + 1
+            if row > LAST_ROW:
+                raise Refused(f"{path}: row {row} is past Excel's last row, {LAST_ROW}")
+            column = -1
+
+    parser = _expat(path)
+    parser.StartElementHandler = start
+    for chunk in _inflated(archive, path):
+        parser.Parse(chunk, False)
+    parser.Parse(b"", True)
+    return rows, columns
 
 
 def _streamed_rows(archive: zipfile.ZipFile, part: _SheetPart) -> Generator[StreamedRow]:
@@ -721,6 +772,7 @@ def _parsed_rows(xml: Iterator[bytes], parser: _SheetParser) -> Generator[Stream
 
 
 __all__ = [
+    "CALAMINE_MAX_CELLS",
     "CELL_TEXT_MAX_CHARS",
     "COLUMN_LIMIT",
     "LAST_ROW",
