@@ -329,6 +329,8 @@ async def test_a_workbook_part_past_its_limit_is_refused(
             '<row><c t="inlineStr"><is>' + "<r><t/></r>" * 70_000 + "</is></c></row>",
             "a cell's text is longer than 65536",
         ),
+        (f'<row><c r="A3" s="{"0" * 2_000_000}"/></row>', "a tag or comment longer than"),
+        (f"<!--{'x' * 2_000_000}-->", "a tag or comment longer than 1048576 bytes"),
     ],
 )
 async def test_a_cell_row_or_column_past_the_bounds_is_refused_while_streamed(
@@ -397,4 +399,20 @@ async def test_a_far_row_is_refused_by_either_reader(tmp_path: Path, reader: str
     contents[SHEET] = contents[SHEET].replace("</sheetData>", far + "</sheetData>")
     path = write(tmp_path / "a.xlsx", dict(contents))
     with pytest.raises(SourceError, match=r"row 4000000000 is past Excel's last row, 1048576"):
+        await read_all(path)
+
+
+@pytest.mark.parametrize("part", [SHEET, STRINGS])
+async def test_an_endless_tag_is_refused(tmp_path: Path, reader: str, part: str) -> None:
+    """expat holds a tag whole until it ends: 100 MB of one attribute, compressed to 100 KB,
+    is refused 1 MiB in (by either reader: the sheet is scanned before calamine reads it, and
+    100 MB of shared strings are streamed)."""
+    contents = parts()
+    endless = f'<x a="{"a" * 100_000_000}"/>'
+    root = {SHEET: "<sheetData>", STRINGS: "<si>"}[part]
+    contents[part] = contents[part].replace(root, endless + root, 1)
+    path = write(tmp_path / "a.xlsx", dict(contents))
+    assert path.stat().st_size < 200_000
+    message = rf"workbook: {part}: a tag or comment longer than 1048576 bytes"
+    with pytest.raises(SourceError, match=message):
         await read_all(path)

@@ -16,13 +16,14 @@ transitional SpreadsheetML (XLS, XLSB, ODS, a damaged one) is not streamed: cala
 is wrong with it.
 
 An agency's file is untrusted. An XML part parsed here (the workbook, its relationships and
-styles, read to measure the sheet whichever reader then reads it; the sheet and the shared
-strings when streamed) with a DOCTYPE, entity declaration or external entity is refused before
-anything in it is expanded; so is a zip member compressed otherwise than stored or deflated
-(as Excel writes) or longer than its zip entry declares, a part read whole past
-``SMALL_PART_MAX_BYTES``, and, streamed, a cell's text past ``CELL_TEXT_MAX_CHARS``, a row past
-Excel's last or a column past ZZZ. Every such fault, and every fault of a damaged zip or XML,
-is one ``UnreadableWorkbook``."""
+styles, read to measure the sheet whichever reader then reads it; the sheet, scanned for its
+extent before calamine reads it; the shared strings when streamed) with a DOCTYPE, entity
+declaration or external entity is refused before anything in it is expanded; so is a zip
+member compressed otherwise than stored or deflated (as Excel writes) or longer than its zip
+entry declares, a part read whole past ``SMALL_PART_MAX_BYTES``, a tag or comment past
+``MARKUP_MAX_BYTES``, a row past Excel's last, and, streamed, a cell's text past
+``CELL_TEXT_MAX_CHARS`` or a column past ZZZ. Every such fault, and every fault of a damaged
+zip or XML, is one ``UnreadableWorkbook``."""
 
 from __future__ import annotations
 
@@ -58,6 +59,8 @@ SMALL_PART_MAX_BYTES = 16 * 1024 * 1024
 # stays bounded whatever a (highly compressed) sheet holds.
 CELL_TEXT_MAX_CHARS = 1024 * 1024
 LAST_ROW = 1_048_576
+# ... and a tag (its attributes) or comment past this many bytes: expat holds one whole.
+MARKUP_MAX_BYTES = 1024 * 1024
 COLUMN_LIMIT = 18_278  # A to ZZZ
 # calamine holds a cell (some 32 bytes) for every one of the rectangle from A1 to the last row
 # and column with a value, however few have one: a 2 KB sheet with a value at XFD100000 would
@@ -106,6 +109,26 @@ def _expat(part: str, namespace_separator: str | None = None) -> pyexpat.XMLPars
     parser.UnparsedEntityDeclHandler = refuse
     parser.ExternalEntityRefHandler = refuse
     return parser
+
+
+def _parse_chunk(
+    parser: pyexpat.XMLParserType, chunk: bytes, final: bool, fed: int, part: str
+) -> None:
+    """``chunk`` parsed, ``fed`` bytes of ``part`` in all. expat holds a tag (or a comment)
+    whole until it ends, however long: one that has not ended ``MARKUP_MAX_BYTES`` after it
+    began is refused. (Outside its handlers, expat's byte index is just past its last event;
+    text is an event as it comes, a chunk at a time.)"""
+    parser.Parse(chunk, final)
+    if fed - parser.CurrentByteIndex > MARKUP_MAX_BYTES:
+        raise Refused(f"{part}: a tag or comment longer than {MARKUP_MAX_BYTES} bytes")
+
+
+def _parse(parser: pyexpat.XMLParserType, chunks: Iterator[bytes], part: str) -> None:
+    fed = 0
+    for chunk in chunks:
+        fed += len(chunk)
+        _parse_chunk(parser, chunk, False, fed, part)
+    parser.Parse(b"", True)
 
 
 def _inflated(archive: zipfile.ZipFile, path: str) -> Generator[bytes, None, None]:
@@ -362,9 +385,7 @@ def _shared_strings(source: Iterator[bytes], strings: _SharedStrings, part: str)
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = data
-    for chunk in source:
-        parser.Parse(chunk, False)
-    parser.Parse(b"", True)
+    _parse(parser, source, part)
     strings.done()
 
 
@@ -400,9 +421,11 @@ class _SheetParser:
         parser.buffer_size = _CHUNK
         parser.StartElementHandler = self._root
         self.parser = parser
+        self.fed = 0
 
     def feed(self, chunk: bytes, final: bool = False) -> list[Row]:
-        self.parser.Parse(chunk, final)
+        self.fed += len(chunk)
+        _parse_chunk(self.parser, chunk, final, self.fed, self.part)
         done = self.done.copy()
         self.done.clear()  # (the handlers append to this very list)
         return done
@@ -732,9 +755,7 @@ def _extent(archive: zipfile.ZipFile, path: str) -> tuple[int, int]:
 
     parser = _expat(path)
     parser.StartElementHandler = start
-    for chunk in _inflated(archive, path):
-        parser.Parse(chunk, False)
-    parser.Parse(b"", True)
+    _parse(parser, _inflated(archive, path), path)
     return rows, columns
 
 
@@ -776,6 +797,7 @@ __all__ = [
     "CELL_TEXT_MAX_CHARS",
     "COLUMN_LIMIT",
     "LAST_ROW",
+    "MARKUP_MAX_BYTES",
     "SMALL_PART_MAX_BYTES",
     "STREAM_ABOVE_BYTES",
     "STRINGS_IN_MEMORY_BYTES",
