@@ -416,3 +416,17 @@ async def test_an_endless_tag_is_refused(tmp_path: Path, reader: str, part: str)
     message = rf"workbook: {part}: a tag or comment longer than 1048576 bytes"
     with pytest.raises(SourceError, match=message):
         await read_all(path)
+
+
+async def test_too_many_shared_strings_are_refused_while_streamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(xlsx_stream, "STREAM_ABOVE_BYTES", -1)
+    contents = parts()
+    contents[STRINGS] = contents[STRINGS].replace("</sst>", "<si/>" * 1000 + "</sst>")
+    path = write(tmp_path / "a.xlsx", dict(contents))
+    monkeypatch.setattr(xlsx_stream, "SHARED_STRINGS_MAX", 1001)
+    assert len(await read_all(path)) == 1
+    monkeypatch.setattr(xlsx_stream, "SHARED_STRINGS_MAX", 1000)
+    with pytest.raises(SourceError, match=rf"{STRINGS}: more than 1000 shared strings"):
+        await read_all(path)

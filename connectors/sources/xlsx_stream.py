@@ -22,8 +22,9 @@ declaration or external entity is refused before anything in it is expanded; so 
 member compressed otherwise than stored or deflated (as Excel writes) or longer than its zip
 entry declares, a part read whole past ``SMALL_PART_MAX_BYTES``, a tag or comment past
 ``MARKUP_MAX_BYTES``, a row past Excel's last, and, streamed, a cell's text past
-``CELL_TEXT_MAX_CHARS`` or a column past ZZZ. Every such fault, and every fault of a damaged
-zip or XML, is one ``UnreadableWorkbook``."""
+``CELL_TEXT_MAX_CHARS``, a column past ZZZ or more than ``SHARED_STRINGS_MAX`` shared
+strings. Every such fault, and every fault of a damaged zip or XML, is one
+``UnreadableWorkbook``."""
 
 from __future__ import annotations
 
@@ -59,6 +60,9 @@ SMALL_PART_MAX_BYTES = 16 * 1024 * 1024
 # stays bounded whatever a (highly compressed) sheet holds.
 CELL_TEXT_MAX_CHARS = 1024 * 1024
 LAST_ROW = 1_048_576
+# ... and a shared-string table of more strings than this (8 bytes each; "<si/>" is 5 bytes of
+# XML, and compresses a thousandfold).
+SHARED_STRINGS_MAX = 16_000_000
 # ... and a tag (its attributes) or comment past this many bytes: expat holds one whole.
 MARKUP_MAX_BYTES = 1024 * 1024
 COLUMN_LIMIT = 18_278  # A to ZZZ
@@ -366,6 +370,8 @@ def _shared_strings(source: Iterator[bytes], strings: _SharedStrings, part: str)
                     raise Refused(f"{part}: a string longer than {CELL_TEXT_MAX_CHARS} characters")
             text = None
         elif name == tags.si and parts is not None:
+            if len(strings.ends) >= SHARED_STRINGS_MAX:
+                raise Refused(f"{part}: more than {SHARED_STRINGS_MAX} shared strings")
             strings.append("".join(parts))
             parts = None
         elif name == tags.phonetic:
@@ -798,6 +804,7 @@ __all__ = [
     "COLUMN_LIMIT",
     "LAST_ROW",
     "MARKUP_MAX_BYTES",
+    "SHARED_STRINGS_MAX",
     "SMALL_PART_MAX_BYTES",
     "STREAM_ABOVE_BYTES",
     "STRINGS_IN_MEMORY_BYTES",
