@@ -430,3 +430,24 @@ async def test_too_many_shared_strings_are_refused_while_streamed(
     monkeypatch.setattr(xlsx_stream, "SHARED_STRINGS_MAX", 1000)
     with pytest.raises(SourceError, match=rf"{STRINGS}: more than 1000 shared strings"):
         await read_all(path)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        '<row r="3" r="3"><c r="XFD100000"><v>2</v></c></row>',  # a repeated attribute
+        '<row r="3"><c r="XFD100000" t="inlineStr"><is><t>\x01</t></is></c></row>',
+    ],
+)
+async def test_a_sheet_the_scan_cannot_read_is_not_given_to_calamine(
+    tmp_path: Path, reader: str, row: str
+) -> None:
+    """calamine takes XML that expat does not (a repeated attribute, a control character):
+    such a sheet, its rectangle unknown, is refused rather than given to calamine, which would
+    have asked for 52 GB."""
+    contents = parts()
+    contents[SHEET] = contents[SHEET].replace("</sheetData>", row + "</sheetData>")
+    path = write(tmp_path / "a.xlsx", dict(contents))
+    message = r"not a readable XLSX workbook \(truncated or damaged\?\): .*line 1, column"
+    with pytest.raises(SourceError, match=message):
+        await read_all(path)

@@ -4,7 +4,8 @@ the sheet's rows when its XML part and shared-string table (their uncompressed s
 zip directory) together are larger than ``STREAM_ABOVE_BYTES``, or when the rectangle from A1
 to its last value has more than ``CALAMINE_MAX_CELLS`` cells; else None: calamine reads it
 (holding about 1.5 bytes of memory per byte of the sheet's XML, and a cell for every one of
-that rectangle).
+that rectangle). A sheet whose rectangle cannot be known (XML that expat refuses and calamine
+might take) is refused.
 
 The shared strings are kept as UTF-8 (in a temporary file past ``STRINGS_IN_MEMORY_BYTES``): 8
 bytes of memory per distinct string. The rows are what python-calamine gives for the same
@@ -711,15 +712,25 @@ def open_streamed(path: Path, sheet: str | None) -> tuple[str, Generator[Streame
         return None  # not a zip (XLS, empty, truncated): calamine says what it is
     try:
         part = _sheet_part(archive, sheet)
-        if part is not None and part.size <= STREAM_ABOVE_BYTES:
-            rows, columns = _extent(archive, part.path)
-            if rows * columns <= CALAMINE_MAX_CELLS:
-                part = None
     except Refused as exc:
         archive.close()
         raise UnreadableWorkbook(f"not a readable XLSX workbook: {exc}") from None
     except (*_DAMAGED, RuntimeError):
         part = None
+    if part is not None and part.size <= STREAM_ABOVE_BYTES:
+        # A sheet the scan cannot read is not given to calamine (which takes XML that expat
+        # does not, such as a repeated attribute): its rectangle is unknown.
+        try:
+            rows, columns = _extent(archive, part.path)
+        except Refused as exc:
+            archive.close()
+            raise UnreadableWorkbook(f"not a readable XLSX workbook: {exc}") from None
+        except (*_DAMAGED, RuntimeError) as exc:
+            archive.close()
+            problem = f"not a readable XLSX workbook (truncated or damaged?): {exc}"
+            raise UnreadableWorkbook(problem) from None
+        if rows * columns <= CALAMINE_MAX_CELLS:
+            part = None
     if part is None:
         archive.close()
         return None
