@@ -377,6 +377,37 @@ async def test_a_value_far_out_is_streamed_not_given_to_calamine(
         await read_all(path)
 
 
+@pytest.mark.parametrize(
+    "row",
+    [
+        '<row r="3"><c r="XFD100000"><v>1</v></c></row>',  # the cell's row, not its row's
+        '<row r="3" xmlns:y="urn:y"><y:c r="XFD100000"><y:v>1</y:v></y:c></row>',  # any prefix
+        '<row r="100000"><c r="XFD3"><v>1</v></c></row>',
+    ],
+)
+async def test_the_rectangle_is_measured_as_calamine_might_read_it(
+    tmp_path: Path, reader: str, row: str
+) -> None:
+    contents = parts()
+    contents[SHEET] = contents[SHEET].replace("</sheetData>", row + "</sheetData>")
+    path = write(tmp_path / "a.xlsx", dict(contents))
+    with zipfile.ZipFile(path) as archive:
+        rows, columns = xlsx_stream._extent(archive, SHEET)
+    assert rows >= 100_000 and columns == 16_384
+    assert xlsx_stream.open_streamed(path, None) is not None  # (not given to calamine)
+
+
+async def test_positions_without_references_count_as_calamine_might_count_them(
+    tmp_path: Path,
+) -> None:
+    contents = parts()
+    more = '<row r="1"><c r="A1"/><c/><c/><c r="A1"/><c><v>1</v></c></row>' * 3
+    contents[SHEET] = contents[SHEET].replace("</sheetData>", more + "</sheetData>")
+    path = write(tmp_path / "a.xlsx", dict(contents))
+    with zipfile.ZipFile(path) as archive:
+        assert xlsx_stream._extent(archive, SHEET) == (5, 5)  # the 5th cell of the 5th row
+
+
 async def test_only_a_sheet_with_a_large_rectangle_is_streamed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
