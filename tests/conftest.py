@@ -5,9 +5,7 @@ production. ``HUB_TEST_DATABASE_URL`` points the suite at another server."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
-import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,15 +25,13 @@ from hub.auth.issuer import issue_token
 from hub.db import Database, make_database
 from hub.embedded_postgres import to_asyncpg_url, to_libpq_url
 from hub.keys import KeyStore
-from hub.migrate import upgrade
 from hub.runtime import Hub
 from hub.settings import Settings
+from tests.database_copies import database_copy, migrated_template
 from tests.request_ids import checked_client
 
 # Search fixtures (a real osmem-server) live beside the database ones.
 pytest_plugins = ["tests.search_fixtures"]
-
-_copies = itertools.count()
 
 
 @pytest.fixture(scope="session")
@@ -54,39 +50,18 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.cleanup()
 
 
-def _with_database(url: str, name: str) -> str:
-    head, _, tail = url.partition("?")
-    base = head.rsplit("/", 1)[0]
-    return f"{base}/{name}" + (f"?{tail}" if tail else "")
-
-
 @pytest.fixture(scope="session")
 async def template_database(pg_server_url: str) -> AsyncIterator[str]:
     """Name of a database migrated to head, used as the template of every test database."""
-    name = f"hub_tpl_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(to_libpq_url(pg_server_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        database = make_database(_with_database(pg_server_url, name), pool_size=2)
-        await upgrade(database.engine)
-        await database.close()
+    async with migrated_template(pg_server_url) as name:
         yield name
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture
 async def database_url(pg_server_url: str, template_database: str) -> AsyncIterator[str]:
     """A fresh migrated database for one test, dropped afterwards."""
-    name = f"hub_t{os.getpid()}_{next(_copies)}"
-    admin = await asyncpg.connect(to_libpq_url(pg_server_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-        yield _with_database(pg_server_url, name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with database_copy(pg_server_url, template_database) as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import base64
 import itertools
-import os
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import orjson
 import pytest
 from sqlalchemy import text
@@ -21,91 +18,37 @@ from sqlalchemy import text
 from catalog.collation import vietnamese_sort_key
 from catalog.models import Dataset
 from catalog.record_sql import typed_value
-from hub.db import Database, make_database
+from hub.db import Database
 from hub.demo import generate
-from hub.embedded_postgres import to_asyncpg_url, to_libpq_url
-from hub.migrate import upgrade
+from hub.embedded_postgres import to_asyncpg_url
 from hub.runtime import Hub
 from schema.records.keyset import Ordering
+from tests.database_copies import database_copy, migrated_template
 from tests.records_fixtures import load_rows
+from tests.vietnamese_names import NAME_PAGE, NAMES, all_name_pages, load_named_businesses
 
 Gql = Callable[..., Awaitable[dict[str, Any]]]
 MACHINE_SERVER = to_asyncpg_url("postgresql://postgres@127.0.0.1:5432/postgres")
 _copies = itertools.count()
 
-NAMES = [
-    *("Đà Lạt", "Dương", "Zeta", "An Giang", "Ánh Dương", "ánh dương", "Ánh dương", "Âu Lạc"),
-    *("Ăn Uống", "Bắc Ninh", "Bạc Liêu", "Đông Á", "Dong A", "Ơn Trời", "Ông Ích", "Ưu Việt"),
-    *("Uyên", "Yên Phong", "Quảng Ngãi", "Quang Ngai", "Hòa Bình", "Hoà Bình", "Hợp Nhất"),
-    *("Hồng Hà", "Hưng Thịnh", "Hà Nội", "ma", "mà", "mả", "mã", "má", "mạ", "Ma", "MA"),
-    *("đất đai", "Đất Đai", "dat dai", "Tràng An", "Trăng", "Trắng", "Thương Tín", "Thường Tín"),
-    *("Ánh Dương",) * 3,  # equal names: the key breaks the tie
-]
-
-NAME_PAGE = """
-query Page($after: String, $order: BusinessOrderBy!) {
-  businessList(first: 7, orderBy: $order, after: $after) {
-    edges { cursor node { taxCode name } }
-    pageInfo { hasNextPage endCursor }
-  }
-}
-"""
-
-
-def _with_database(url: str, name: str) -> str:
-    return f"{url.rsplit('/', 1)[0]}/{name}"
-
 
 @pytest.fixture(scope="module")
 async def icu_template() -> AsyncIterator[str]:
     """A database on the machine's server migrated to head (so with text_order 'icu')."""
-    name = f"hub_icu_tpl_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(to_libpq_url(MACHINE_SERVER), timeout=5)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        database = make_database(_with_database(MACHINE_SERVER, name), pool_size=2)
-        await upgrade(database.engine)
-        await database.close()
+    async with migrated_template(MACHINE_SERVER, "hub_icu_tpl") as name:
         yield name
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture
 async def database_url(icu_template: str) -> AsyncIterator[str]:
     """This module's tests run on the machine's server: a fresh copy of the template each."""
-    name = f"hub_icu_{os.getpid()}_{next(_copies)}"
-    admin = await asyncpg.connect(to_libpq_url(MACHINE_SERVER), timeout=5)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{icu_template}"')
-        yield _with_database(MACHINE_SERVER, name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with database_copy(MACHINE_SERVER, icu_template, "hub_icu_") as url:
+        yield url
 
 
 @pytest.fixture
 async def named_businesses(hub: Hub, app: Any) -> list[dict[str, Any]]:
-    rows = generate.businesses(len(NAMES), seed=11)
-    for row, name in zip(rows, NAMES, strict=True):
-        row["name"] = name
-    await load_rows(hub, "business", rows)
-    return rows
-
-
-async def _all_pages(gql: Gql, order: str) -> list[tuple[str, str]]:
-    seen: list[tuple[str, str]] = []
-    after = None
-    for _ in range(20):
-        body = await gql(NAME_PAGE, order=order, after=after)
-        assert "errors" not in body, body
-        page = body["data"]["businessList"]
-        seen += [(e["node"]["name"], e["node"]["taxCode"]) for e in page["edges"]]
-        if not page["pageInfo"]["hasNextPage"]:
-            return seen
-        after = page["pageInfo"]["endCursor"]
-    raise AssertionError("paging did not end")
+    return await load_named_businesses(hub, NAMES)
 
 
 async def test_a_server_with_icu_orders_text_by_its_collation_indexes(
@@ -132,7 +75,7 @@ async def test_a_server_with_icu_orders_text_by_its_collation_indexes(
 async def test_pages_ordered_by_name_follow_vietnamese_order(
     gql: Gql, named_businesses: list[dict[str, Any]], direction: str
 ) -> None:
-    seen = await _all_pages(gql, f"NAME_{direction}")
+    seen = await all_name_pages(gql, f"NAME_{direction}")
     expected = sorted(
         ((str(r["name"]), str(r["tax_code"])) for r in named_businesses),
         key=lambda pair: (vietnamese_sort_key(pair[0]), pair[1]),

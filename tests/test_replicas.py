@@ -31,6 +31,7 @@ from hub.keys import KeyStore
 from hub.runtime import Hub
 from hub.services import Services
 from hub.settings import Settings
+from tests.database_copies import with_database
 from tests.records_fixtures import load_demo_records
 from tests.request_ids import checked_client
 
@@ -39,11 +40,6 @@ CORRECT = (
     'mutation($k: String!, $v: JSON!) { correctRecord(dataset: "business", key: $k, '
     'values: $v, reason: "Đổi tên theo giấy phép mới") { version } }'
 )
-
-
-def _with_database(url: str, name: str) -> str:
-    head, _, tail = url.partition("?")
-    return f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{tail}" if tail else "")
 
 
 @dataclass
@@ -83,7 +79,7 @@ async def frozen_copy(
     try:
         await admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{primary}"')
         key = str(demo["business"][0]["tax_code"])
-        yield Frozen(settings, keys, key, _with_database(database_url, copy), owner, reader)
+        yield Frozen(settings, keys, key, with_database(database_url, copy), owner, reader)
         await admin.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
     finally:
         await admin.close()

@@ -31,6 +31,7 @@ from hub.migrate import upgrade
 from hub.runtime import Hub
 from schema.records.keyset import Ordering
 from tests.records_fixtures import load_rows
+from tests.vietnamese_names import NAME_PAGE, NAMES, all_name_pages, load_named_businesses
 
 Gql = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -265,54 +266,20 @@ async def test_known_differences_from_icu_are_outside_vietnamese(
 
 # -- typed orderBy through GraphQL ---------------------------------------------------------------
 
-NAMES = [
-    *("Đà Lạt", "Dương", "Zeta", "An Giang", "Ánh Dương", "ánh dương", "Ánh dương", "Âu Lạc"),
-    *("Ăn Uống", "Bắc Ninh", "Bạc Liêu", "Đông Á", "Dong A", "Ơn Trời", "Ông Ích", "Ưu Việt"),
-    *("Uyên", "Yên Phong", "Quảng Ngãi", "Quang Ngai", "Hòa Bình", "Hoà Bình", "Hợp Nhất"),
-    *("Hồng Hà", "Hưng Thịnh", "Hà Nội", "ma", "mà", "mả", "mã", "má", "mạ", "Ma", "MA"),
-    *("đất đai", "Đất Đai", "dat dai", "Tràng An", "Trăng", "Trắng", "Thương Tín", "Thường Tín"),
-    *("Ánh Dương",) * 3,  # equal names: the key breaks the tie
-    *("Hà Nội " * 150 + "B", "Hà Nội " * 150 + "A"),  # keys cut at 1,024 bytes: these tie
-]
-
-NAME_PAGE = """
-query Page($after: String, $order: BusinessOrderBy!) {
-  businessList(first: 7, orderBy: $order, after: $after) {
-    edges { cursor node { taxCode name } }
-    pageInfo { hasNextPage endCursor }
-  }
-}
-"""
+# The shared names, and two that tie on the sort key: keys are cut at 1,024 bytes.
+LONG_NAMES = ["Hà Nội " * 150 + "B", "Hà Nội " * 150 + "A"]
 
 
 @pytest.fixture
 async def named_businesses(hub: Hub, app: Any) -> list[dict[str, Any]]:
-    rows = generate.businesses(len(NAMES), seed=11)
-    for row, name in zip(rows, NAMES, strict=True):
-        row["name"] = name
-    await load_rows(hub, "business", rows)
-    return rows
-
-
-async def _all_pages(gql: Gql, order: str) -> list[tuple[str, str]]:
-    seen: list[tuple[str, str]] = []
-    after = None
-    for _ in range(20):
-        body = await gql(NAME_PAGE, order=order, after=after)
-        assert "errors" not in body, body
-        page = body["data"]["businessList"]
-        seen += [(e["node"]["name"], e["node"]["taxCode"]) for e in page["edges"]]
-        if not page["pageInfo"]["hasNextPage"]:
-            return seen
-        after = page["pageInfo"]["endCursor"]
-    raise AssertionError("paging did not end")
+    return await load_named_businesses(hub, [*NAMES, *LONG_NAMES])
 
 
 @pytest.mark.parametrize("direction", ["ASC", "DESC"])
 async def test_order_by_name_pages_in_vietnamese_order(
     gql: Gql, named_businesses: list[dict[str, Any]], direction: str
 ) -> None:
-    seen = await _all_pages(gql, f"NAME_{direction}")
+    seen = await all_name_pages(gql, f"NAME_{direction}")
     expected = sorted(
         ((str(r["name"]), str(r["tax_code"])) for r in named_businesses),
         key=lambda pair: (vietnamese_sort_key(pair[0]), pair[1]),

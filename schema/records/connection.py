@@ -218,38 +218,22 @@ class ConnectionCompiler(CompilerBase):
         condition = self._view_condition(
             dataset, access, alias, f, f"{sel.name}.orderBy", "ordering"
         )
-        vietnamese = orders_vietnamese(f)
-        if condition is None:
-            return (
-                Ordering(
-                    value,
-                    key,
-                    direction,
-                    nullable=False,
-                    by_key=False,
-                    vietnamese=vietnamese,
-                    text_order=self.cc.text_order,
-                ),
-                tag,
-                f,
-            )
-        # Hidden on some rows: the view value, NULL there.
-        view_value = f"(CASE WHEN {condition} THEN {value} END)"
-        if f.type not in NUMERIC_TYPES and f.type != "bool":
-            view_value += ' COLLATE "C"'
-        return (
-            Ordering(
-                view_value,
-                key,
-                direction,
-                nullable=True,
-                by_key=False,
-                vietnamese=vietnamese,
-                text_order=self.cc.text_order,
-            ),
-            tag,
-            f,
+        sort = value
+        if condition is not None:
+            # Hidden on some rows: the view value, NULL there.
+            sort = f"(CASE WHEN {condition} THEN {value} END)"
+            if f.type not in NUMERIC_TYPES and f.type != "bool":
+                sort += ' COLLATE "C"'
+        ordering = Ordering(
+            sort,
+            key,
+            direction,
+            nullable=condition is not None,
+            by_key=False,
+            vietnamese=orders_vietnamese(f),
+            text_order=self.cc.text_order,
         )
+        return ordering, tag, f
 
     def _filters(
         self,
