@@ -21,11 +21,11 @@ from alembic import command  # noqa: E402
 from sqlalchemy import Connection  # noqa: E402
 
 from hub.db import make_database  # noqa: E402
-from hub.migrate import _config  # noqa: E402
+from hub.migrate import alembic_config  # noqa: E402
 
 
 def _move(connection: Connection, revision: str) -> None:
-    config = _config(connection)
+    config = alembic_config(connection)
     current = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
     if revision != "head" and current is not None and str(current) > revision:
         command.downgrade(config, revision)

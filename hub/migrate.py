@@ -17,7 +17,8 @@ import migrations
 _MIGRATION_LOCK = 7_305_001
 
 
-def _config(connection: Connection) -> Config:
+def alembic_config(connection: Connection) -> Config:
+    """Alembic configuration running the hub's migrations on ``connection``."""
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
     cfg.attributes["connection"] = connection
@@ -25,7 +26,7 @@ def _config(connection: Connection) -> Config:
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
-    command.upgrade(_config(connection), revision)
+    command.upgrade(alembic_config(connection), revision)
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
@@ -52,4 +53,4 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.scalar(text("SELECT version_num FROM alembic_version"))
 
 
-__all__ = ["current_revision", "head_revision", "upgrade"]
+__all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]

@@ -10,10 +10,12 @@ import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
+from alembic import command
+from sqlalchemy import Connection
 
 from hub.db import make_database
 from hub.embedded_postgres import to_libpq_url
-from hub.migrate import upgrade
+from hub.migrate import alembic_config, upgrade
 
 _copies = itertools.count()
 
@@ -56,4 +58,9 @@ async def database_copy(
         await admin.close()
 
 
-__all__ = ["database_copy", "migrated_template", "with_database"]
+def downgrade_to(connection: Connection, revision: str) -> None:
+    """Run the migrations' downgrades on ``connection`` down to ``revision`` (run_sync)."""
+    command.downgrade(alembic_config(connection), revision)
+
+
+__all__ = ["database_copy", "downgrade_to", "migrated_template", "with_database"]

@@ -21,9 +21,10 @@ from catalog.record_sql import typed_value
 from hub.db import Database
 from hub.demo import generate
 from hub.embedded_postgres import to_asyncpg_url
+from hub.migrate import upgrade
 from hub.runtime import Hub
 from schema.records.keyset import Ordering
-from tests.database_copies import database_copy, migrated_template
+from tests.database_copies import database_copy, downgrade_to, migrated_template
 from tests.records_fixtures import load_rows
 from tests.vietnamese_names import NAME_PAGE, NAMES, all_name_pages, load_named_businesses
 
@@ -121,3 +122,32 @@ async def test_order_by_text_reads_the_icu_index_without_computing_keys(hub: Hub
         plan = "\n".join(r[0] for r in rows)
     assert "ix_icu_business_name_" in plan and "Sort" not in plan, plan
     assert "Index Cond" in plan and "hub_vi_sort_key" not in plan, plan
+
+
+async def _index_kinds(database: Database) -> tuple[int, int]:
+    """(ICU indexes, sort key indexes) on the records partitions."""
+    async with database.sessions() as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT count(*) FILTER (WHERE indexdef LIKE '%vi-x-icu%'),"
+                    " count(*) FILTER (WHERE indexdef LIKE '%hub_vi_sort_key%')"
+                    " FROM pg_indexes WHERE tablename LIKE 'records_%'"
+                )
+            )
+        ).one()
+    return int(row[0]), int(row[1])
+
+
+async def test_the_migration_moves_published_fields_between_the_two_orders(
+    database: Database, seeded: None
+) -> None:
+    icu, keyed = await _index_kinds(database)
+    assert icu >= 3 and keyed == 0
+    async with database.engine.begin() as conn:
+        await conn.run_sync(downgrade_to, "0007")
+    assert await _index_kinds(database) == (0, icu)  # the sort key index of each field again
+    await upgrade(database.engine)
+    assert await _index_kinds(database) == (icu, 0)
+    async with database.sessions() as session:
+        assert await session.scalar(text("SELECT text_order FROM hub_state")) == "icu"

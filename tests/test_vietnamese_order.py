@@ -14,13 +14,10 @@ from typing import Any
 
 import asyncpg
 import pytest
-from alembic import command
-from alembic.config import Config
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
-import migrations
 from catalog.collation import vietnamese_sort_key
 from catalog.indexes import index_statements
 from catalog.models import Dataset
@@ -30,6 +27,7 @@ from hub.demo import generate
 from hub.migrate import upgrade
 from hub.runtime import Hub
 from schema.records.keyset import Ordering
+from tests.database_copies import downgrade_to
 from tests.records_fixtures import load_rows
 from tests.vietnamese_names import NAME_PAGE, NAMES, all_name_pages, load_named_businesses
 
@@ -365,13 +363,6 @@ async def _sort_key_indexes(database: Database) -> set[str]:
         return {r[0] for r in rows}
 
 
-def _downgrade_to_0005(connection: Connection) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
-    config.attributes["connection"] = connection
-    command.downgrade(config, "0005")
-
-
 async def test_migration_indexes_the_text_fields_of_datasets_published_before_it(
     database: Database, seeded: None
 ) -> None:
@@ -386,7 +377,7 @@ async def test_migration_indexes_the_text_fields_of_datasets_published_before_it
     published = await _sort_key_indexes(database)
     assert len(published) >= len(wanted)
     async with database.engine.begin() as conn:
-        await conn.run_sync(_downgrade_to_0005)
+        await conn.run_sync(downgrade_to, "0005")
     assert await _sort_key_indexes(database) == set()
     await upgrade(database.engine)
     assert await _sort_key_indexes(database) == published
