@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import python_calamine
 
-from connectors.sources import SourceError, SourceRow, open_source, xlsx_stream
+from connectors.sources import SourceError, SourceRow, open_source, xlsx_parts, xlsx_stream
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -307,7 +307,7 @@ async def test_a_workbook_part_past_its_limit_is_refused(
     )
     path = write(tmp_path / "a.xlsx", dict(contents))
     assert (await read_all(path))[0].values == {"ma": 1, "ten": "Quảng Ngãi"}
-    monkeypatch.setattr(xlsx_stream, "SMALL_PART_MAX_BYTES", 100_000)
+    monkeypatch.setattr(xlsx_parts, "SMALL_PART_MAX_BYTES", 100_000)
     with pytest.raises(SourceError, match=r"xl/styles\.xml: 1\d{5} bytes inflated, more than"):
         await read_all(path)
 
@@ -392,7 +392,7 @@ async def test_the_rectangle_is_measured_as_calamine_might_read_it(
     contents[SHEET] = contents[SHEET].replace("</sheetData>", row + "</sheetData>")
     path = write(tmp_path / "a.xlsx", dict(contents))
     with zipfile.ZipFile(path) as archive:
-        rows, columns = xlsx_stream._extent(archive, SHEET)
+        rows, columns = xlsx_parts.extent(archive, SHEET)
     assert rows >= 100_000 and columns == 16_384
     assert xlsx_stream.open_streamed(path, None) is not None  # (not given to calamine)
 
@@ -405,7 +405,7 @@ async def test_positions_without_references_count_as_calamine_might_count_them(
     contents[SHEET] = contents[SHEET].replace("</sheetData>", more + "</sheetData>")
     path = write(tmp_path / "a.xlsx", dict(contents))
     with zipfile.ZipFile(path) as archive:
-        assert xlsx_stream._extent(archive, SHEET) == (5, 5)  # the 5th cell of the 5th row
+        assert xlsx_parts.extent(archive, SHEET) == (5, 5)  # the 5th cell of the 5th row
 
 
 async def test_only_a_sheet_with_a_large_rectangle_is_streamed(
