@@ -11,7 +11,7 @@ one of the rectangle up to its last value. So a sheet larger than
 ``xlsx_stream.CALAMINE_MAX_CELLS``, is streamed by ``xlsx_stream``, which gives what
 calamine gives for the same cells, rows from Excel row 1 and columns from the sheet's first
 used column; this module applies the same header and encoding rules to either. An agency's
-file is untrusted: ``xlsx_stream`` refuses XML and zip tricks in the parts it parses (for
+file is untrusted: ``xlsx_parts`` refuses XML and zip tricks in the parts the hub parses (for
 either reader: the workbook, its relationships and styles), and calamine expands no entity."""
 
 from __future__ import annotations
