@@ -26,7 +26,13 @@ from hub.runtime import Hub
 from schema.records.keyset import Ordering
 from tests.database_copies import database_copy, downgrade_to, migrated_template
 from tests.records_fixtures import load_rows
-from tests.vietnamese_names import NAME_PAGE, NAMES, all_name_pages, load_named_businesses
+from tests.vietnamese_names import (
+    NAME_PAGE,
+    NAMES,
+    all_name_pages,
+    load_named_businesses,
+    name_order,
+)
 
 Gql = Callable[..., Awaitable[dict[str, Any]]]
 MACHINE_SERVER = to_asyncpg_url("postgresql://postgres@127.0.0.1:5432/postgres")
@@ -77,11 +83,7 @@ async def test_pages_ordered_by_name_follow_vietnamese_order(
     gql: Gql, named_businesses: list[dict[str, Any]], direction: str
 ) -> None:
     seen = await all_name_pages(gql, f"NAME_{direction}")
-    expected = sorted(
-        ((str(r["name"]), str(r["tax_code"])) for r in named_businesses),
-        key=lambda pair: (vietnamese_sort_key(pair[0]), pair[1]),
-        reverse=direction == "DESC",
-    )
+    expected = name_order(named_businesses, direction)
     assert seen == expected  # the order servers without ICU give, page after page
     names = [name for name, _ in seen]
     if direction == "ASC":

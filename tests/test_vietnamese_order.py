@@ -29,7 +29,13 @@ from hub.runtime import Hub
 from schema.records.keyset import Ordering
 from tests.database_copies import downgrade_to
 from tests.records_fixtures import load_rows
-from tests.vietnamese_names import NAME_PAGE, NAMES, all_name_pages, load_named_businesses
+from tests.vietnamese_names import (
+    NAME_PAGE,
+    NAMES,
+    all_name_pages,
+    load_named_businesses,
+    name_order,
+)
 
 Gql = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -278,11 +284,7 @@ async def test_order_by_name_pages_in_vietnamese_order(
     gql: Gql, named_businesses: list[dict[str, Any]], direction: str
 ) -> None:
     seen = await all_name_pages(gql, f"NAME_{direction}")
-    expected = sorted(
-        ((str(r["name"]), str(r["tax_code"])) for r in named_businesses),
-        key=lambda pair: (vietnamese_sort_key(pair[0]), pair[1]),
-        reverse=direction == "DESC",
-    )
+    expected = name_order(named_businesses, direction)
     assert seen == expected
     names = [name for name, _ in seen]
     if direction == "ASC":

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from catalog.collation import vietnamese_sort_key
 from hub.demo import generate
 from hub.runtime import Hub
 from tests.records_fixtures import load_rows
@@ -55,4 +56,20 @@ async def all_name_pages(gql: Gql, order: str) -> list[tuple[str, str]]:
     raise AssertionError("paging did not end")
 
 
-__all__ = ["NAMES", "NAME_PAGE", "Gql", "all_name_pages", "load_named_businesses"]
+def name_order(rows: Sequence[dict[str, Any]], direction: str) -> list[tuple[str, str]]:
+    """(name, tax code) of ``rows`` in Vietnamese order (the sort key's), ties by key."""
+    return sorted(
+        ((str(r["name"]), str(r["tax_code"])) for r in rows),
+        key=lambda pair: (vietnamese_sort_key(pair[0]), pair[1]),
+        reverse=direction == "DESC",
+    )
+
+
+__all__ = [
+    "NAMES",
+    "NAME_PAGE",
+    "Gql",
+    "all_name_pages",
+    "load_named_businesses",
+    "name_order",
+]
