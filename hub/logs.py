@@ -145,10 +145,19 @@ def log_access(fields: dict[str, Any]) -> None:
 
 
 def _sole_writer() -> _BufferedLines | None:
-    root = logging.root
-    if _access.handlers or _access.filters or not _access.propagate or len(root.handlers) != 1:
+    """The root's writer when a record of the access logger would reach it alone: no filter
+    on that logger, no handler on it or an ancestor, none of them stopping propagation (the
+    path ``Logger.callHandlers`` takes), and the root with that one handler."""
+    if _access.filters:
         return None
-    handler = root.handlers[0]
+    logger = _access
+    while logger.parent is not None:
+        if logger.handlers or not logger.propagate:
+            return None
+        logger = logger.parent
+    if len(logger.handlers) != 1:
+        return None
+    handler = logger.handlers[0]
     if (
         type(handler) is not _BufferedLines
         or handler.filters

@@ -107,8 +107,9 @@ def test_an_access_line_handed_to_the_writer_reads_as_a_logged_one(stream: Stuck
     assert direct == logged == expected
 
 
+@pytest.mark.parametrize("where", ["", "hub"])  # the root, or a parent of hub.access
 def test_an_access_line_goes_through_logging_when_another_handler_listens(
-    stream: StuckStream,
+    stream: StuckStream, where: str
 ) -> None:
     seen: list[logging.LogRecord] = []
 
@@ -117,11 +118,11 @@ def test_an_access_line_goes_through_logging_when_another_handler_listens(
             seen.append(record)
 
     listener = Listener()
-    logging.getLogger().addHandler(listener)
+    logging.getLogger(where or None).addHandler(listener)
     try:
         log_access(ACCESS)
     finally:
-        logging.getLogger().removeHandler(listener)
+        logging.getLogger(where or None).removeHandler(listener)
     assert [(r.name, r.getMessage(), r.request_id) for r in seen] == [  # type: ignore[attr-defined]
         (ACCESS_LOGGER, "request", "r-1")
     ]
