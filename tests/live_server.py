@@ -15,6 +15,13 @@ from hub.http_protocol import server_options
 from hub.settings import Settings
 
 
+def free_port() -> int:
+    """A local port nothing listens on once this returns (for "the server is down" cases)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextlib.asynccontextmanager
 async def serving(app: Starlette, settings: Settings) -> AsyncIterator[int]:
     """Serve ``app`` (its lifespan already running) until the block ends; yields the port."""
@@ -39,4 +46,4 @@ async def serving(app: Starlette, settings: Settings) -> AsyncIterator[int]:
         sock.close()
 
 
-__all__ = ["serving"]
+__all__ = ["free_port", "serving"]

@@ -35,6 +35,7 @@ from hub.keys import KeyStore
 from hub.runtime import Hub
 from hub.search.client import open_search
 from hub.search.indexer import Indexer
+from hub.search.outbox import backlog
 from hub.settings import Settings
 
 
@@ -145,6 +146,23 @@ async def create_place(database: Database, *, publish: bool = True) -> None:
             await publish_dataset(session, OWNER, PLACE)
         await session.flush()
         assert dataset.code == PLACE
+
+
+@pytest.fixture
+async def place(database: Database, seeded: None) -> None:
+    """The ``place`` dataset, published, on the test database."""
+    await create_place(database)
+
+
+def place_row(key: str, name: str, **values: Any) -> dict[str, Any]:
+    """A ``place`` row: its key and name, and any other values."""
+    return {"place_id": key, "name": name, **values}
+
+
+async def outbox_backlog(database: Database) -> int:
+    """Entries waiting in ``search_outbox``, as the hub counts them."""
+    async with database.sessions() as session:
+        return await backlog(session)
 
 
 async def write_places(database: Database, keys: KeyStore, rows: Sequence[dict[str, Any]]) -> None:

@@ -7,21 +7,15 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
 import httpx
 
+from tests.live_server import free_port
 from tests.request_ids import take_off_request_id
 
 HUB = str(Path(sys.executable).parent / "hub")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -79,7 +73,7 @@ COUNT = '{"query": "{ datasets { totalCount } }"}'
 
 async def test_two_servers_and_cli_share_one_embedded_database(tmp_path: Path) -> None:
     data_dir = tmp_path / "hub"
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     first = await _serve(data_dir, ports[0])
     second = await _serve(data_dir, ports[1])
     try:
@@ -162,7 +156,7 @@ async def test_sigterm_stops_the_embedded_database_with_the_last_process(tmp_pat
     # graceful shutdown; with the default action the process died there without its exit
     # handlers, and the embedded PostgreSQL it started stayed running after it.
     data_dir = tmp_path / "hub"
-    process = await _serve(data_dir, _free_port())
+    process = await _serve(data_dir, free_port())
     assert _postmaster_running(data_dir)
     process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(process.wait(), timeout=30) == 0

@@ -5,7 +5,6 @@ an unreachable server leaves the backlog in the outbox until it answers again.""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -29,18 +28,22 @@ from hub.search.client import open_search, search_errors
 from hub.search.indexer import Indexer
 from hub.search.indices import Bulk, send_bulk
 from hub.search.names import catalogue_alias, record_alias
-from hub.search.outbox import backlog
 from hub.settings import Settings
-from tests.search_fixtures import OWNER, PLACE, PLACE_SPEC, create_place, write_places
+from tests.live_server import free_port
+from tests.search_fixtures import (
+    OWNER,
+    PLACE,
+    PLACE_SPEC,
+    create_place,
+    outbox_backlog,
+    place_row,
+    write_places,
+)
 
 Drain = Callable[[], Awaitable[int]]
 
 PHONE = "0912345678"
 SECRET = "Mậtkhẩuzq"
-
-
-def _place(key: str, name: str, **values: Any) -> dict[str, Any]:
-    return {"place_id": key, "name": name, **values}
 
 
 async def _doc(client: AsyncOpenSearch, prefix: str, key: str) -> dict[str, Any] | None:
@@ -51,16 +54,6 @@ async def _doc(client: AsyncOpenSearch, prefix: str, key: str) -> dict[str, Any]
     return dict(found)
 
 
-async def _outbox(database: Database) -> int:
-    async with database.sessions() as session:
-        return await backlog(session)
-
-
-@pytest.fixture
-async def place(database: Database, seeded: None) -> None:
-    await create_place(database)
-
-
 async def test_versions_reach_the_index_with_their_record_version(
     database: Database,
     keys: KeyStore,
@@ -69,8 +62,8 @@ async def test_versions_reach_the_index_with_their_record_version(
     search_prefix: str,
     index_outbox: Drain,
 ) -> None:
-    await write_places(database, keys, [_place("p1", "Quảng Ngãi", visitors=3, area="12.50")])
-    await write_places(database, keys, [_place("p1", "Quảng Ngãi", visitors=4, area="12.5")])
+    await write_places(database, keys, [place_row("p1", "Quảng Ngãi", visitors=3, area="12.50")])
+    await write_places(database, keys, [place_row("p1", "Quảng Ngãi", visitors=4, area="12.5")])
     assert await index_outbox() >= 2
     doc = await _doc(search_client, search_prefix, "p1")
     assert doc is not None
@@ -80,7 +73,7 @@ async def test_versions_reach_the_index_with_their_record_version(
     assert source["_sector"] == "dat-dai"
     assert source["v"]["visitors"] == 4
     assert source["v"]["area"] == "12.5"  # the stored canonical text
-    assert await _outbox(database) == 0
+    assert await outbox_backlog(database) == 0
 
 
 async def test_restricted_and_encrypted_values_never_reach_the_index(
@@ -92,7 +85,7 @@ async def test_restricted_and_encrypted_values_never_reach_the_index(
     index_outbox: Drain,
 ) -> None:
     await write_places(
-        database, keys, [_place("p1", "Đà Lạt", phone=PHONE, secret=SECRET, note="ghi chú")]
+        database, keys, [place_row("p1", "Đà Lạt", phone=PHONE, secret=SECRET, note="ghi chú")]
     )
     await index_outbox()
     alias = record_alias(search_prefix, PLACE)
@@ -120,7 +113,7 @@ async def test_tombstone_deletes_the_document_and_a_later_write_brings_it_back(
     search_prefix: str,
     index_outbox: Drain,
 ) -> None:
-    await write_places(database, keys, [_place("p1", "Hà Nội"), _place("p2", "Huế")])
+    await write_places(database, keys, [place_row("p1", "Hà Nội"), place_row("p2", "Huế")])
     await index_outbox()
     async with database.sessions.begin() as session:
         connection = await session.connection()
@@ -130,7 +123,7 @@ async def test_tombstone_deletes_the_document_and_a_later_write_brings_it_back(
     await index_outbox()
     assert await _doc(search_client, search_prefix, "p1") is None
     assert await _doc(search_client, search_prefix, "p2") is not None
-    await write_places(database, keys, [_place("p1", "Hà Nội mới")])
+    await write_places(database, keys, [place_row("p1", "Hà Nội mới")])
     await index_outbox()
     doc = await _doc(search_client, search_prefix, "p1")
     assert doc is not None and doc["_version"] == 3
@@ -147,7 +140,7 @@ async def test_many_versions_in_one_batch_leave_the_last(
 ) -> None:
     await index_outbox()  # the catalogue's entries
     for n in range(1, 6):
-        await write_places(database, keys, [_place("p1", f"Tên {n}", visitors=n)])
+        await write_places(database, keys, [place_row("p1", f"Tên {n}", visitors=n)])
     assert await index_outbox() == 5
     doc = await _doc(search_client, search_prefix, "p1")
     assert doc is not None and doc["_source"]["v"]["visitors"] == 5 and doc["_version"] == 5
@@ -161,8 +154,8 @@ async def test_an_older_version_never_overwrites_a_newer_one(
     search_prefix: str,
     index_outbox: Drain,
 ) -> None:
-    await write_places(database, keys, [_place("p1", "Một")])
-    await write_places(database, keys, [_place("p1", "Hai")])
+    await write_places(database, keys, [place_row("p1", "Một")])
+    await write_places(database, keys, [place_row("p1", "Hai")])
     await index_outbox()
     alias = record_alias(search_prefix, PLACE)
     late = Bulk()  # what a slower process holding version 1 would send after version 2
@@ -181,7 +174,7 @@ async def test_correction_is_indexed(
     search_prefix: str,
     index_outbox: Drain,
 ) -> None:
-    await write_places(database, keys, [_place("p1", "Quang Ngai")])
+    await write_places(database, keys, [place_row("p1", "Quang Ngai")])
     await index_outbox()
     async with database.sessions.begin() as session:
         dataset = await session.get(Dataset, PLACE)
@@ -189,7 +182,7 @@ async def test_correction_is_indexed(
         await correct_record(
             session, OWNER, dataset, "p1", {"name": "Quảng Ngãi"}, "sửa dấu", keys.sealing_keys()
         )
-    assert await _outbox(database) == 1
+    assert await outbox_backlog(database) == 1
     await index_outbox()
     doc = await _doc(search_client, search_prefix, "p1")
     assert doc is not None and doc["_source"]["v"]["name"] == "Quảng Ngãi"
@@ -239,7 +232,7 @@ async def test_a_field_made_restricted_is_purged_from_the_index(
     search_prefix: str,
     index_outbox: Drain,
 ) -> None:
-    await write_places(database, keys, [_place("p1", "Đà Lạt", note="ghi chú riêng")])
+    await write_places(database, keys, [place_row("p1", "Đà Lạt", note="ghi chú riêng")])
     await index_outbox()
     fields = tuple(
         FieldSpec(f.name, f.type, f.required, f.description, "RESTRICTED", f.pii_kind, f.searchable)
@@ -267,24 +260,24 @@ async def test_indexer_keeps_the_backlog_while_search_is_down_and_catches_up(
     search_settings: Settings,
     search_prefix: str,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     down = search_settings.model_copy(update={"opensearch_url": f"http://127.0.0.1:{port}"})
     client = open_search(down)
     indexer = Indexer(database.sessions, client, down)
     running = asyncio.create_task(indexer.run())
     try:
-        await write_places(database, keys, [_place(f"p{n}", f"Địa danh {n}") for n in range(50)])
+        await write_places(database, keys, [place_row(f"p{n}", f"Địa danh {n}") for n in range(50)])
         await asyncio.sleep(1.0)
-        assert await _outbox(database) >= 50  # nothing lost while nobody answers
+        assert await outbox_backlog(database) >= 50  # nothing lost while nobody answers
         with pytest.raises(SearchUnavailable), search_errors():
             await client.info()
         server = OsmemServer.start(addr=f"127.0.0.1:{port}", japanese=False)
         try:
             for _ in range(200):
-                if await _outbox(database) == 0:
+                if await outbox_backlog(database) == 0:
                     break
                 await asyncio.sleep(0.1)
-            assert await _outbox(database) == 0
+            assert await outbox_backlog(database) == 0
             await client.indices.refresh(index=f"{search_prefix}*")
             count = await client.count(index=record_alias(search_prefix, PLACE))
             assert count["count"] == 50
@@ -304,15 +297,15 @@ async def test_a_crash_before_the_bulk_request_delivers_the_batch_again(
     search_client: AsyncOpenSearch,
     search_prefix: str,
 ) -> None:
-    await write_places(database, keys, [_place("p1", "Cần Thơ")])
-    before = await _outbox(database)
-    dead = open_search(search_settings, url=f"http://127.0.0.1:{_free_port()}")
+    await write_places(database, keys, [place_row("p1", "Cần Thơ")])
+    before = await outbox_backlog(database)
+    dead = open_search(search_settings, url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(Exception):  # noqa: B017 - the driver's connection error
         await Indexer(database.sessions, dead, search_settings).drain_once()
     await dead.close()
-    assert await _outbox(database) == before  # the claim rolled back
+    assert await outbox_backlog(database) == before  # the claim rolled back
     await Indexer(database.sessions, search_client, search_settings).drain()
-    assert await _outbox(database) == 0
+    assert await outbox_backlog(database) == 0
 
 
 async def test_two_indexers_share_the_outbox(
@@ -323,7 +316,7 @@ async def test_two_indexers_share_the_outbox(
     search_settings: Settings,
     search_prefix: str,
 ) -> None:
-    rows = [_place(f"p{n:04d}", f"Thửa {n}", visitors=n) for n in range(2_000)]
+    rows = [place_row(f"p{n:04d}", f"Thửa {n}", visitors=n) for n in range(2_000)]
     await write_places(database, keys, rows)
     await write_places(database, keys, [{**r, "visitors": 10_000 + i} for i, r in enumerate(rows)])
     small = search_settings.model_copy(update={"search_batch_size": 150})
@@ -342,12 +335,6 @@ async def test_two_indexers_share_the_outbox(
         assert await session.scalar(text("SELECT count(*) FROM search_outbox")) == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_a_serving_hub_indexes_by_itself_and_reindexes_at_start(
     database: Database,
     keys: KeyStore,
@@ -359,7 +346,7 @@ async def test_a_serving_hub_indexes_by_itself_and_reindexes_at_start(
     from hub.app import create_app
     from hub.runtime import Hub
 
-    await write_places(database, keys, [_place("p1", "Bắc Ninh")])
+    await write_places(database, keys, [place_row("p1", "Bắc Ninh")])
     serving = search_settings.model_copy(
         update={"search_indexer_in_process": True, "search_reindex_at_start": True}
     )
@@ -367,9 +354,9 @@ async def test_a_serving_hub_indexes_by_itself_and_reindexes_at_start(
     async with application.router.lifespan_context(application):
         alias = record_alias(search_prefix, PLACE)
         await _until(lambda: _count(search_client, alias), 1)  # the reindex at start
-        await write_places(database, keys, [_place("p2", "Từ Sơn")])
+        await write_places(database, keys, [place_row("p2", "Từ Sơn")])
         await _until(lambda: _count(search_client, alias), 2)  # the in-process indexer
-        await _until(lambda: _outbox(database), 0)
+        await _until(lambda: outbox_backlog(database), 0)
 
 
 async def test_embedded_search_is_shared_and_stopped_by_its_starter(tmp_path: Path) -> None:
@@ -435,7 +422,7 @@ async def test_hub_worker_drains_the_outbox_until_stopped(
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        await write_places(database, keys, [_place(f"w{n}", f"Xã {n}") for n in range(3)])
+        await write_places(database, keys, [place_row(f"w{n}", f"Xã {n}") for n in range(3)])
         await _until(lambda: _count(search_client, record_alias(search_prefix, PLACE)), 3)
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -453,16 +440,16 @@ async def test_an_index_deleted_behind_the_hubs_back_is_made_again(
     search_prefix: str,
     index_outbox: Drain,
 ) -> None:
-    await write_places(database, keys, [_place("p1", "Huế")])
+    await write_places(database, keys, [place_row("p1", "Huế")])
     await index_outbox()
     alias = record_alias(search_prefix, PLACE)
     indexer = Indexer(database.sessions, search_client, search_settings)
     await indexer.drain()  # it now believes the alias exists
     await search_client.indices.delete(index=f"{alias}-*")
-    await write_places(database, keys, [_place("p2", "Vinh")])
+    await write_places(database, keys, [place_row("p2", "Vinh")])
     running = asyncio.create_task(indexer.run())
     try:
-        await _until(lambda: _outbox(database), 0)
+        await _until(lambda: outbox_backlog(database), 0)
     finally:
         running.cancel()
     # A write to the missing alias failed instead of creating an index under its name.

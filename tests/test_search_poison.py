@@ -6,7 +6,6 @@ a later version indexes. An unreachable server still sets nothing aside."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -28,18 +27,10 @@ from hub.search.names import catalogue_alias, record_alias
 from hub.search.outbox import failure_counts, retry_parked
 from hub.search.reindex import reindex_dataset
 from hub.settings import Settings
-from tests.search_fixtures import PLACE, create_place, write_places
+from tests.live_server import free_port
+from tests.search_fixtures import PLACE, outbox_backlog, place_row, write_places
 
 Drain = Callable[[], Awaitable[int]]
-
-
-@pytest.fixture
-async def place(database: Database, seeded: None) -> None:
-    await create_place(database)
-
-
-def _place(key: str, name: str, **values: Any) -> dict[str, Any]:
-    return {"place_id": key, "name": name, **values}
 
 
 async def _corrupt(database: Database, key: str, field: str, value: str) -> None:
@@ -76,11 +67,6 @@ async def _failures(database: Database) -> dict[str, dict[str, Any]]:
         return {f"{r['dataset_code']}/{r['key']}": dict(r) for r in rows}
 
 
-async def _outbox(database: Database) -> int:
-    async with database.sessions() as session:
-        return int(await session.scalar(text("SELECT count(*) FROM search_outbox")) or 0)
-
-
 async def _keys(client: AsyncOpenSearch, prefix: str) -> set[str]:
     await client.indices.refresh(index=f"{prefix}*")
     found = await client.search(index=record_alias(prefix, PLACE), body={"size": 100})
@@ -106,15 +92,15 @@ async def test_a_value_the_mapping_refuses_is_set_aside_and_the_rest_goes_throug
     search_settings: Settings,
     search_prefix: str,
 ) -> None:
-    await write_places(database, keys, [_place(f"p{n}", f"Địa danh {n}") for n in range(4)])
+    await write_places(database, keys, [place_row(f"p{n}", f"Địa danh {n}") for n in range(4)])
     await _indexer(database, search_client, search_settings).drain()
     await _corrupt(database, "p1", "checked_at", "rất sớm")  # text where the mapping has a date
     await _corrupt(database, "p2", "checked_at", "có lẽ")
-    await write_places(database, keys, [_place(f"q{n}", f"Sau {n}") for n in range(6)])
+    await write_places(database, keys, [place_row(f"q{n}", f"Sau {n}") for n in range(6)])
     small = search_settings.model_copy(update={"search_batch_size": 3})
     indexer = _indexer(database, search_client, small)
     assert await indexer.drain() >= 8  # several batches, none of them stuck
-    assert await _outbox(database) == 0
+    assert await outbox_backlog(database) == 0
     indexed = await _keys(search_client, search_prefix)
     assert {f"q{n}" for n in range(6)} <= indexed
     failures = await _failures(database)
@@ -142,7 +128,7 @@ async def test_attempts_grow_then_the_entry_is_parked_and_shown_in_metrics(
     search_prefix: str,
     search_http: httpx.AsyncClient,
 ) -> None:
-    await write_places(database, keys, [_place("p1", "Huế"), _place("p2", "Vinh")])
+    await write_places(database, keys, [place_row("p1", "Huế"), place_row("p2", "Vinh")])
     await _corrupt(database, "p1", "checked_at", "nhiều")
     indexer = _indexer(database, search_client, search_settings)
     indexer.retry_delays = (1.0, 2.0)
@@ -184,10 +170,10 @@ async def test_a_document_that_cannot_be_built_waits_while_other_datasets_go_thr
         return record_document(dataset, row)
 
     monkeypatch.setattr(indexer_module, "record_document", broken)
-    await write_places(database, keys, [_place(f"p{n}", f"Nơi {n}") for n in range(3)])
+    await write_places(database, keys, [place_row(f"p{n}", f"Nơi {n}") for n in range(3)])
     indexer = _indexer(database, search_client, search_settings)
     await indexer.drain()  # the catalogue entries of every seeded dataset ride along
-    assert await _outbox(database) == 0
+    assert await outbox_backlog(database) == 0
     assert await _keys(search_client, search_prefix) == {"p0", "p2"}
     catalogue = await search_client.count(index=catalogue_alias(search_prefix))
     assert catalogue["count"] >= 5
@@ -210,13 +196,13 @@ async def test_a_later_version_that_indexes_clears_the_entry_set_aside(
     search_settings: Settings,
     search_prefix: str,
 ) -> None:
-    await write_places(database, keys, [_place("p1", "Huế")])
+    await write_places(database, keys, [place_row("p1", "Huế")])
     await _corrupt(database, "p1", "checked_at", "nhiều")
     indexer = _indexer(database, search_client, search_settings)
     indexer.retry_delays = ()  # parked at once
     await indexer.drain()
     assert (await _failures(database))[f"{PLACE}/p1"]["retry_at"] is None
-    await write_places(database, keys, [_place("p1", "Huế", visitors=12)])  # corrected
+    await write_places(database, keys, [place_row("p1", "Huế", visitors=12)])  # corrected
     await indexer.drain()
     assert await _failures(database) == {}
     assert await _keys(search_client, search_prefix) == {"p1"}
@@ -229,7 +215,7 @@ async def test_a_new_failing_version_starts_its_attempts_again(
     search_client: AsyncOpenSearch,
     search_settings: Settings,
 ) -> None:
-    await write_places(database, keys, [_place("p1", "Huế")])
+    await write_places(database, keys, [place_row("p1", "Huế")])
     await _corrupt(database, "p1", "checked_at", "nhiều")
     indexer = _indexer(database, search_client, search_settings)
     indexer.retry_delays = ()
@@ -254,7 +240,7 @@ async def test_parked_entries_are_retried_when_an_operator_asks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(indexer_module, "record_document", _refuse_all)
-    await write_places(database, keys, [_place("p1", "Huế"), _place("p2", "Vinh")])
+    await write_places(database, keys, [place_row("p1", "Huế"), place_row("p2", "Vinh")])
     indexer = _indexer(database, search_client, search_settings)
     indexer.retry_delays = ()
     await indexer.drain()
@@ -280,7 +266,7 @@ async def test_a_reindex_retries_the_parked_entries_of_the_dataset_it_rebuilt(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(indexer_module, "record_document", _refuse_all)
-    await write_places(database, keys, [_place("p1", "Huế")])
+    await write_places(database, keys, [place_row("p1", "Huế")])
     indexer = _indexer(database, search_client, search_settings)
     indexer.retry_delays = ()
     indexer.rebuilt_check_seconds = 0.0
@@ -303,14 +289,14 @@ async def test_an_unreachable_server_sets_nothing_aside(
     search_client: AsyncOpenSearch,
     search_settings: Settings,
 ) -> None:
-    await write_places(database, keys, [_place("p1", "Huế")])
+    await write_places(database, keys, [place_row("p1", "Huế")])
     await _corrupt(database, "p1", "checked_at", "nhiều")
     await _indexer(database, search_client, search_settings).drain()
     before = (await _failures(database))[f"{PLACE}/p1"]
     await _make_due(database)
-    await write_places(database, keys, [_place("p2", "Vinh")])
-    waiting = await _outbox(database)
-    dead = open_search(search_settings, url=f"http://127.0.0.1:{_free_port()}")
+    await write_places(database, keys, [place_row("p2", "Vinh")])
+    waiting = await outbox_backlog(database)
+    dead = open_search(search_settings, url=f"http://127.0.0.1:{free_port()}")
     try:
         with pytest.raises(Exception):  # noqa: B017 - the driver's connection error
             await _indexer(database, dead, search_settings).drain_once()
@@ -319,7 +305,7 @@ async def test_an_unreachable_server_sets_nothing_aside(
     after = (await _failures(database))[f"{PLACE}/p1"]
     assert after["attempts"] == before["attempts"] == 1  # the failed batch counts no attempt
     assert list(await _failures(database)) == [f"{PLACE}/p1"]
-    assert await _outbox(database) == waiting
+    assert await outbox_backlog(database) == waiting
 
 
 def test_item_outcomes_tell_the_items_fault_from_the_servers() -> None:
@@ -346,9 +332,3 @@ def test_item_outcomes_tell_the_items_fault_from_the_servers() -> None:
 
 def _refuse_all(dataset: Dataset, row: Any) -> dict[str, Any] | None:
     raise RuntimeError("refused")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
