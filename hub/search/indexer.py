@@ -30,8 +30,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import NotFoundError
@@ -205,8 +206,7 @@ class Indexer:
         for entry in entries:
             row = current.get(entry.key)
             if row is None:  # gone from the store altogether: its document goes too
-                batch.bulk.delete(alias, entry.key, entry.version)
-                batch.items.append(entry)
+                batch.delete(entry, alias, entry.key, entry.version)
                 continue
             try:
                 doc = record_document(dataset, dict(row))
@@ -214,10 +214,9 @@ class Indexer:
                 unbuilt.append((entry, f"document: {_reason(error)}"))
                 continue
             if doc is None:
-                batch.bulk.delete(alias, entry.key, int(row["version"]))
+                batch.delete(entry, alias, entry.key, int(row["version"]))
             else:
-                batch.bulk.index(alias, entry.key, doc, int(row["version"]))
-            batch.items.append(entry)
+                batch.index(entry, alias, entry.key, doc, int(row["version"]))
         if unbuilt:  # a rebuild of the index retries them once parked
             target = await self._target(alias)
             for entry, reason in unbuilt:
@@ -270,8 +269,7 @@ class Indexer:
             # Read again under the lock: the state this batch sends is the latest committed.
             dataset = await session.get(Dataset, entry.dataset_code, populate_existing=True)
             if dataset is None:
-                batch.bulk.delete(alias, entry.dataset_code, None)
-                batch.items.append(entry)
+                batch.delete(entry, alias, entry.dataset_code, None)
                 continue
             datasets[dataset.code] = dataset
             try:
@@ -279,8 +277,7 @@ class Indexer:
             except Exception as error:
                 batch.fail(entry, f"document: {_reason(error)}")
                 continue
-            batch.bulk.index(alias, dataset.code, doc, None)
-            batch.items.append(entry)
+            batch.index(entry, alias, dataset.code, doc, None)
             if has_record_index(dataset):
                 try:
                     await self._follow_definition(session, dataset)
@@ -351,8 +348,19 @@ class _Batch:
     that failed on their own (with the reason)."""
 
     bulk: Bulk = field(default_factory=Bulk)
-    items: list[Entry] = field(default_factory=list)
+    items: list[Entry] = field(default_factory=list)  # the entry of each action, in order
     failed: dict[Entry, Failure] = field(default_factory=dict)
+
+    # Actions are added only here, so ``items`` stays aligned with the bulk response's items.
+    def index(
+        self, entry: Entry, alias: str, key: str, doc: Mapping[str, Any], version: int | None
+    ) -> None:
+        self.bulk.index(alias, key, doc, version)
+        self.items.append(entry)
+
+    def delete(self, entry: Entry, alias: str, key: str, version: int | None) -> None:
+        self.bulk.delete(alias, key, version)
+        self.items.append(entry)
 
     def fail(self, entry: Entry, reason: str, index: str | None = None) -> None:
         if entry not in self.failed:
