@@ -17,7 +17,8 @@ from typing import BinaryIO
 import httpx
 import psutil
 
-from tests.test_embedded_processes import _env, _free_port
+from tests.live_server import free_port
+from tests.test_embedded_processes import _env
 
 HUB = str(Path(sys.executable).parent / "hub")
 ME = {"query": "{ me { anonymous } }"}
@@ -97,7 +98,7 @@ async def _load(port: int, stop: asyncio.Event, answers: list[int]) -> None:
 
 async def test_a_killed_worker_is_replaced_and_sigterm_stops_everything(tmp_path: Path) -> None:
     data_dir = tmp_path / "hub"
-    port = _free_port()
+    port = free_port()
     process = await _start(data_dir, port, workers=2)
     try:
         workers = _workers(process.pid)
