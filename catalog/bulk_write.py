@@ -2,9 +2,9 @@
 table, then one statement that skips unchanged rows and writes versions and current rows.
 
 Invariants (the same as the per-row path it replaces):
-- every row is validated and normalised by ``catalog.values.normalise_record``; an invalid row
-  is never dropped silently: it raises (the default) or comes back in ``rejected`` with its
-  position in the input and the reason;
+- every row is validated and normalised as ``catalog.values.normalise_record`` does it; an
+  invalid row is never dropped silently: it raises (the default) or comes back in
+  ``rejected`` with its position in the input and the reason;
 - within a chunk, rows with the same key collapse to the last one (counted in ``duplicates``);
 - a row whose content hash equals the current, not deleted, version is left alone; any other
   becomes version n + 1 (``supersedes`` n) in ``record_versions`` and the current row in
@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from hashlib import sha256
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -36,8 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.crypto import FieldKeys
 from catalog.errors import InvalidInput
 from catalog.models import Dataset, DatasetField
-from catalog.records import Rejected, WriteResult, seal
-from catalog.values import normalise_record
+from catalog.records import Rejected, WriteResult, canonical_plain, seal
+from catalog.values import RecordNormaliser, record_normaliser
 
 CHUNK = 5_000
 STAGE = "hub_bulk_stage"
@@ -114,11 +114,19 @@ class _Plan:
     key_field: str
     key_encrypted: bool
     any_encrypted: bool
+    normalise: RecordNormaliser
+    plain: bool  # no json field: every stored value is text, a whole number or a bool
 
 
 def _plan(dataset: Dataset) -> _Plan:
     encrypted = {f.name for f in dataset.fields if f.encrypted}
-    return _Plan(dataset.key_field, dataset.key_field in encrypted, bool(encrypted))
+    return _Plan(
+        dataset.key_field,
+        dataset.key_field in encrypted,
+        bool(encrypted),
+        record_normaliser(dataset),
+        all(f.type != "json" for f in dataset.fields),
+    )
 
 
 def detached_view(dataset: Dataset) -> Dataset:
@@ -145,8 +153,11 @@ def stage_row(
         sealed = seal(dataset, values, keys)
         blind = None if sealed.blind is None else json.dumps(sealed.blind)
         return sealed.key, json.dumps(sealed.data, ensure_ascii=False), blind, sealed.hash
+    if plan.plain:
+        encoded = canonical_plain(values)
+        return str(values[plan.key_field]), encoded.decode(), None, sha256(encoded).hexdigest()
     canonical = _CANONICAL.encode(values)
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    digest = sha256(canonical.encode("utf-8")).hexdigest()
     return str(values[plan.key_field]), canonical, None, digest
 
 
@@ -243,7 +254,7 @@ class PreparedRows:
 
 
 def prepare_rows(
-    view: Dataset, rows: list[Mapping[str, Any]], keys: FieldKeys, *, reject_invalid: bool
+    view: Dataset, rows: Sequence[Mapping[str, Any]], keys: FieldKeys, *, reject_invalid: bool
 ) -> PreparedRows:
     """``rows`` of the detached ``view`` (``detached_view``) made ready to write, exactly as
     ``bulk_write`` makes one chunk ready: same validation, normalisation, sealing and hash."""
@@ -278,7 +289,7 @@ async def write_prepared(
 def _prepare(
     view: Dataset,
     plan: _Plan,
-    chunk: list[Mapping[str, Any]],
+    chunk: Sequence[Mapping[str, Any]],
     first_position: int,
     keys: FieldKeys,
     reject_invalid: bool,
@@ -286,9 +297,10 @@ def _prepare(
 ) -> list[StageRow]:
     """The chunk's rows ready to stage, one per key (the last one given)."""
     latest: dict[str, StageRow] = {}
+    normalise = plan.normalise
     for offset, row in enumerate(chunk):
         try:
-            values = normalise_record(view, row)
+            values = normalise(row)
         except InvalidInput as error:
             if not reject_invalid:
                 raise InvalidInput(f"row {first_position + offset}: {error}") from None

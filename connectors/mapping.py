@@ -22,7 +22,7 @@ from typing import Any
 from catalog.crypto import FieldKeys
 from catalog.errors import InvalidInput
 from catalog.models import Dataset
-from catalog.values import normalise_value
+from catalog.values import value_converter
 
 # Bump when catalog.values changes what it stores for the same input.
 RULES = "values-1"
@@ -110,14 +110,14 @@ def key_normaliser(plan: RowPlan) -> Any:
     """``stored_key`` bound to the plan's key field, looked up once."""
     view = plan.dataset
     field = next(f for f in view.fields if f.name == view.key_field)
-    code = view.code
+    convert = value_converter(field, view.code)
     blind = plan.keys.blind if field.encrypted else None
 
     def key_of(raw: Any) -> str | None:
         if raw is None:
             return None
         try:
-            value = normalise_value(field, raw, code)
+            value = convert(raw)
         except InvalidInput:
             return None
         text = str(value)
