@@ -224,7 +224,10 @@ class Services:
         cyclic garbage now: a full collection after thawing frees them (else every publish
         leaks a whole schema). It runs ``delay`` seconds later (or earlier, if one is due
         sooner), once for a burst of changes, so the request that caused it does not wait
-        for a pass over the whole heap."""
+        for a pass over the whole heap. With ``schema_gc_freeze`` off nothing is frozen and
+        the collector frees old builds as it frees anything else."""
+        if not self.settings.schema_gc_freeze:
+            return
         gc.freeze()
         loop = asyncio.get_running_loop()
         due = loop.time() + delay

@@ -193,6 +193,14 @@ class Settings(BaseSettings):
         "json", description="Log lines as JSON objects (structlog) or as plain text."
     )
     access_log: bool = Field(True, description="One log line per HTTP request (level INFO).")
+    schema_gc_freeze: bool = Field(
+        True,
+        description=(
+            "Keep each built GraphQL schema out of the garbage collector's full passes "
+            "(gc.freeze), freeing the previous one by one full collection after a rebuild. "
+            "Off where many short-lived hubs share one process (the test suite)."
+        ),
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -153,9 +153,10 @@ def _record_statements() -> float:
 async def _refused_quickly(
     gql: Gql, document: Callable[[str], str], cost: int, **kwargs: Any
 ) -> None:
-    """Refused within 100 ms (the median, as the machine is shared), first sent (priced
-    before validation) and repeated (cached), with the price and the limit named and no SQL
-    run."""
+    """Refused within 100 ms of CPU (the median; the app runs in this process, so its CPU time
+    is the refusal's work, which a busy shared machine does not inflate as it does wall
+    time), first sent (priced before validation) and repeated (cached), with the price and
+    the limit named and no SQL run."""
     statements = _record_statements()
     fresh = [await _timed_refusal(gql, document(f"t{n}_"), cost, **kwargs) for n in range(3)]
     repeated = [await _timed_refusal(gql, document("t0_"), cost, **kwargs) for _ in range(5)]
@@ -165,9 +166,9 @@ async def _refused_quickly(
 
 
 async def _timed_refusal(gql: Gql, query: str, cost: int, **kwargs: Any) -> float:
-    started = time.perf_counter()
+    started = time.process_time()
     body = await gql(query, **kwargs)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert _codes(body) == ["QUERY_TOO_COMPLEX"], body
     message = body["errors"][0]["message"]
     assert f"query costs {cost};" in message

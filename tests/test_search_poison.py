@@ -131,7 +131,9 @@ async def test_attempts_grow_then_the_entry_is_parked_and_shown_in_metrics(
     await write_places(database, keys, [place_row("p1", "Huế"), place_row("p2", "Vinh")])
     await _corrupt(database, "p1", "checked_at", "nhiều")
     indexer = _indexer(database, search_client, search_settings)
-    indexer.retry_delays = (1.0, 2.0)
+    # Long enough that no retry falls due within a drain on a slow machine; the test makes
+    # each one due itself.
+    indexer.retry_delays = (30.0, 60.0)
     await indexer.drain()
     retry_at: list[datetime] = []
     for attempts in (1, 2):
