@@ -49,6 +49,10 @@ _CREATE_STAGE = (
     "ON COMMIT DROP"
 )
 _STAGE_COLUMNS = ("key", "data", "blind", "hash")
+# With no statistics on the staging table the planner prices a chunk's write above
+# ``jit_above_cost``; compiling its expressions took 5-10 % of the statement and saved nothing
+# (EXPLAIN ANALYZE of 5,000 new businesses: 1.07-1.17 s with JIT, 0.99-1.11 s without).
+_NO_JIT = "SET LOCAL jit = off"
 
 # One statement per chunk. ``changed`` is materialised once and feeds both inserts; a row is
 # changed when it is new, its hash differs, or the current row is a deletion (re-creating it).
@@ -208,6 +212,7 @@ async def bulk_write(
     # Through the session, so SQLAlchemy has begun the transaction before the raw COPY runs.
     await session.execute(text(_CREATE_STAGE))
     await session.execute(text(f"TRUNCATE {STAGE}"))
+    await session.execute(text(_NO_JIT))
     raw = await (await session.connection()).get_raw_connection()
     driver: Any = raw.driver_connection
     position = 0
@@ -279,6 +284,7 @@ async def write_prepared(
         return result
     await session.execute(text(_CREATE_STAGE))
     await session.execute(text(f"TRUNCATE {STAGE}"))
+    await session.execute(text(_NO_JIT))
     raw = await (await session.connection()).get_raw_connection()
     driver: Any = raw.driver_connection
     await driver.copy_records_to_table(STAGE, records=prepared.staged, columns=_STAGE_COLUMNS)
