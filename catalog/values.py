@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DefaultContext, InvalidOperation
 from functools import partial
 from typing import Any
 
@@ -30,9 +30,11 @@ _IDENTIFIER_SEPARATORS = re.compile(r"[\s.]+")
 _WHOLE = re.compile(r"[-+]?\d{1,18}")
 _DATETIME = "%Y-%m-%dT%H:%M:%S.%fZ"
 # Numbers already in stored form: no sign on zero, no leading zeros, no trailing zeros after
-# the point (36 digits at most, far below MAX_DECIMAL_DIGITS).
+# the point. ``_decimal`` also bounds their length by the decimal context's precision: the
+# general rule's ``normalize`` rounds to 28 significant digits.
 _PLAIN_NUMBER = re.compile(r"(?:0|-?[1-9][0-9]{0,17})|-?(?:0|[1-9][0-9]{0,17})\.[0-9]{0,17}[1-9]")
 _PLAIN_LIMIT = 10**18
+_PLAIN_CHARS = DefaultContext.prec  # characters, so at most that many digits
 _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _TRUE = {"true", "1", "yes", "có", "co", "x"}
 _FALSE = {"false", "0", "no", "không", "khong", ""}
@@ -150,7 +152,7 @@ def _whole_number(place: str, value: Any) -> int:
 def _decimal(place: str, value: Any) -> str:
     # Numbers as most sources give them are already in stored form (what the Decimal round
     # trip below would print): skip it, it is the dearest step of a typical row.
-    if type(value) is str and _PLAIN_NUMBER.fullmatch(value):
+    if type(value) is str and len(value) <= _PLAIN_CHARS and _PLAIN_NUMBER.fullmatch(value):
         return value
     if type(value) is int and -_PLAIN_LIMIT < value < _PLAIN_LIMIT:
         return str(value)
