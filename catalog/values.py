@@ -112,7 +112,7 @@ def _text_converter(field: DatasetField, place: str) -> Converter:
     enum_values = tuple(field.enum_values or ()) if field.type == "enum" else None
     allowed = frozenset(enum_values) if enum_values is not None else None
     identifier = field.pii_kind if field.pii_kind in _IDENTIFIER_KINDS else None
-    normalize, control = unicodedata.normalize, _CONTROL.search
+    normalize = unicodedata.normalize
 
     def convert(value: Any) -> str:
         if type(value) is not str:
@@ -120,8 +120,7 @@ def _text_converter(field: DatasetField, place: str) -> Converter:
                 raise InvalidInput(f"{place}: expected text, got {_show(value)}")
             value = str(value)
         text = normalize("NFC", value).strip()
-        if control(text) is not None:
-            raise InvalidInput(f"{place}: text contains a control character (such as NUL)")
+        check_text(text, place)
         if len(text) > MAX_TEXT:
             raise InvalidInput(f"{place}: text longer than {MAX_TEXT} characters")
         if allowed is not None and text not in allowed:
